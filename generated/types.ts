@@ -13633,7 +13633,6 @@ export namespace google {
       deprecated_legacy_json_field_conflicts?: boolean | null | undefined;
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .udpa.annotations.enum_migrate?: udpa.annotations.MigrateAnnotation | null | undefined;
     }
     export interface EnumValueDescriptorProto {
       name?: string | null | undefined;
@@ -13646,9 +13645,6 @@ export namespace google {
       debug_redact?: boolean | null | undefined;
       feature_support?: google.protobuf.FieldOptions.FeatureSupport | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .envoy.annotations.disallowed_by_default_enum?: boolean | null | undefined;
-      .udpa.annotations.enum_value_migrate?: udpa.annotations.MigrateAnnotation | null | undefined;
-      .envoy.annotations.deprecated_at_minor_version_enum?: string | null | undefined;
     }
     export interface ExtensionRangeOptions {
       declaration?: google.protobuf.ExtensionRangeOptions.Declaration[] | null | undefined;
@@ -13744,13 +13740,6 @@ export namespace google {
       features?: google.protobuf.FeatureSet | null | undefined;
       feature_support?: google.protobuf.FieldOptions.FeatureSupport | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .validate.rules?: validate.FieldRules | null | undefined;
-      .udpa.annotations.security?: udpa.annotations.FieldSecurityAnnotation | null | undefined;
-      .udpa.annotations.sensitive?: boolean | null | undefined;
-      .envoy.annotations.deprecated_at_minor_version?: string | null | undefined;
-      .udpa.annotations.field_migrate?: udpa.annotations.FieldMigrateAnnotation | null | undefined;
-      .envoy.annotations.disallowed_by_default?: boolean | null | undefined;
-      .xds.annotations.v3.field_status?: xds.annotations.v3.FieldStatusAnnotation | null | undefined;
     }
     export namespace FieldOptions {
       export type CType = 'STRING' | 'CORD' | 'STRING_PIECE' | number;
@@ -13810,9 +13799,6 @@ export namespace google {
       ruby_package?: string | null | undefined;
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .udpa.annotations.file_migrate?: udpa.annotations.FileMigrateAnnotation | null | undefined;
-      .udpa.annotations.file_status?: udpa.annotations.StatusAnnotation | null | undefined;
-      .xds.annotations.v3.file_status?: xds.annotations.v3.FileStatusAnnotation | null | undefined;
     }
     export namespace FileOptions {
       export type OptimizeMode = 'SPEED' | 'CODE_SIZE' | 'LITE_RUNTIME' | number;
@@ -13853,10 +13839,6 @@ export namespace google {
       deprecated_legacy_json_field_conflicts?: boolean | null | undefined;
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .validate.disabled?: boolean | null | undefined;
-      .udpa.annotations.versioning?: udpa.annotations.VersioningAnnotation | null | undefined;
-      .udpa.annotations.message_migrate?: udpa.annotations.MigrateAnnotation | null | undefined;
-      .xds.annotations.v3.message_status?: xds.annotations.v3.MessageStatusAnnotation | null | undefined;
     }
     export interface MethodDescriptorProto {
       name?: string | null | undefined;
@@ -13871,7 +13853,6 @@ export namespace google {
       idempotency_level?: google.protobuf.MethodOptions.IdempotencyLevel | null | undefined;
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .google.api.http?: google.api.HttpRule | null | undefined;
     }
     export namespace MethodOptions {
       export type IdempotencyLevel = 'IDEMPOTENCY_UNKNOWN' | 'NO_SIDE_EFFECTS' | 'IDEMPOTENT' | number;
@@ -13884,7 +13865,6 @@ export namespace google {
     export interface OneofOptions {
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .validate.required?: boolean | null | undefined;
     }
     export interface ServiceDescriptorProto {
       name?: string | null | undefined;
@@ -13895,7 +13875,6 @@ export namespace google {
       deprecated?: boolean | null | undefined;
       features?: google.protobuf.FeatureSet | null | undefined;
       uninterpreted_option?: google.protobuf.UninterpretedOption[] | null | undefined;
-      .envoy.annotations.resource?: envoy.annotations.ResourceAnnotation | null | undefined;
     }
     export interface SourceCodeInfo {
       location?: google.protobuf.SourceCodeInfo.Location[] | null | undefined;

@@ -175,11 +175,8 @@ function emitNamespace(ns, indent) {
   const nested = ns.nestedArray.slice().sort((a, b) => a.name.localeCompare(b.name));
   for (const child of nested) {
     if (child instanceof protobuf.Type) {
-      if (WKT[child.fullName] !== undefined && child.fullName.startsWith('.google.protobuf.')) {
-        // Still emit the message shape for completeness of references inside google.protobuf.
-      }
       out.push(docComment(child.comment, indent) + `${indent}export interface ${child.name} {`);
-      const fields = child.fieldsArray.slice().sort((a, b) => a.id - b.id);
+      const fields = child.fieldsArray.filter((f) => !f.name.startsWith('.') && !f.declaringField).sort((a, b) => a.id - b.id);
       for (const field of fields) {
         const doc = docComment(field.comment, indent + '  ');
         const deprecated = field.options?.deprecated ? `${indent}  /** @deprecated */\n` : '';

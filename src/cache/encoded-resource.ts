@@ -1,0 +1,60 @@
+import { contentHash, encodeMessage } from '../resource/codec.js';
+import { getResourceName } from '../resource/resource-name.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { encodeAny, encodeDeltaResource } from '../resource/wire.js';
+
+/**
+ * A resource encoded once: its bytes and content hash are computed when it enters a cache, and every response
+ * that carries it, to any number of streams, reuses them. The Any and delta `Resource` framings are built on
+ * first use and kept too.
+ */
+export class EncodedResource {
+  /** The resource's name. */
+  readonly name: string;
+  /** Its type URL. */
+  readonly typeUrl: ResourceTypeUrl;
+  /** The resource as the application gave it (ProtoJSON shape). */
+  readonly resource: unknown;
+  /** Its deterministic protobuf encoding. */
+  readonly bytes: Buffer;
+  /** Content hash of `bytes`: the resource's version in delta xDS. */
+  readonly hash: string;
+  /** Time to live in milliseconds, for resources that expire unless refreshed (heartbeats). */
+  readonly ttlMs: number | undefined;
+  #any: Buffer | undefined;
+  #delta: Buffer | undefined;
+
+  /** Number of resources encoded in this process so far (a test counts encodes with it). */
+  static encodeCount = 0;
+
+  private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined) {
+    this.typeUrl = typeUrl;
+    this.name = name;
+    this.resource = resource;
+    this.bytes = bytes;
+    this.hash = contentHash(bytes);
+    this.ttlMs = ttlMs;
+  }
+
+  /**
+   * Validates and encodes a resource. Throws a `ResourceError` naming the resource and field when it does not fit
+   * its type.
+   *
+   * @param name - overrides the name read from the resource (needed for LEDS `LbEndpoint`s, which have none)
+   */
+  static encode(typeUrl: ResourceTypeUrl, resource: unknown, options: { name?: string | undefined; ttlMs?: number | undefined } = {}): EncodedResource {
+    const bytes = encodeMessage(typeUrl, resource);
+    EncodedResource.encodeCount++;
+    return new EncodedResource(typeUrl, options.name ?? getResourceName(typeUrl, resource), resource, bytes, options.ttlMs);
+  }
+
+  /** The resource as a `google.protobuf.Any` (the items of a state-of-the-world response). */
+  get any(): Buffer {
+    return (this.#any ??= encodeAny(this.typeUrl, this.bytes));
+  }
+
+  /** The resource as a delta `envoy.service.discovery.v3.Resource` (name, version = hash, Any, TTL). */
+  get deltaResource(): Buffer {
+    return (this.#delta ??= encodeDeltaResource(this.name, this.hash, this.any, this.ttlMs));
+  }
+}
