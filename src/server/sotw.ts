@@ -21,6 +21,26 @@ interface TypeState {
   /** Nonce and version of the last response written; undefined before the first. */
   lastNonce: string | undefined;
   lastVersion: string;
+  /** The last response written (its resource names are what the client holds at `lastVersion`). */
+  lastResponse: Response | undefined;
+}
+
+/**
+ * `WatchRequest` with `knownNames`, which the caches read to answer a request that adds a name without a version
+ * change (Envoy adding an EDS cluster). Declared here until the seam's type carries it.
+ */
+type WatchRequestWithKnown = WatchRequest & { knownNames?: ReadonlySet<string> | undefined };
+
+// The names of a response's resources, computed once per response whatever the number of streams it went to.
+const namesOfResponse = new WeakMap<Response, ReadonlySet<string>>();
+
+function namesOf(response: Response): ReadonlySet<string> {
+  let names = namesOfResponse.get(response);
+  if (names === undefined) {
+    names = new Set(response.resources.map((resource) => resource.name));
+    namesOfResponse.set(response, names);
+  }
+  return names;
 }
 
 /**
@@ -78,6 +98,7 @@ export class SotwStream extends BaseStream<Response> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
+        lastResponse: undefined,
       };
       this.#types.set(typeUrl, state);
     }
@@ -109,7 +130,7 @@ export class SotwStream extends BaseStream<Response> {
     }
     state.subscription.update(request.resource_names);
     this.#cancel(typeUrl, state);
-    const watch: WatchRequest = {
+    const watch: WatchRequestWithKnown = {
       node,
       typeUrl,
       resourceNames: state.subscription.names,
@@ -118,6 +139,7 @@ export class SotwStream extends BaseStream<Response> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       rejectedVersion,
+      knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
     };
     state.request = request;
     const token = state.token;
@@ -156,6 +178,7 @@ export class SotwStream extends BaseStream<Response> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.version;
+    state.lastResponse = response;
     this.notify('onStreamResponse', this.env.options.callbacks.onStreamResponse, this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
