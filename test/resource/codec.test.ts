@@ -60,8 +60,8 @@ load_assignment:
   assert.equal(decoded['type'], 'STRICT_DNS');
   assert.deepEqual(decoded['metadata'], { filter_metadata: { 'envoy.lb': { canary: true, version: 'v1' } } });
   const options = decoded['typed_extension_protocol_options'] as Record<string, Record<string, unknown>>;
-  assert.equal(options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']!['@type'], 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions');
-  assert.deepEqual(options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']!['explicit_http_config'], { http2_protocol_options: {} });
+  assert.equal(options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']['@type'], 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions');
+  assert.deepEqual(options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']['explicit_http_config'], { http2_protocol_options: {} });
   // The binary form really is a Duration of 0.25s, not a string.
   const message = lookupType(TypeUrl.Cluster).decode(encodeMessage(TypeUrl.Cluster, parseYaml(yaml))) as unknown as { connect_timeout: { seconds: unknown; nanos: number } };
   assert.equal(Number(message.connect_timeout.seconds), 0);
