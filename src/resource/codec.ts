@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import Long from 'long';
 import protobuf from 'protobufjs';
-import protojsonModule from 'protobufjs/ext/protojson.js';
-
-// protobuf.js ships ProtoJSON as a CommonJS module; its functions hang off the default export.
-const protojson = protojsonModule as unknown as typeof import('protobufjs/ext/protojson.js');
+// protobuf.js ships ProtoJSON as a CommonJS module: its functions hang off the default export.
+import protojson from 'protobufjs/ext/protojson.js';
 import { lookupProtoNamesType, lookupType } from './registry.js';
 import { ResourceError, XdsError, Code } from './xds-error.js';
 import { typeUrlOf } from './type-url.js';
@@ -22,7 +20,7 @@ export function canonicalize(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(canonicalize);
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-  if (Long.isLong(value)) return (value as Long).toString();
+  if (Long.isLong(value)) return value.toString();
   if (value instanceof protobuf.Message) {
     const type = (value as protobuf.Message & { $type: protobuf.Type }).$type;
     return canonicalize(protojson.toJson(type, value));
@@ -127,8 +125,7 @@ function locate(type: protobuf.Type, json: unknown, path: string): { path: strin
     const field = index.get(key);
     const here = path ? `${path}.${key}` : key;
     if (field === undefined) {
-      const known = type.fieldsArray.map((f) => f.name);
-      const near = known.find((name) => name.replace(/_/g, '') === key.replace(/_/g, '').toLowerCase());
+      const near = closest(key, type.fieldsArray.map((f) => f.name));
       return { path: here, problem: `unknown field "${key}" in ${type.fullName.slice(1)}${near ? ` (did you mean "${near}"?)` : ''}` };
     }
     if (value === null) continue;
@@ -159,6 +156,33 @@ function locate(type: protobuf.Type, json: unknown, path: string): { path: strin
     return { path, problem: cleanMessage(whole.message) };
   }
   return fallback;
+}
+
+/** Edit distance, for "did you mean" hints on misspelled field names. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function closest(key: string, names: string[]): string | undefined {
+  const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(snake.length / 4)) + 1;
+  for (const name of names) {
+    const d = distance(snake, name);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 function cleanMessage(message: string): string {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import descriptor from '../../generated/envoy.json' with { type: 'json' };
 import { Code, XdsError } from './xds-error.js';
@@ -15,18 +17,14 @@ let protoNamesRoot: protobuf.Root | undefined;
 const extraFiles: { files: string[]; includeDirs: string[] }[] = [];
 
 function loadFiles(target: protobuf.Root, files: string[], includeDirs: string[]): void {
-  const original = target.resolvePath;
+  const original = target.resolvePath.bind(target);
   target.resolvePath = (origin, file) => {
+    // The first include dir that has the file wins, as with protoc's -I.
     for (const dir of includeDirs) {
-      const candidate = `${dir.replace(/\/$/, '')}/${file}`;
-      try {
-        // Accept the first include dir that has the file, as protoc does.
-        if (protobuf.util.fs?.existsSync?.(candidate)) return candidate;
-      } catch {
-        // fall through to the default resolution
-      }
+      const candidate = join(dir, file);
+      if (existsSync(candidate)) return candidate;
     }
-    return original.call(target, origin, file);
+    return original(origin, file);
   };
   target.loadSync(files, { keepCase: true });
   target.resolveAll();
@@ -35,7 +33,7 @@ function loadFiles(target: protobuf.Root, files: string[], includeDirs: string[]
 /** The root with every known type, resolved. */
 export function getRoot(): protobuf.Root {
   if (root === undefined) {
-    root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+    root = protobuf.Root.fromJSON(descriptor);
     root.resolveAll();
     for (const extra of extraFiles) loadFiles(root, extra.files, extra.includeDirs);
   }
@@ -45,7 +43,7 @@ export function getRoot(): protobuf.Root {
 /** A copy of the root whose ProtoJSON output uses the proto field names (`connect_timeout`). */
 export function getProtoNamesRoot(): protobuf.Root {
   if (protoNamesRoot === undefined) {
-    protoNamesRoot = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+    protoNamesRoot = protobuf.Root.fromJSON(descriptor);
     protoNamesRoot.resolveAll();
     for (const extra of extraFiles) {
       loadFiles(protoNamesRoot, extra.files, extra.includeDirs);
