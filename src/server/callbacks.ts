@@ -3,7 +3,7 @@ import type { DeltaResponse, Response } from '../cache/config-watcher.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Node } from '../types/index.js';
 import type { Logger } from './logger.js';
-import type { XdsDeltaDiscoveryRequest, XdsDiscoveryRequest } from './messages.js';
+import type { RequestErrorDetail, XdsDeltaDiscoveryRequest, XdsDiscoveryRequest } from './messages.js';
 
 /** TLS details of a gRPC connection (grpc-js does not export the type by name). */
 export type AuthContext = ReturnType<ServerDuplexStream<unknown, unknown>['getAuthContext']>;
@@ -48,10 +48,11 @@ export interface NackEvent {
   readonly currentVersion: string;
   /** Nonce of the rejected response. */
   readonly nonce: string;
-  /** The gRPC status code in the client's `error_detail`. */
-  readonly errorCode: number;
-  /** The client's explanation (Envoy says which resource and field it could not accept). */
-  readonly errorMessage: string;
+  /**
+   * The client's `error_detail`: a gRPC status code and its explanation (Envoy says which resource and field it
+   * could not accept).
+   */
+  readonly errorDetail: RequestErrorDetail;
   /** True on a delta stream. */
   readonly delta: boolean;
 }

@@ -90,8 +90,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
           rejectedVersion: state.lastVersion,
           currentVersion: '',
           nonce,
-          errorCode: request.error_detail.code,
-          errorMessage: request.error_detail.message,
+          errorDetail: request.error_detail,
           delta: true,
         });
       } else {

@@ -119,8 +119,7 @@ export class SotwStream extends BaseStream<Response> {
           rejectedVersion,
           currentVersion: request.version_info,
           nonce,
-          errorCode: request.error_detail.code,
-          errorMessage: request.error_detail.message,
+          errorDetail: request.error_detail,
           delta: false,
         });
       } else {
