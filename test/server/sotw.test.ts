@@ -137,7 +137,7 @@ describe('SotW over ADS', () => {
     s.ack(r1, []);
     await eventually(() => h.cache.watchRequests.length === 2);
     const w = h.cache.watchRequests[1]!;
-    assert.ok('wildcard' in w && w.wildcard === false && w.resourceNames.length === 0);
+    assert.ok('resourceNames' in w && w.wildcard === false && w.resourceNames.length === 0);
   });
 
   test('empty names on a type without legacy wildcard mean nothing', async () => {
