@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
+import { lookupProtoNamesType } from '../resource/registry.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
 import { fetchResources } from './fetch.js';
@@ -91,6 +92,8 @@ class XdsServerImpl implements XdsServer {
   }
 
   register(server: GrpcServer): void {
+    // Build the codec's proto-name root now rather than on the first client's first request.
+    lookupProtoNamesType('envoy.config.core.v3.Node');
     for (const info of XDS_SERVICES) server.addService(serviceDefinition(info), this.#implementation(info));
   }
 

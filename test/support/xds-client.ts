@@ -236,7 +236,7 @@ export class DeltaStream extends RawStream<DeltaResponse> {
 /** A client of one xDS server. */
 export class XdsTestClient {
   readonly client: Client;
-  readonly #streams: { cancel(): void }[] = [];
+  readonly #streams = new Set<{ cancel(): void; status: Promise<unknown> }>();
 
   constructor(address: string, creds: ChannelCredentials = credentials.createInsecure(), options: Record<string, number | string> = {}) {
     this.client = new Client(address, creds, options);
@@ -245,16 +245,19 @@ export class XdsTestClient {
   /** Opens a SotW stream on ADS or on a type's own service. */
   sotw(target: StreamTarget = {}, metadata: Metadata = new Metadata()): SotwStream {
     const call = this.client.makeBidiStreamRequest(pathFor('sotw', target.typeUrl), (b: Buffer) => b, decodeSotwResponse, metadata);
-    const stream = new SotwStream(call, 'sotw');
-    this.#streams.push(stream);
-    return stream;
+    return this.#track(new SotwStream(call, 'sotw'));
   }
 
   /** Opens a delta stream on ADS or on a type's own service. */
   delta(target: StreamTarget = {}, metadata: Metadata = new Metadata()): DeltaStream {
     const call = this.client.makeBidiStreamRequest(pathFor('delta', target.typeUrl), (b: Buffer) => b, decodeDeltaResponse, metadata);
-    const stream = new DeltaStream(call, 'delta');
-    this.#streams.push(stream);
+    return this.#track(new DeltaStream(call, 'delta'));
+  }
+
+  // Streams are kept until they end, so that close() can cancel them, and no longer (churn tests open thousands).
+  #track<S extends { cancel(): void; status: Promise<unknown> }>(stream: S): S {
+    this.#streams.add(stream);
+    void stream.status.then(() => this.#streams.delete(stream));
     return stream;
   }
 
