@@ -131,7 +131,7 @@ function locate(type: protobuf.Type, json: unknown, path: string): { path: strin
     }
     if (value === null) continue;
     if (field.resolvedType?.fullName === '.google.protobuf.Any') {
-      const items: [string, unknown][] = field.map && typeof value === 'object' ? Object.entries(value as object) : field.repeated && Array.isArray(value) ? value.map((v: unknown, i) => [String(i), v]) : [['', value]];
+      const items: [string, unknown][] = field.map && typeof value === 'object' ? Object.entries(value) : field.repeated && Array.isArray(value) ? value.map((v: unknown, i) => [String(i), v]) : [['', value]];
       for (const [k, item] of items) {
         if (item !== null && typeof item === 'object' && !Array.isArray(item) && !('@type' in item) && Object.keys(item).length > 0) {
           const at = k === '' ? here : field.map ? `${here}[${JSON.stringify(k)}]` : `${here}[${k}]`;
