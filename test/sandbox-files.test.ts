@@ -196,7 +196,7 @@ envoyTest('steps 1–2: before the control plane starts, Envoy has only the stat
     assert.equal(bootstrap?.bootstrap.node['id'], 'test-id');
     assert.equal(bootstrap?.bootstrap.node['cluster'], 'test-cluster');
 
-    // PRE_INITIALIZING while ADS is not connected (INITIALIZING once it waits for the first CDS reply).
+    // PRE_INITIALIZING while waiting for CDS (initial fetch timeout 15 s), then INITIALIZING for LDS.
     assert.match(await envoy.serverState(), /^(PRE_)?INITIALIZING$/);
     const stats = await envoy.stats('^control_plane\\.connected_state$');
     assert.equal(stats['control_plane.connected_state'], 0);

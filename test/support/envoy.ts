@@ -171,8 +171,9 @@ export function locateEnvoy(env: NodeJS.ProcessEnv = process.env): EnvoyLookup {
       const found = accept(probe(onPath, 'PATH'));
       if (found) return { binary: found, problems };
     } else {
-      // A wrapper script. Running the binary itself keeps the pid we signal the pid of Envoy and
-      // skips the wrapper's start-up cost on every launch.
+      // A wrapper script (pyenv shim → Python entry point → execv). Running the binary itself skips
+      // the wrappers' start-up on every launch and does not rely on them exec-ing rather than forking
+      // (a forking wrapper would take our signals while Envoy lives on).
       for (const python of [pythonOfShebang(onPath), 'python3'].filter((p): p is string => !!p)) {
         const real = envoyOfPython(python);
         const found = real ? accept(probe(real, 'python')) : undefined;
@@ -264,7 +265,11 @@ export function envoyTest(
 // Process bookkeeping: nothing outlives the test process
 // ---------------------------------------------------------------------------------------------------
 
-/** Live Envoys of this process, killed on exit or fatal signal. */
+/**
+ * Live Envoys of this process, killed on exit or fatal signal. (On Linux, Envoy also asks the kernel for
+ * SIGTERM when its parent dies, `prctl(PR_SET_PDEATHSIG)`, so even a SIGKILLed test process does not
+ * leave it running; only its temp directory then stays behind.)
+ */
 const live = new Set<{ child: ChildProcess; cleanupSync: () => void }>();
 
 const fatalSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -300,22 +305,6 @@ function removeExitHooks(): void {
   hooked = false;
   process.off('exit', killAllSync);
   for (const signal of fatalSignals) process.off(signal, onFatalSignal);
-}
-
-let pdeathsigSupport: boolean | undefined;
-/**
- * Whether util-linux `setpriv --pdeathsig` is available. Wrapping Envoy in it makes the kernel kill
- * Envoy even when this process dies by SIGKILL (e.g. a test runner timeout), where no hook can run.
- */
-function canUsePdeathsig(): boolean {
-  if (pdeathsigSupport === undefined) {
-    pdeathsigSupport = false;
-    if (process.platform === 'linux' && process.env['XDS_ENVOY_NO_SETPRIV'] !== '1') {
-      const run = spawnSync('setpriv', ['--help'], { encoding: 'utf8', timeout: 5_000 });
-      pdeathsigSupport = !run.error && run.status === 0 && run.stdout.includes('--pdeathsig');
-    }
-  }
-  return pdeathsigSupport;
 }
 
 /**
@@ -640,14 +629,10 @@ async function startOnce<P extends string>(binary: EnvoyBinary, options: StartEn
     '--admin-address-path', adminAddressFile,
     ...(options.args ?? []),
   ];
-  const [command, args] = canUsePdeathsig()
-    ? ['setpriv', ['--pdeathsig', 'KILL', '--', binary.path, ...envoyArgs]]
-    : [binary.path, envoyArgs];
-
   const logFd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(command, args, { stdio: ['ignore', logFd, logFd], cwd: dir });
+    child = spawn(binary.path, envoyArgs, { stdio: ['ignore', logFd, logFd], cwd: dir });
   } finally {
     closeSync(logFd); // the child has its own copy
   }
