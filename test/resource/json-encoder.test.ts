@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { RESOURCE_TYPE_URLS, ResourceError, TypeUrl, encodeMessage, lookupType } from '../../src/resource/index.js';
 import { encodeMessageChecked } from '../../src/resource/codec.js';
 import { Bail, Invalid, encodeJson } from '../../src/resource/json-encoder.js';
-import { samples } from '../support/fixtures.js';
+import { samples } from '../support/sample-resources.js';
 
 const lookup = (url: string) => {
   try {
