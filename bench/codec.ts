@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { TypeUrl, encodeMessage, fromJson, lookupType } from '../src/resource/index.js';
 import { encodeAny, encodeDiscoveryResponseBody, withNonce } from '../src/resource/wire.js';
-import { cluster } from '../test/support/fixtures.js';
+import { cluster } from '../test/support/sample-resources.js';
 
 const { values } = parseArgs({ options: { clusters: { type: 'string', default: '1000' }, runs: { type: 'string', default: '15' } } });
 const count = Number(values.clusters);
