@@ -24,6 +24,8 @@ export interface AckEvent {
   readonly streamId: number;
   /** The client's node. */
   readonly node: Node;
+  /** The client's node id (`node.id`). */
+  readonly nodeId: string;
   /** The type acknowledged. */
   readonly typeUrl: ResourceTypeUrl;
   /** The version the client now runs: `version_info` of the request (delta: the response's system version). */
@@ -40,6 +42,8 @@ export interface NackEvent {
   readonly streamId: number;
   /** The client's node. */
   readonly node: Node;
+  /** The client's node id (`node.id`). */
+  readonly nodeId: string;
   /** The type rejected. */
   readonly typeUrl: ResourceTypeUrl;
   /** The version the client rejected (delta: the response's system version). It is not sent again. */
@@ -94,11 +98,17 @@ export interface Callbacks {
   onNack?(event: NackEvent): void;
 }
 
-/** Calls a notification hook; what it throws is logged, never allowed to break the stream. */
-export function notify<A extends unknown[]>(logger: Logger, name: string, hook: ((...args: A) => void) | undefined, ...args: A): void {
-  if (hook === undefined) return;
+type Hook = keyof Callbacks;
+type HookArgs<K extends Hook> = Parameters<NonNullable<Callbacks[K]>>;
+
+/**
+ * Calls a notification hook (as a method of `callbacks`, so class-based callbacks keep their `this`); what it
+ * throws is logged, never allowed to break the stream.
+ */
+export function notify<K extends Hook>(logger: Logger, callbacks: Callbacks, name: K, ...args: HookArgs<K>): void {
+  if (callbacks[name] === undefined) return;
   try {
-    hook(...args);
+    (callbacks[name] as (...a: HookArgs<K>) => unknown).call(callbacks, ...args);
   } catch (error) {
     logger.error({ callback: name, err: error }, `xds callback ${name} threw; ignored`);
   }
@@ -108,8 +118,8 @@ export function notify<A extends unknown[]>(logger: Logger, name: string, hook: 
  * Calls a hook that may veto: returns undefined when it finished synchronously, or the promise to wait for.
  * Throws what the hook throws synchronously.
  */
-export function consult<A extends unknown[]>(hook: ((...args: A) => void | Promise<void>) | undefined, ...args: A): Promise<void> | undefined {
-  if (hook === undefined) return undefined;
-  const result = hook(...args);
+export function consult<K extends Hook>(callbacks: Callbacks, name: K, ...args: HookArgs<K>): Promise<void> | undefined {
+  if (callbacks[name] === undefined) return undefined;
+  const result = (callbacks[name] as (...a: HookArgs<K>) => unknown).call(callbacks, ...args);
   return result !== undefined && typeof (result as Promise<void>).then === 'function' ? (result as Promise<void>) : undefined;
 }

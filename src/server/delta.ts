@@ -40,7 +40,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
   }
 
   protected open(context: RequestContext): Promise<void> | undefined {
-    return this.consult(this.env.options.callbacks.onDeltaStreamOpen, this.id, this.fixedType ?? '', context);
+    return this.consult('onDeltaStreamOpen', this.id, this.fixedType ?? '', context);
   }
 
   protected handle(raw: unknown): Promise<void> | undefined {
@@ -53,7 +53,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
       request.resource_names_subscribe.length + request.resource_names_unsubscribe.length + Object.keys(request.initial_resource_versions).length,
       `delta request for ${typeUrl}`,
     );
-    const waiting = this.consult(this.env.options.callbacks.onStreamDeltaRequest, this.id, request);
+    const waiting = this.consult('onStreamDeltaRequest', this.id, request);
     if (waiting === undefined) {
       this.#process(typeUrl, request);
       return undefined;
@@ -64,7 +64,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
-    const { logger, callbacks, legacyWildcardTypes } = this.env.options;
+    const { logger, legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
     let state = this.#types.get(typeUrl);
     if (state === undefined) {
@@ -83,9 +83,10 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
     if (nonce !== '' && nonce === state.lastNonce) {
       if (request.error_detail !== undefined) {
         logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion: state.lastVersion, nonce, error: request.error_detail.message }, 'delta NACK');
-        this.notify('onNack', callbacks.onNack, {
+        this.notify('onNack', {
           streamId: this.id,
           node,
+          nodeId: node.id ?? '',
           typeUrl,
           rejectedVersion: state.lastVersion,
           currentVersion: '',
@@ -94,7 +95,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
           delta: true,
         });
       } else {
-        this.notify('onAck', callbacks.onAck, { streamId: this.id, node, typeUrl, version: state.lastVersion, nonce, delta: true });
+        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: state.lastVersion, nonce, delta: true });
       }
     }
     const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, request.initial_resource_versions);
@@ -147,7 +148,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
     state.subscription.sent(response.resources, response.removed);
-    this.notify('onStreamDeltaResponse', this.env.options.callbacks.onStreamDeltaResponse, this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
+    this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },
       'delta response',
@@ -161,6 +162,6 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
   }
 
   protected notifyClosed(node: Node | undefined): void {
-    this.notify('onDeltaStreamClosed', this.env.options.callbacks.onDeltaStreamClosed, this.id, node);
+    this.notify('onDeltaStreamClosed', this.id, node);
   }
 }

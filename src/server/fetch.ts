@@ -39,7 +39,7 @@ export async function fetchResources(
   if (request.resource_names.length > options.maxResourceNames) {
     throw new XdsError(Code.RESOURCE_EXHAUSTED, `${request.resource_names.length} resource names, more than the server's limit of ${options.maxResourceNames} (option maxResourceNames)`);
   }
-  await consult(options.callbacks.onFetchRequest, request, context);
+  await consult(options.callbacks, 'onFetchRequest', request, context);
   const names = request.resource_names.filter((name) => name !== WILDCARD);
   const response = cache.fetch({
     node,
@@ -50,7 +50,7 @@ export async function fetchResources(
     responseNonce: request.response_nonce,
     errorDetail: request.error_detail,
   });
-  notify(options.logger, 'onFetchResponse', options.callbacks.onFetchResponse, request, response);
+  notify(options.logger, options.callbacks, 'onFetchResponse', request, response);
   options.logger.debug({ nodeId: node.id, typeUrl, version: response?.version ?? request.version_info, current: response === undefined }, 'fetch');
   return { request, response };
 }

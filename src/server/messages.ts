@@ -4,13 +4,10 @@
  * request and the server only needs its id after the first.
  */
 import type protobuf from 'protobufjs';
-import protojsonModule from 'protobufjs/ext/protojson.js';
+import protojson from 'protobufjs/ext/protojson.js';
 import { lookupProtoNamesType, lookupType } from '../resource/registry.js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest, Node } from '../types/index.js';
-
-// protobuf.js ships ProtoJSON as a CommonJS module; its functions hang off the default export.
-const protojson = protojsonModule as unknown as typeof import('protobufjs/ext/protojson.js');
 
 /** The `error_detail` of a request: a `google.rpc.Status`. */
 export interface RequestErrorDetail {
@@ -85,7 +82,7 @@ function errorDetail(message: { error_detail?: StatusMessage | null }): RequestE
 export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryRequest> | UndecodableRequest {
   let message: protobuf.Message & Record<string, unknown>;
   try {
-    message = lookupType(TypeUrl.DiscoveryRequest).decode(bytes) as protobuf.Message & Record<string, unknown>;
+    message = lookupType(TypeUrl.DiscoveryRequest).decode(bytes);
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DiscoveryRequest', (error as Error).message);
   }
@@ -104,7 +101,7 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDeltaDiscoveryRequest> | UndecodableRequest {
   let message: protobuf.Message & Record<string, unknown>;
   try {
-    message = lookupType(TypeUrl.DeltaDiscoveryRequest).decode(bytes) as protobuf.Message & Record<string, unknown>;
+    message = lookupType(TypeUrl.DeltaDiscoveryRequest).decode(bytes);
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }

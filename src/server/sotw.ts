@@ -65,7 +65,7 @@ export class SotwStream extends BaseStream<Response> {
   }
 
   protected open(context: RequestContext): Promise<void> | undefined {
-    return this.consult(this.env.options.callbacks.onStreamOpen, this.id, this.fixedType ?? '', context);
+    return this.consult('onStreamOpen', this.id, this.fixedType ?? '', context);
   }
 
   protected handle(raw: unknown): Promise<void> | undefined {
@@ -75,7 +75,7 @@ export class SotwStream extends BaseStream<Response> {
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(request.resource_names.length, `request for ${typeUrl}`);
-    const waiting = this.consult(this.env.options.callbacks.onStreamRequest, this.id, request);
+    const waiting = this.consult('onStreamRequest', this.id, request);
     if (waiting === undefined) {
       this.#process(typeUrl, request);
       return undefined;
@@ -86,7 +86,7 @@ export class SotwStream extends BaseStream<Response> {
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDiscoveryRequest): void {
-    const { logger, callbacks, legacyWildcardTypes } = this.env.options;
+    const { logger, legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
     let state = this.#types.get(typeUrl);
     if (state === undefined) {
@@ -112,9 +112,10 @@ export class SotwStream extends BaseStream<Response> {
       if (request.error_detail !== undefined) {
         rejectedVersion = state.lastVersion;
         logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion, nonce, error: request.error_detail.message }, 'NACK');
-        this.notify('onNack', callbacks.onNack, {
+        this.notify('onNack', {
           streamId: this.id,
           node,
+          nodeId: node.id ?? '',
           typeUrl,
           rejectedVersion,
           currentVersion: request.version_info,
@@ -124,7 +125,7 @@ export class SotwStream extends BaseStream<Response> {
         });
       } else {
         logger.debug({ streamId: this.id, typeUrl, version: request.version_info, nonce }, 'ACK');
-        this.notify('onAck', callbacks.onAck, { streamId: this.id, node, typeUrl, version: request.version_info, nonce, delta: false });
+        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: request.version_info, nonce, delta: false });
       }
     }
     state.subscription.update(request.resource_names);
@@ -178,7 +179,7 @@ export class SotwStream extends BaseStream<Response> {
     state.lastNonce = nonce;
     state.lastVersion = response.version;
     state.lastResponse = response;
-    this.notify('onStreamResponse', this.env.options.callbacks.onStreamResponse, this.id, state.request as XdsDiscoveryRequest, response, nonce);
+    this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
       'response',
@@ -192,6 +193,6 @@ export class SotwStream extends BaseStream<Response> {
   }
 
   protected notifyClosed(node: Node | undefined): void {
-    this.notify('onStreamClosed', this.env.options.callbacks.onStreamClosed, this.id, node);
+    this.notify('onStreamClosed', this.id, node);
   }
 }

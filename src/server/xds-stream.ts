@@ -5,7 +5,7 @@ import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
-import type { RequestContext } from './callbacks.js';
+import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
 import type { NodeMessage } from './messages.js';
 import type { ResolvedOptions } from './options.js';
@@ -197,14 +197,14 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     return (++this.#nonce).toString();
   }
 
-  /** Runs a veto hook, treating a synchronous throw like a rejection. */
-  protected consult<A extends unknown[]>(hook: ((...args: A) => void | Promise<void>) | undefined, ...args: A): Promise<void> | undefined {
-    return consult(hook, ...args);
+  /** Runs a hook that may veto (see {@link consult}). */
+  protected consult<K extends keyof Callbacks>(name: K, ...args: Parameters<NonNullable<Callbacks[K]>>): Promise<void> | undefined {
+    return consult(this.env.options.callbacks, name, ...args);
   }
 
   /** Runs a notification hook. */
-  protected notify<A extends unknown[]>(name: string, hook: ((...args: A) => void) | undefined, ...args: A): void {
-    notify(this.env.options.logger, name, hook, ...args);
+  protected notify<K extends keyof Callbacks>(name: K, ...args: Parameters<NonNullable<Callbacks[K]>>): void {
+    notify(this.env.options.logger, this.env.options.callbacks, name, ...args);
   }
 
   end(error: XdsError): void {

@@ -7,7 +7,7 @@ import { getResourceName, TypeUrl } from '../../src/resource/index.js';
 import type { ResourceTypeUrl } from '../../src/resource/index.js';
 import type { DeltaWatchRequest } from '../../src/cache/config-watcher.js';
 import type { AckEvent, NackEvent } from '../../src/server/index.js';
-import { cluster, endpoints, samples } from '../support/fixtures.js';
+import { cluster, endpoints, samples } from '../support/sample-resources.js';
 import { eventually, NODE, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 
@@ -33,7 +33,7 @@ describe('delta over ADS', () => {
     assert.equal(r.type_url, TypeUrl.Cluster);
     assert.equal(r.system_version_info, 'v1');
     assert.deepEqual(r.names.sort(), ['a', 'b']);
-    assert.equal(r.resources[0]!.version, EncodedResource.encode(TypeUrl.Cluster, cluster(r.names[0]!)).hash);
+    assert.equal(r.resources[0].version, EncodedResource.encode(TypeUrl.Cluster, cluster(r.names[0])).hash);
     assert.ok(lastDelta().wildcard);
   });
 
@@ -72,9 +72,9 @@ describe('delta over ADS', () => {
     const r1 = await s.next();
     s.nack(r1, 'cluster a rejected');
     await eventually(() => nacks.length === 1);
-    assert.equal(nacks[0]!.errorDetail.message, 'cluster a rejected');
-    assert.equal(nacks[0]!.rejectedVersion, 'v1');
-    assert.equal(nacks[0]!.delta, true);
+    assert.equal(nacks[0].errorDetail.message, 'cluster a rejected');
+    assert.equal(nacks[0].rejectedVersion, 'v1');
+    assert.equal(nacks[0].delta, true);
     await s.nothingWithin(150);
     h.cache.set(TypeUrl.Cluster, 'v2', [cluster('a', { connect_timeout: '2s' })]);
     assert.equal((await s.next()).system_version_info, 'v2');

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { status as Status } from '@grpc/grpc-js';
 import { Code, TypeUrl, XdsError } from '../../src/resource/index.js';
 import { REST_PATHS } from '../../src/server/index.js';
-import { cluster, endpoints, samples } from '../support/fixtures.js';
+import { cluster, endpoints, samples } from '../support/sample-resources.js';
 import { NODE, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 
@@ -76,9 +76,9 @@ describe('REST', () => {
     const body = JSON.parse(r.text) as { version_info: string; type_url: string; resources: { '@type': string; name: string; connect_timeout: string }[] };
     assert.equal(body.version_info, 'v1');
     assert.equal(body.type_url, TypeUrl.Cluster);
-    assert.equal(body.resources[0]!['@type'], TypeUrl.Cluster);
-    assert.equal(body.resources[0]!.name, 'a');
-    assert.equal(body.resources[0]!.connect_timeout, '5s');
+    assert.equal(body.resources[0]['@type'], TypeUrl.Cluster);
+    assert.equal(body.resources[0].name, 'a');
+    assert.equal(body.resources[0].connect_timeout, '5s');
   });
 
   test('every REST path serves its type', async () => {

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import { Code, TypeUrl, XdsError } from '../../src/resource/index.js';
 import type { Callbacks } from '../../src/server/index.js';
-import { cluster, endpoints } from '../support/fixtures.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { XdsTestClient } from '../support/xds-client.js';
 import { eventually, NODE, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
@@ -156,9 +156,9 @@ test('the logger never sees resource bodies', async () => {
 test('close() ends open streams with UNAVAILABLE, refuses new ones, and finishes within the deadline', async () => {
   h = await startHarness();
   const streams = [h.client.sotw(), h.client.delta(), h.client.sotw({ typeUrl: TypeUrl.Route })];
-  streams[0]!.send({ node: NODE, type_url: TypeUrl.Cluster });
-  streams[1]!.send({ node: NODE, type_url: TypeUrl.Cluster });
-  streams[2]!.send({ node: NODE, resource_names: ['r'] });
+  streams[0].send({ node: NODE, type_url: TypeUrl.Cluster });
+  streams[1].send({ node: NODE, type_url: TypeUrl.Cluster });
+  streams[2].send({ node: NODE, resource_names: ['r'] });
   await eventually(() => h!.cache.openWatches === 3);
   const started = Date.now();
   await h.xds.close({ deadlineMs: 1000 });

@@ -5,7 +5,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { getResourceName, TypeUrl } from '../../src/resource/index.js';
 import type { ResourceTypeUrl } from '../../src/resource/index.js';
 import type { AckEvent, NackEvent } from '../../src/server/index.js';
-import { cluster, endpoints, listener, route, samples } from '../support/fixtures.js';
+import { cluster, endpoints, listener, route, samples } from '../support/sample-resources.js';
 import { eventually, NODE, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 
@@ -30,7 +30,7 @@ describe('SotW over ADS', () => {
     assert.equal(r.version_info, 'v1');
     assert.deepEqual(r.names.sort(), ['a', 'b']);
     assert.notEqual(r.nonce, '');
-    assert.equal(h.cache.watchRequests[0]!.node.id, NODE.id);
+    assert.equal(h.cache.watchRequests[0].node.id, NODE.id);
   });
 
   test('named requests get the named resources only', async () => {
@@ -45,7 +45,7 @@ describe('SotW over ADS', () => {
     const s = h.client.sotw();
     s.send({ node: NODE, type_url: TypeUrl.Secret, resource_names: ['*', 'server_cert'] });
     assert.deepEqual((await s.next()).names.sort(), ['other', 'server_cert']);
-    const w = h.cache.watchRequests[0]!;
+    const w = h.cache.watchRequests[0];
     assert.ok('wildcard' in w && w.wildcard);
     assert.deepEqual('resourceNames' in w && w.resourceNames, ['server_cert']);
   });
@@ -58,7 +58,7 @@ describe('SotW over ADS', () => {
     s.ack(r1);
     await s.nothingWithin(100);
     await eventually(() => acks.length === 1);
-    assert.deepEqual({ version: acks[0]!.version, nonce: acks[0]!.nonce, typeUrl: acks[0]!.typeUrl, node: acks[0]!.node.id }, { version: 'v1', nonce: r1.nonce, typeUrl: TypeUrl.Cluster, node: NODE.id });
+    assert.deepEqual({ version: acks[0].version, nonce: acks[0].nonce, typeUrl: acks[0].typeUrl, node: acks[0].node.id }, { version: 'v1', nonce: r1.nonce, typeUrl: TypeUrl.Cluster, node: NODE.id });
     h.cache.set(TypeUrl.Cluster, 'v2', [cluster('a'), cluster('b')]);
     const r2 = await s.next();
     assert.equal(r2.version_info, 'v2');
@@ -75,7 +75,7 @@ describe('SotW over ADS', () => {
     const r2 = await s.next();
     s.nack(r2, 'cluster a: bad connect_timeout', 'v1');
     await eventually(() => nacks.length === 1);
-    const nack = nacks[0]!;
+    const nack = nacks[0];
     assert.equal(nack.rejectedVersion, 'v2');
     assert.equal(nack.currentVersion, 'v1');
     assert.equal(nack.errorDetail.message, 'cluster a: bad connect_timeout');
@@ -136,7 +136,7 @@ describe('SotW over ADS', () => {
     assert.deepEqual(r1.names, ['l1']);
     s.ack(r1, []);
     await eventually(() => h.cache.watchRequests.length === 2);
-    const w = h.cache.watchRequests[1]!;
+    const w = h.cache.watchRequests[1];
     assert.ok('resourceNames' in w && w.wildcard === false && w.resourceNames.length === 0);
   });
 
@@ -144,7 +144,7 @@ describe('SotW over ADS', () => {
     const s = h.client.sotw();
     s.send({ node: NODE, type_url: TypeUrl.Endpoint });
     await eventually(() => h.cache.watchRequests.length === 1);
-    const w = h.cache.watchRequests[0]!;
+    const w = h.cache.watchRequests[0];
     assert.ok('wildcard' in w && w.wildcard === false);
   });
 
@@ -154,8 +154,8 @@ describe('SotW over ADS', () => {
     s.send({ node: { ...NODE, metadata: { zone: 'a' } }, type_url: TypeUrl.Cluster });
     s.ack(await s.next());
     await eventually(() => h.cache.watchRequests.length === 2);
-    assert.equal(h.cache.watchRequests[1]!.node.id, NODE.id);
-    assert.deepEqual(h.cache.watchRequests[1]!.node.metadata, { zone: 'a' });
+    assert.equal(h.cache.watchRequests[1].node.id, NODE.id);
+    assert.deepEqual(h.cache.watchRequests[1].node.metadata, { zone: 'a' });
     assert.deepEqual([...h.cache.nodes], [[NODE.id, 1]]);
   });
 
@@ -232,7 +232,7 @@ describe('SotW over each per-type service', () => {
       const r = await s.next();
       assert.equal(r.type_url, typeUrl);
       assert.deepEqual(r.names, [name]);
-      assert.equal(r.resources[0]!.typeUrl, typeUrl);
+      assert.equal(r.resources[0].typeUrl, typeUrl);
       s.ack(r, [name]);
       await eventually(() => acks.length === 1);
     });
