@@ -39,6 +39,8 @@ interface LinearDeltaWatch {
   readonly request: DeltaWatchRequest;
   readonly respond: (response: DeltaResponse) => void;
   done: boolean;
+  /** True while indexed (counted, and reachable from updates). */
+  parked: boolean;
   rejected: ReadonlyMap<string, string> | undefined;
 }
 
@@ -327,20 +329,29 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
 
   #parkDelta(watch: LinearDeltaWatch): CancelWatch {
     const { request } = watch;
+    watch.parked = true;
     this.#deltaCount++;
-    if (request.wildcard) this.#deltaWildcard.add(watch);
+    // A wildcard watch wakes on every change, so it needs no index by name.
+    if (request.wildcard) {
+      this.#deltaWildcard.add(watch);
+      return () => this.#unparkDelta(watch);
+    }
     for (const name of request.subscribed) addTo(this.#deltaByName, name, watch);
-    // Names the client holds without subscribing (it is wildcard, or the server kept them) still need removals.
+    // Names the client holds without subscribing to them still need their removals.
     for (const name of request.known.keys()) if (!request.subscribed.has(name)) addTo(this.#deltaByName, name, watch);
     return () => this.#unparkDelta(watch);
   }
 
   #unparkDelta(watch: LinearDeltaWatch): void {
-    if (watch.done) return;
     watch.done = true;
+    if (!watch.parked) return;
+    watch.parked = false;
     this.#deltaCount--;
     const { request } = watch;
-    if (request.wildcard) this.#deltaWildcard.delete(watch);
+    if (request.wildcard) {
+      this.#deltaWildcard.delete(watch);
+      return;
+    }
     for (const name of request.subscribed) removeFrom(this.#deltaByName, name, watch);
     for (const name of request.known.keys()) if (!request.subscribed.has(name)) removeFrom(this.#deltaByName, name, watch);
   }
@@ -363,16 +374,12 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
   /** Opens a delta watch. Throws `INVALID_ARGUMENT` for another type. */
   createDeltaWatch(request: DeltaWatchRequest, respond: (response: DeltaResponse) => void): CancelWatch {
     this.#checkType(request.typeUrl);
-    const watch: LinearDeltaWatch = { request, respond, done: false, rejected: undefined };
+    const watch: LinearDeltaWatch = { request, respond, done: false, parked: false, rejected: undefined };
     if (request.errorDetail !== undefined) {
       // What the client would be sent now is what it rejected: never send it that again.
       watch.rejected = new Map(deltaDiff(this.#items, request).resources.map((r) => [r.name, r.hash]));
-    } else {
-      // Counted as parked for the moment, so that answering (which unparks) keeps the counts right.
-      this.#deltaCount++;
-      const answered = this.#reviewDelta(watch);
-      if (answered) return () => undefined;
-      this.#deltaCount--;
+    } else if (this.#reviewDelta(watch)) {
+      return () => undefined;
     }
     return this.#parkDelta(watch);
   }
