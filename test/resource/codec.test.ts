@@ -12,7 +12,7 @@ import {
   lookupType,
   toJson,
 } from '../../src/resource/index.js';
-import { samples } from '../support/fixtures.js';
+import { samples } from '../support/sample-resources.js';
 
 for (const typeUrl of RESOURCE_TYPE_URLS) {
   const short = typeUrl.slice(typeUrl.lastIndexOf('.') + 1);

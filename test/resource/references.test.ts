@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TypeUrl, getResourceName, getResourceReferences } from '../../src/resource/index.js';
-import { cluster, listener, samples } from '../support/fixtures.js';
+import { cluster, listener, samples } from '../support/sample-resources.js';
 
 test('resource names come from name, or cluster_name for endpoint assignments', () => {
   assert.equal(getResourceName(TypeUrl.Cluster, samples[TypeUrl.Cluster]), 'backend');

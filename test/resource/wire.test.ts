@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TypeUrl, encodeMessage, lookupType } from '../../src/resource/index.js';
 import { encodeAny, encodeDeltaDiscoveryResponseBody, encodeDeltaResource, encodeDiscoveryResponseBody, withNonce } from '../../src/resource/wire.js';
-import { samples } from '../support/fixtures.js';
+import { samples } from '../support/sample-resources.js';
 
 test('a hand-assembled DiscoveryResponse decodes as protobuf.js would build it', () => {
   const c = encodeMessage(TypeUrl.Cluster, samples[TypeUrl.Cluster]);

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Packs the library, installs the tarball into a temporary project, imports every subpath from Node and
+// typechecks a small TypeScript file that uses the types: what a user gets from `npm install`.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repo = resolve(import.meta.dirname, '..');
+const work = mkdtempSync(join(tmpdir(), 'xds-pack-'));
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+try {
+  const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo).trim().split('\n').pop();
+  writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }));
+  run('npm', ['install', '--silent', '--no-audit', '--no-fund', join(work, tarball), `typescript@${JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies.typescript)'], repo))}`, '@types/node@20'], work);
+  const imports = ['cache', 'server', 'resource', 'types'];
+  writeFileSync(join(work, 'imports.mjs'), imports.map((s) => `const m_${s} = await import('xds-control-plane/${s}'); console.log('${s}:', Object.keys(m_${s}).length, 'exports');`).join('\n'));
+  process.stdout.write(run('node', ['imports.mjs'], work));
+  writeFileSync(join(work, 'use.ts'), `
+import { TypeUrl, encodeMessage, decodeMessage } from 'xds-control-plane/resource';
+import type { Cluster } from 'xds-control-plane/types';
+import * as cache from 'xds-control-plane/cache';
+import * as server from 'xds-control-plane/server';
+const cluster: Cluster = { name: 'web', connect_timeout: '5s', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } };
+const bytes: Buffer = encodeMessage(TypeUrl.Cluster, cluster);
+const back = decodeMessage(TypeUrl.Cluster, bytes);
+if (back['name'] !== 'web') throw new Error('round trip failed');
+void cache; void server;
+// @ts-expect-error: connect_timeout is a duration string, not a number
+const wrong: Cluster = { name: 'x', connect_timeout: 5 };
+void wrong;
+`);
+  writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, exactOptionalPropertyTypes: true, types: ['node'] }, files: ['use.ts'] }));
+  run('npx', ['tsc', '-p', '.'], work);
+  console.log('pack check: every subpath imports from the tarball and use.ts typechecks');
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

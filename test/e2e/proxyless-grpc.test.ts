@@ -1,0 +1,145 @@
+// Proxyless gRPC through @grpc/grpc-js-xds (a real xDS client nobody here wrote): its calls reach echo servers
+// through the routes, clusters and endpoints our server sends it over SotW ADS.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as grpcJsXds from '@grpc/grpc-js-xds';
+import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
+import { ExtensionTypeUrl, TypeUrl } from '../../src/resource/index.js';
+import { createServer, type XdsServer } from '../../src/server/index.js';
+import { echoClient, startGrpcEcho, type EchoServer } from '../support/grpc-echo.js';
+
+const NODE_ID = 'proxyless-test';
+const SERVICE = 'echo.test';
+
+const nacks: { typeUrl: string; message: string; version: string }[] = [];
+const responsesByVersion = new Map<string, number>();
+let cache: SnapshotCache;
+let xds: XdsServer;
+let backends: EchoServer[];
+
+function listener() {
+  return {
+    name: SERVICE,
+    api_listener: {
+      api_listener: {
+        '@type': ExtensionTypeUrl.HTTPConnectionManager,
+        rds: { route_config_name: 'echo-route', config_source: { ads: {} } },
+        http_filters: [{ name: 'router', typed_config: { '@type': ExtensionTypeUrl.Router } }],
+      },
+    },
+  };
+}
+
+function route(action: Record<string, unknown>) {
+  return { name: 'echo-route', virtual_hosts: [{ name: 'echo', domains: [SERVICE], routes: [{ match: { prefix: '' }, route: action }] }] };
+}
+
+function cluster(name: string, extra: Record<string, unknown> = {}) {
+  return { name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, lb_policy: 'ROUND_ROBIN', ...extra };
+}
+
+function assignment(name: string, port: number) {
+  return { cluster_name: name, endpoints: [{ locality: { region: 'local' }, load_balancing_weight: 1, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] };
+}
+
+function snapshot(version: string, action: Record<string, unknown>, clusterExtra: Record<string, unknown> = {}): Snapshot {
+  return new Snapshot(version, {
+    [TypeUrl.Listener]: [listener()],
+    [TypeUrl.Route]: [route(action)],
+    [TypeUrl.Cluster]: [cluster('backend-a', clusterExtra), cluster('backend-b')],
+    [TypeUrl.Endpoint]: [assignment('backend-a', backends[0]!.port), assignment('backend-b', backends[1]!.port)],
+  });
+}
+
+async function servedBy(client: ReturnType<typeof echoClient>, calls: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < calls; i++) {
+    const name = await client.call();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+before(async () => {
+  backends = [await startGrpcEcho('backend-a'), await startGrpcEcho('backend-b')];
+  cache = new SnapshotCache({ ads: true });
+  xds = createServer(cache, {
+    callbacks: {
+      onNack: (nack) => void nacks.push({ typeUrl: nack.typeUrl, message: nack.errorDetail.message, version: nack.rejectedVersion ?? '' }),
+      onStreamResponse: (_id, _request, response) => {
+        const key = `${response.typeUrl} ${response.version}`;
+        responsesByVersion.set(key, (responsesByVersion.get(key) ?? 0) + 1);
+      },
+    },
+  });
+  const port = await xds.listen('127.0.0.1:0');
+  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
+    xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id: NODE_ID, locality: {} },
+  });
+  grpcJsXds.register();
+});
+
+after(async () => {
+  await xds.close({ deadlineMs: 1000 });
+  await Promise.all(backends.map((b) => b.close()));
+});
+
+test('proxyless gRPC calls reach the cluster our snapshot routes to, and follow a snapshot change', async () => {
+  await cache.setSnapshot(NODE_ID, snapshot('1', { cluster: 'backend-a' }));
+  const client = echoClient(`xds:///${SERVICE}`);
+  try {
+    assert.deepEqual([...(await servedBy(client, 5))], [['backend-a', 5]]);
+    await cache.setSnapshot(NODE_ID, snapshot('2', { cluster: 'backend-b' }));
+    await eventually(async () => (await client.call()) === 'backend-b');
+    assert.deepEqual([...(await servedBy(client, 5))], [['backend-b', 5]]);
+  } finally {
+    client.close();
+  }
+});
+
+test('a weighted route splits proxyless traffic between two clusters', async () => {
+  await cache.setSnapshot(NODE_ID, snapshot('3', { weighted_clusters: { clusters: [{ name: 'backend-a', weight: 50 }, { name: 'backend-b', weight: 50 }] } }));
+  const client = echoClient(`xds:///${SERVICE}`);
+  try {
+    await eventually(async () => (await servedBy(client, 20)).size === 2);
+    const counts = await servedBy(client, 200);
+    assert.ok((counts.get('backend-a') ?? 0) > 40 && (counts.get('backend-b') ?? 0) > 40, `both get a share: ${JSON.stringify([...counts])}`);
+  } finally {
+    client.close();
+  }
+});
+
+test('an invalid cluster is NACKed, reported with the client\'s message, not resent, and traffic stays on the last good config', async () => {
+  await cache.setSnapshot(NODE_ID, snapshot('4', { cluster: 'backend-a' }));
+  const client = echoClient(`xds:///${SERVICE}`);
+  try {
+    await eventually(async () => (await client.call()) === 'backend-a');
+    // grpc-js-xds rejects lb policies it does not implement.
+    await cache.setSnapshot(NODE_ID, snapshot('5', { cluster: 'backend-a' }, { lb_policy: 'MAGLEV' }));
+    await eventually(() => nacks.some((n) => n.typeUrl === TypeUrl.Cluster && n.version === '5'));
+    const nack = nacks.find((n) => n.version === '5')!;
+    assert.match(nack.message, /lb_policy/);
+    const status = cache.getStatusInfo(NODE_ID);
+    assert.match(status?.types.get(TypeUrl.Cluster)?.lastNack?.message ?? '', /lb_policy/);
+    // Calls keep flowing on version 4's configuration.
+    assert.deepEqual([...(await servedBy(client, 5))], [['backend-a', 5]]);
+    // The rejected version is sent once, never again in a loop.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(responsesByVersion.get(`${TypeUrl.Cluster} 5`), 1);
+    // A fixed version moves on.
+    await cache.setSnapshot(NODE_ID, snapshot('6', { cluster: 'backend-b' }));
+    await eventually(async () => (await client.call()) === 'backend-b');
+  } finally {
+    client.close();
+  }
+});
