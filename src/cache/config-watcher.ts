@@ -43,6 +43,13 @@ export interface WatchRequest {
    * answer with this version again; it waits for a different one.
    */
   rejectedVersion?: string | undefined;
+  /**
+   * The names of the resources that the last response of this type on this stream carried (what the client holds
+   * at `versionInfo`), when the server tracks them. With it, the cache answers a request that subscribes to a
+   * name the client lacks while the version has not changed (Envoy adding an EDS cluster, say). Without it, the
+   * cache cannot tell such a request from a repeated ACK and answers only first requests and version changes.
+   */
+  knownNames?: ReadonlySet<string> | undefined;
 }
 
 /** What a delta request asks for, after the server has applied the stream's subscription rules. */
@@ -85,6 +92,11 @@ export interface Response {
    * first use and then kept: streams append their nonce (see `withNonce` in the resource wire helpers).
    */
   body(): Buffer;
+  /**
+   * True for a TTL heartbeat: the resources are sent as name and TTL without their body, to keep them alive in
+   * the client. Absent means false.
+   */
+  readonly heartbeat?: boolean;
 }
 
 /** A delta answer to a watch. */
@@ -99,6 +111,8 @@ export interface DeltaResponse {
   readonly removed: readonly string[];
   /** The encoded `DeltaDiscoveryResponse` without its nonce, assembled on first use. */
   body(): Buffer;
+  /** True for a TTL heartbeat (resources sent without their body). Absent means false. */
+  readonly heartbeat?: boolean;
 }
 
 /** Cancels a watch. Idempotent. After it returns, the watch's `respond` is never called. */

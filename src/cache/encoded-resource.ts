@@ -3,6 +3,9 @@ import { getResourceName } from '../resource/resource-name.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { encodeAny, encodeDeltaResource } from '../resource/wire.js';
 
+/** Type URL of `envoy.service.discovery.v3.Resource`, the wrapper that carries a TTL in state-of-the-world responses. */
+export const RESOURCE_WRAPPER_TYPE_URL = 'type.googleapis.com/envoy.service.discovery.v3.Resource';
+
 /**
  * A resource encoded once: its bytes and content hash are computed when it enters a cache, and every response
  * that carries it, to any number of streams, reuses them. The Any and delta `Resource` framings are built on
@@ -23,16 +26,19 @@ export class EncodedResource {
   readonly ttlMs: number | undefined;
   #any: Buffer | undefined;
   #delta: Buffer | undefined;
+  #sotw: Buffer | undefined;
+  #sotwHeartbeat: Buffer | undefined;
+  #deltaHeartbeat: Buffer | undefined;
 
   /** Number of resources encoded in this process so far (a test counts encodes with it). */
   static encodeCount = 0;
 
-  private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined) {
+  private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined, hash?: string) {
     this.typeUrl = typeUrl;
     this.name = name;
     this.resource = resource;
     this.bytes = bytes;
-    this.hash = contentHash(bytes);
+    this.hash = hash ?? contentHash(bytes);
     this.ttlMs = ttlMs;
   }
 
@@ -48,6 +54,17 @@ export class EncodedResource {
     return new EncodedResource(typeUrl, options.name ?? getResourceName(typeUrl, resource), resource, bytes, options.ttlMs);
   }
 
+  /**
+   * The same encoded resource under another name or TTL, without encoding it again (the bytes and hash are
+   * shared). Returns `this` when nothing changes.
+   */
+  with(options: { name?: string | undefined; ttlMs?: number | undefined }): EncodedResource {
+    const name = options.name ?? this.name;
+    const ttlMs = 'ttlMs' in options ? options.ttlMs : this.ttlMs;
+    if (name === this.name && ttlMs === this.ttlMs) return this;
+    return new EncodedResource(this.typeUrl, name, this.resource, this.bytes, ttlMs, this.hash);
+  }
+
   /** The resource as a `google.protobuf.Any` (the items of a state-of-the-world response). */
   get any(): Buffer {
     return (this.#any ??= encodeAny(this.typeUrl, this.bytes));
@@ -56,5 +73,24 @@ export class EncodedResource {
   /** The resource as a delta `envoy.service.discovery.v3.Resource` (name, version = hash, Any, TTL). */
   get deltaResource(): Buffer {
     return (this.#delta ??= encodeDeltaResource(this.name, this.hash, this.any, this.ttlMs));
+  }
+
+  /**
+   * The item of a state-of-the-world response: the plain Any, or for a resource with a TTL an Any holding an
+   * `envoy.service.discovery.v3.Resource` with name, TTL and the resource (the only way SotW can carry a TTL).
+   */
+  get sotwAny(): Buffer {
+    if (this.ttlMs === undefined) return this.any;
+    return (this.#sotw ??= encodeAny(RESOURCE_WRAPPER_TYPE_URL, encodeDeltaResource(this.name, '', this.any, this.ttlMs)));
+  }
+
+  /** A state-of-the-world TTL heartbeat: the `Resource` wrapper with name and TTL and no body. */
+  get sotwHeartbeat(): Buffer {
+    return (this.#sotwHeartbeat ??= encodeAny(RESOURCE_WRAPPER_TYPE_URL, encodeDeltaResource(this.name, '', undefined, this.ttlMs)));
+  }
+
+  /** A delta TTL heartbeat: the `Resource` with name, version and TTL and no body, which refreshes the TTL. */
+  get deltaHeartbeat(): Buffer {
+    return (this.#deltaHeartbeat ??= encodeDeltaResource(this.name, this.hash, undefined, this.ttlMs));
   }
 }

@@ -1,0 +1,81 @@
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { encodeDeltaDiscoveryResponseBody, encodeDiscoveryResponseBody } from '../resource/wire.js';
+import type { DeltaResponse, Response } from './config-watcher.js';
+import type { EncodedResource } from './encoded-resource.js';
+
+class SotwResponse implements Response {
+  readonly typeUrl: ResourceTypeUrl;
+  readonly version: string;
+  readonly resources: readonly EncodedResource[];
+  readonly heartbeat: boolean;
+  #body: Buffer | undefined;
+
+  constructor(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat: boolean) {
+    this.typeUrl = typeUrl;
+    this.version = version;
+    this.resources = resources;
+    this.heartbeat = heartbeat;
+  }
+
+  body(): Buffer {
+    if (this.#body === undefined) {
+      const items = this.resources.map((r) => (this.heartbeat ? r.sotwHeartbeat : r.sotwAny));
+      this.#body = encodeDiscoveryResponseBody(this.version, items, this.typeUrl);
+    }
+    return this.#body;
+  }
+}
+
+class IncrementalResponse implements DeltaResponse {
+  readonly typeUrl: ResourceTypeUrl;
+  readonly systemVersion: string;
+  readonly resources: readonly EncodedResource[];
+  readonly removed: readonly string[];
+  readonly heartbeat: boolean;
+  #body: Buffer | undefined;
+
+  constructor(typeUrl: ResourceTypeUrl, systemVersion: string, resources: readonly EncodedResource[], removed: readonly string[], heartbeat: boolean) {
+    this.typeUrl = typeUrl;
+    this.systemVersion = systemVersion;
+    this.resources = resources;
+    this.removed = removed;
+    this.heartbeat = heartbeat;
+  }
+
+  body(): Buffer {
+    if (this.#body === undefined) {
+      const items = this.resources.map((r) => (this.heartbeat ? r.deltaHeartbeat : r.deltaResource));
+      this.#body = encodeDeltaDiscoveryResponseBody(this.systemVersion, items, this.typeUrl, this.removed);
+    }
+    return this.#body;
+  }
+}
+
+/**
+ * Builds a state-of-the-world {@link Response} whose body is assembled from the resources' cached bytes on first
+ * use and then kept, so that one response object handed to many streams is assembled once. Resources with a TTL
+ * go out wrapped in `envoy.service.discovery.v3.Resource`, as Envoy expects.
+ *
+ * For applications that write their own `ConfigWatcher`.
+ *
+ * @param heartbeat - send the TTL resources as heartbeats (name and TTL, no body)
+ */
+export function createResponse(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat = false): Response {
+  return new SotwResponse(typeUrl, version, resources, heartbeat);
+}
+
+/**
+ * Builds a {@link DeltaResponse} with a memoized body. For applications that write their own `ConfigWatcher`.
+ *
+ * @param removed - names to send in `removed_resources`
+ * @param heartbeat - send the resources as TTL heartbeats (name, version and TTL, no body)
+ */
+export function createDeltaResponse(
+  typeUrl: ResourceTypeUrl,
+  systemVersion: string,
+  resources: readonly EncodedResource[],
+  removed: readonly string[] = [],
+  heartbeat = false,
+): DeltaResponse {
+  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, heartbeat);
+}

@@ -1,0 +1,436 @@
+/**
+ * The snapshot cache: one snapshot per cache key (a node, or a group of nodes), watches answered from it, as
+ * go-control-plane's `SnapshotCache`. See docs/caches.md for the rules and where they differ from Go's.
+ */
+import { EventEmitter } from 'eventemitter3';
+import type { Node } from '../types/index.js';
+import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
+import { Code, XdsError } from '../resource/xds-error.js';
+import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
+import { deltaDiff } from './delta-diff.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Snapshot, type TypeResources } from './snapshot.js';
+import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
+
+/** Options of {@link SnapshotCache}. */
+export interface SnapshotCacheOptions {
+  /**
+   * ADS mode, as go-control-plane's `ads` flag. Accepted for parity: responses that one snapshot triggers for a
+   * node always go out in ADS order (clusters before endpoints, listeners before routes), and, unlike Go, no
+   * response is withheld from a client that names fewer resources than the snapshot has.
+   */
+  ads?: boolean;
+  /** Maps a node to its cache key. Default: the node id. */
+  hash?: (node: Node) => string;
+  /** Where decisions are logged. Default: nowhere. */
+  logger?: Logger;
+  /**
+   * Send TTL heartbeats this often (milliseconds) to every open watch that covers resources with a TTL, as
+   * go-control-plane's `NewSnapshotCacheWithHeartbeating`. Off when absent. Stop with {@link SnapshotCache.close}.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * Keep a key's watches and status this long (milliseconds) after its last stream closes, so that a quick
+   * reconnect keeps its status. Default 0: released at once.
+   */
+  releaseDelayMs?: number;
+  /**
+   * How long `setSnapshot` may answer watches before it lets other work run (milliseconds). Default 5.
+   */
+  sliceMs?: number;
+}
+
+interface SotwWatch {
+  readonly request: WatchRequest;
+  readonly respond: (response: Response) => void;
+  readonly bucket: Set<SotwWatch>;
+  done: boolean;
+  /** The resources the client was found up to date with when the watch parked. */
+  baseline: TypeResources | undefined;
+  /** For a NACK: the version the client rejected. */
+  rejectedVersion: string | undefined;
+}
+
+interface DeltaWatch {
+  readonly request: DeltaWatchRequest;
+  readonly respond: (response: DeltaResponse) => void;
+  readonly bucket: Set<DeltaWatch>;
+  done: boolean;
+  /** For a NACK: content (name to hash) the client rejected, never sent to it again. */
+  rejected: ReadonlyMap<string, string> | undefined;
+}
+
+/** Everything the cache holds for one key while streams are open; dropped when the last one closes. */
+class NodeState {
+  readonly status: NodeStatus;
+  readonly watches = new Map<ResourceTypeUrl, Set<SotwWatch>>();
+  readonly deltaWatches = new Map<ResourceTypeUrl, Set<DeltaWatch>>();
+  streams = 0;
+  releaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(key: string, node: Node) {
+    this.status = new NodeStatus(key, node);
+  }
+
+  bucket<W>(map: Map<ResourceTypeUrl, Set<W>>, typeUrl: ResourceTypeUrl): Set<W> {
+    let set = map.get(typeUrl);
+    if (set === undefined) {
+      set = new Set();
+      map.set(typeUrl, set);
+    }
+    return set;
+  }
+
+  count(map: Map<ResourceTypeUrl, Set<unknown>>): number {
+    let n = 0;
+    for (const set of map.values()) n += set.size;
+    return n;
+  }
+}
+
+function defaultHash(node: Node): string {
+  return node.id ?? '';
+}
+
+/** True if the client lacks a resource it subscribes to, as far as the server told (`knownNames`). */
+function lacksNames(request: WatchRequest, t: TypeResources): boolean {
+  const known = request.knownNames;
+  if (known === undefined) return false;
+  if (request.wildcard) {
+    for (const name of t.items.keys()) if (!known.has(name)) return true;
+  }
+  for (const name of request.resourceNames) if (t.items.has(name) && !known.has(name)) return true;
+  return false;
+}
+
+/**
+ * Holds a snapshot per cache key and answers the server's watches from it. State-of-the-world rules:
+ * - a watch is answered when the snapshot's version of the type differs from the client's `version_info`;
+ * - the first request of a type on a stream (empty nonce) is answered even if its version equals the snapshot's,
+ *   because version strings repeat across restarts and replicas with different content;
+ * - a NACK is never answered with the version it rejected: the watch waits for another version;
+ * - a response carries every subscribed resource that exists (all of the type for a wildcard);
+ * - watches answered together go out in ADS order; equal answers share one {@link Response} object.
+ *
+ * Delta watches send what changed per resource (content hashes), removals, and newly subscribed names.
+ *
+ * Events (eventemitter3): `set`, `ack`, `nack`; see {@link SnapshotCacheEvents}.
+ */
+export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements ConfigWatcher {
+  /** The ADS flag given at creation. */
+  readonly ads: boolean;
+  readonly #hash: (node: Node) => string;
+  readonly #log: Logger;
+  readonly #releaseDelayMs: number;
+  readonly #sliceMs: number;
+  readonly #snapshots = new Map<string, Snapshot>();
+  readonly #nodes = new Map<string, NodeState>();
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+
+  /** @param options - ADS flag, node hash, logger, heartbeats, release delay */
+  constructor(options: SnapshotCacheOptions = {}) {
+    super();
+    this.ads = options.ads ?? false;
+    this.#hash = options.hash ?? defaultHash;
+    this.#log = options.logger ?? silentLogger;
+    this.#releaseDelayMs = options.releaseDelayMs ?? 0;
+    this.#sliceMs = options.sliceMs ?? 5;
+    if (options.heartbeatIntervalMs !== undefined) {
+      if (!(options.heartbeatIntervalMs > 0)) throw new XdsError(Code.INVALID_ARGUMENT, 'heartbeatIntervalMs must be a positive number of milliseconds');
+      // unref: heartbeats alone must not keep the process alive.
+      this.#heartbeatTimer = setInterval(() => this.sendHeartbeats(), options.heartbeatIntervalMs).unref();
+    }
+  }
+
+  /**
+   * Sets the snapshot of a key and answers the open watches it changes, in ADS order. Answers are given in
+   * slices with pauses between them, so that a key with thousands of watches does not hold the event loop; the
+   * promise resolves when every watch is answered (or a newer snapshot for the key took over).
+   *
+   * @param key - the cache key (by default the node id)
+   */
+  setSnapshot(key: string, snapshot: Snapshot): Promise<void> {
+    if (!(snapshot instanceof Snapshot)) throw new TypeError('setSnapshot needs a Snapshot: new Snapshot(version, resources)');
+    this.#snapshots.set(key, snapshot);
+    this.emit('set', { key, snapshot });
+    const state = this.#nodes.get(key);
+    if (state === undefined) return Promise.resolve();
+    const queue: (SotwWatch | DeltaWatch)[] = [];
+    for (const typeUrl of RESOURCE_TYPE_URLS) {
+      const sotw = state.watches.get(typeUrl);
+      if (sotw !== undefined) for (const w of sotw) queue.push(w);
+      const delta = state.deltaWatches.get(typeUrl);
+      if (delta !== undefined) for (const w of delta) queue.push(w);
+    }
+    return this.#drain(key, state, snapshot, queue, 0);
+  }
+
+  #drain(key: string, state: NodeState, snapshot: Snapshot, queue: readonly (SotwWatch | DeltaWatch)[], from: number): Promise<void> {
+    const sliceEnd = performance.now() + this.#sliceMs;
+    for (let i = from; i < queue.length; i++) {
+      // A newer snapshot answers what is left; answering from this one would send an outdated version.
+      if (this.#snapshots.get(key) !== snapshot) return Promise.resolve();
+      const watch = queue[i]!;
+      if (!watch.done) {
+        if ('rejected' in watch) this.#reviewDelta(state, watch, snapshot);
+        else this.#reviewSotw(state, watch, snapshot);
+      }
+      if ((i & 31) === 31 && i + 1 < queue.length && performance.now() >= sliceEnd) {
+        return new Promise((resolve) => setImmediate(() => resolve(this.#drain(key, state, snapshot, queue, i + 1))));
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** The snapshot of a key, or `undefined`. */
+  getSnapshot(key: string): Snapshot | undefined {
+    return this.#snapshots.get(key);
+  }
+
+  /**
+   * Forgets the snapshot of a key, and its status if no stream of it is open. Open watches stay open and are
+   * answered by the next snapshot set for the key (go-control-plane drops them, leaving those streams silent).
+   */
+  clearSnapshot(key: string): void {
+    this.#snapshots.delete(key);
+    const state = this.#nodes.get(key);
+    if (state !== undefined && state.streams === 0 && state.count(state.watches) + state.count(state.deltaWatches) === 0) this.#release(key, state);
+  }
+
+  /** What the cache knows about a key (a copy), or `undefined` if no stream of it is known. */
+  getStatusInfo(key: string): StatusInfo | undefined {
+    const state = this.#nodes.get(key);
+    if (state === undefined) return undefined;
+    return state.status.info({ numWatches: state.count(state.watches), numDeltaWatches: state.count(state.deltaWatches), openStreams: state.streams });
+  }
+
+  /** The keys the cache holds status for: those with open streams or watches. */
+  getStatusKeys(): string[] {
+    return [...this.#nodes.keys()];
+  }
+
+  /** Stops the heartbeat timer. The cache keeps working otherwise. */
+  close(): void {
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = undefined;
+  }
+
+  #state(key: string, node: Node): NodeState {
+    let state = this.#nodes.get(key);
+    if (state === undefined) {
+      state = new NodeState(key, node);
+      this.#nodes.set(key, state);
+    }
+    return state;
+  }
+
+  /** Counts a stream of this node, so that its state is kept until the last one closes. */
+  streamOpened(node: Node): void {
+    const state = this.#state(this.#hash(node), node);
+    state.streams++;
+    if (state.releaseTimer !== undefined) {
+      clearTimeout(state.releaseTimer);
+      state.releaseTimer = undefined;
+    }
+  }
+
+  /**
+   * Releases a key's watches and status when its last stream closes (after `releaseDelayMs`), so that
+   * connection churn does not grow memory. The snapshot stays: the application owns it (see `clearSnapshot`).
+   */
+  streamClosed(node: Node): void {
+    const key = this.#hash(node);
+    const state = this.#nodes.get(key);
+    if (state === undefined) return;
+    state.streams = Math.max(0, state.streams - 1);
+    if (state.streams > 0) return;
+    if (this.#releaseDelayMs <= 0) {
+      this.#release(key, state);
+    } else if (state.releaseTimer === undefined) {
+      state.releaseTimer = setTimeout(() => {
+        state.releaseTimer = undefined;
+        if (state.streams === 0) this.#release(key, state);
+      }, this.#releaseDelayMs).unref();
+    }
+  }
+
+  #release(key: string, state: NodeState): void {
+    for (const set of state.watches.values()) for (const w of set) w.done = true;
+    for (const set of state.deltaWatches.values()) for (const w of set) w.done = true;
+    state.watches.clear();
+    state.deltaWatches.clear();
+    if (this.#nodes.get(key) === state) this.#nodes.delete(key);
+    this.#log.debug?.(`released the state of "${key}"`);
+  }
+
+  #report(meaning: RequestMeaning): void {
+    if (meaning === undefined) return;
+    if ('ack' in meaning) {
+      this.emit('ack', meaning.ack);
+    } else {
+      const { key, typeUrl, version, errorDetail } = meaning.nack;
+      this.#log.warn?.(`"${key}" rejected ${TYPE_SHORT_NAME[typeUrl]} version "${version}": ${errorDetail.message}`);
+      this.emit('nack', meaning.nack);
+    }
+  }
+
+  /** Opens a state-of-the-world watch (see the class rules). */
+  createWatch(request: WatchRequest, respond: (response: Response) => void): CancelWatch {
+    const key = this.#hash(request.node);
+    const state = this.#state(key, request.node);
+    this.#report(state.status.sotwRequest(request, new Date()));
+    const bucket = state.bucket(state.watches, request.typeUrl);
+    const watch: SotwWatch = { request, respond, bucket, done: false, baseline: undefined, rejectedVersion: undefined };
+    const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
+    if (t !== undefined) {
+      if (request.errorDetail !== undefined) {
+        // The server knows the rejected version from the nonce; without it, assume the current one was rejected.
+        watch.rejectedVersion = request.rejectedVersion ?? t.version;
+        if (t.version !== watch.rejectedVersion) {
+          this.#answer(state, watch, t.response(request.wildcard, request.resourceNames));
+          return () => undefined;
+        }
+        watch.baseline = t;
+      } else if (request.responseNonce === '' || request.versionInfo !== t.version || lacksNames(request, t)) {
+        this.#answer(state, watch, t.response(request.wildcard, request.resourceNames));
+        return () => undefined;
+      } else {
+        watch.baseline = t;
+      }
+    } else if (request.errorDetail !== undefined) {
+      watch.rejectedVersion = request.rejectedVersion;
+    }
+    bucket.add(watch);
+    this.#log.debug?.(`"${key}" waits for ${TYPE_SHORT_NAME[request.typeUrl]} (has "${request.versionInfo}")`);
+    return () => {
+      watch.done = true;
+      bucket.delete(watch);
+    };
+  }
+
+  #reviewSotw(state: NodeState, watch: SotwWatch, snapshot: Snapshot): void {
+    const { request } = watch;
+    const t = snapshot.typeResources(request.typeUrl);
+    if (t === undefined) return;
+    let answer: boolean;
+    if (watch.baseline !== undefined) {
+      // Same version and same content as what the client holds (or rejected): nothing to say.
+      answer = !t.sameAs(watch.baseline);
+      if (!answer) watch.baseline = t;
+    } else if (watch.rejectedVersion !== undefined) {
+      answer = t.version !== watch.rejectedVersion;
+    } else {
+      answer = request.responseNonce === '' || request.versionInfo !== t.version || lacksNames(request, t);
+    }
+    if (answer) this.#answer(state, watch, t.response(request.wildcard, request.resourceNames));
+  }
+
+  #answer(state: NodeState, watch: SotwWatch, response: Response): void {
+    watch.done = true;
+    watch.bucket.delete(watch);
+    state.status.sent(response.typeUrl, response.version, new Date());
+    this.#log.debug?.(`answer "${state.status.key}" ${TYPE_SHORT_NAME[response.typeUrl]} version "${response.version}" with ${response.resources.length} resources`);
+    try {
+      watch.respond(response);
+    } catch (error) {
+      // One stream's failure must not stop the answers to the others.
+      this.#log.error?.(`a watch of "${state.status.key}" failed to take its response: ${String(error)}`);
+    }
+  }
+
+  /** Opens a delta watch: answered with new or changed resources and removals, else when the snapshot changes. */
+  createDeltaWatch(request: DeltaWatchRequest, respond: (response: DeltaResponse) => void): CancelWatch {
+    const key = this.#hash(request.node);
+    const state = this.#state(key, request.node);
+    this.#report(state.status.deltaRequest(request, new Date()));
+    const bucket = state.bucket(state.deltaWatches, request.typeUrl);
+    const watch: DeltaWatch = { request, respond, bucket, done: false, rejected: undefined };
+    const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
+    if (t !== undefined) {
+      if (request.errorDetail !== undefined) {
+        // Delta NACKs name no version: what this client would be sent now is what it rejected.
+        const diff = deltaDiff(t.items, request);
+        watch.rejected = new Map(diff.resources.map((r) => [r.name, r.hash]));
+      } else if (this.#reviewDelta(state, watch, undefined, t)) {
+        return () => undefined;
+      }
+    }
+    bucket.add(watch);
+    return () => {
+      watch.done = true;
+      bucket.delete(watch);
+    };
+  }
+
+  /** Answers a delta watch if there is anything to say; returns true if it did. */
+  #reviewDelta(state: NodeState, watch: DeltaWatch, snapshot: Snapshot | undefined, given?: TypeResources): boolean {
+    const { request } = watch;
+    const t = given ?? snapshot?.typeResources(request.typeUrl);
+    if (t === undefined) return false;
+    const diff = deltaDiff(t.items, request, watch.rejected);
+    // Envoy finishes initializing a wildcard subscription only once it gets a first response, even an empty one.
+    const firstWildcard = request.wildcard && request.responseNonce === '' && request.errorDetail === undefined;
+    if (diff.resources.length === 0 && diff.removed.length === 0 && !firstWildcard) return false;
+    const response = t.deltaResponse(diff.resources, diff.removed);
+    watch.done = true;
+    watch.bucket.delete(watch);
+    state.status.sent(request.typeUrl, t.version, new Date());
+    try {
+      watch.respond(response);
+    } catch (error) {
+      this.#log.error?.(`a delta watch of "${state.status.key}" failed to take its response: ${String(error)}`);
+    }
+    return true;
+  }
+
+  /**
+   * Sends a TTL heartbeat to every open watch that covers resources with a TTL (the timer of
+   * `heartbeatIntervalMs` calls this; call it yourself to drive heartbeats from your own schedule). A watch that
+   * NACKed the current version gets none: that would resend the rejected version.
+   */
+  sendHeartbeats(): void {
+    const now = new Date();
+    for (const [key, state] of this.#nodes) {
+      const snapshot = this.#snapshots.get(key);
+      if (snapshot === undefined) continue;
+      for (const typeUrl of RESOURCE_TYPE_URLS) {
+        const t = snapshot.typeResources(typeUrl);
+        if (t === undefined || t.withTtl.length === 0) continue;
+        for (const watch of [...(state.watches.get(typeUrl) ?? [])]) {
+          if (watch.done || watch.rejectedVersion !== undefined || watch.baseline === undefined || !t.sameAs(watch.baseline)) continue;
+          const response = t.heartbeat(watch.request.wildcard, watch.request.resourceNames);
+          if (response !== undefined) this.#answer(state, watch, response);
+        }
+        for (const watch of [...(state.deltaWatches.get(typeUrl) ?? [])]) {
+          if (watch.done || watch.rejected !== undefined) continue;
+          const { request } = watch;
+          // Only what the client holds at the current content: a heartbeat refreshes, it does not update.
+          const alive = t.withTtl.filter((r) => request.known.get(r.name) === r.hash && (request.wildcard || request.subscribed.has(r.name)));
+          if (alive.length === 0) continue;
+          watch.done = true;
+          watch.bucket.delete(watch);
+          state.status.sent(typeUrl, t.version, now);
+          try {
+            watch.respond(t.deltaResponse(alive, [], true));
+          } catch (error) {
+            this.#log.error?.(`a delta watch of "${key}" failed to take its heartbeat: ${String(error)}`);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Answers a REST or `Fetch…` request from the key's snapshot: the subscribed resources if the version differs
+   * from the request's, else `undefined` (up to date). Throws `NOT_FOUND` when the key has no snapshot.
+   */
+  fetch(request: WatchRequest): Response | undefined {
+    const key = this.#hash(request.node);
+    const snapshot = this.#snapshots.get(key);
+    if (snapshot === undefined) throw new XdsError(Code.NOT_FOUND, `no snapshot for "${key}": set one with setSnapshot("${key}", snapshot)`);
+    const t = snapshot.typeResources(request.typeUrl);
+    if (t === undefined) throw new XdsError(Code.NOT_FOUND, `the snapshot of "${key}" has no ${TYPE_SHORT_NAME[request.typeUrl]}`);
+    if (request.versionInfo === t.version) return undefined;
+    return t.response(request.wildcard, request.resourceNames);
+  }
+}

@@ -1,0 +1,151 @@
+// Delta (incremental) rules of the snapshot cache.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Snapshot, SnapshotCache, withTtl } from '../../src/cache/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
+import { cluster, endpoints } from '../support/fixtures.js';
+import { decodeDelta, delta, deltaAck, deltaWatch, names } from './helpers.js';
+
+const C = TypeUrl.Cluster;
+const E = TypeUrl.Endpoint;
+
+function snap(version: string, clusters: string[], port = 8080): Snapshot {
+  return new Snapshot(version, { [C]: clusters.map((c) => cluster(c)), [E]: clusters.map((c) => endpoints(c, 2, port)) });
+}
+
+test('per-resource versions are the content hashes', async () => {
+  const cache = new SnapshotCache();
+  const s = snap('1', ['a', 'b']);
+  await cache.setSnapshot('node-1', s);
+  const w = deltaWatch(cache, delta(C, { wildcard: true }));
+  const decoded = decodeDelta(w.last!);
+  assert.equal(decoded.system_version_info, '1');
+  const versions = Object.fromEntries(decoded.resources.map((r: any) => [r.name, r.version]));
+  assert.deepEqual(versions, { a: s.getResources(C).get('a')!.hash, b: s.getResources(C).get('b')!.hash });
+});
+
+test('resources the client already has (initial_resource_versions) are not resent', async () => {
+  const cache = new SnapshotCache();
+  const s = snap('1', ['a', 'b', 'c']);
+  await cache.setSnapshot('node-1', s);
+  const known = new Map([['a', s.getResources(C).get('a')!.hash], ['b', 'stale-hash']]);
+  const w = deltaWatch(cache, delta(C, { wildcard: true, known }));
+  assert.deepEqual(names(w.last), ['b', 'c']);
+});
+
+test('a reconnecting wildcard client that has everything still gets a first, empty response', async () => {
+  // Envoy finishes initializing a wildcard subscription only on a first response.
+  const cache = new SnapshotCache();
+  const s = snap('1', ['a']);
+  await cache.setSnapshot('node-1', s);
+  const w = deltaWatch(cache, delta(C, { wildcard: true, known: new Map([['a', s.getResources(C).get('a')!.hash]]) }));
+  assert.equal(w.responses.length, 1);
+  assert.deepEqual(w.last!.resources, []);
+  assert.deepEqual(w.last!.removed, []);
+});
+
+test('a delta watch with nothing new waits, and a change sends only what changed', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a', 'b']));
+  const first = deltaWatch(cache, delta(C, { wildcard: true }));
+  const w = deltaWatch(cache, deltaAck(delta(C, { wildcard: true }), first.last!));
+  assert.equal(w.responses.length, 0);
+  await cache.setSnapshot('node-1', new Snapshot('2', { [C]: [cluster('a'), cluster('b', { connect_timeout: '1s' })] }));
+  assert.deepEqual(names(w.last), ['b']);
+  assert.deepEqual(w.last!.removed, []);
+});
+
+test('a resource that disappears is sent as removed', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a', 'b']));
+  const first = deltaWatch(cache, delta(C, { wildcard: true }));
+  const w = deltaWatch(cache, deltaAck(delta(C, { wildcard: true }), first.last!));
+  await cache.setSnapshot('node-1', snap('2', ['a']));
+  assert.deepEqual(names(w.last), []);
+  assert.deepEqual(w.last!.removed, ['b']);
+  assert.deepEqual(decodeDelta(w.last!).removed_resources, ['b']);
+});
+
+test('explicit subscriptions get only their names; a change elsewhere wakes no one', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a', 'b']));
+  const first = deltaWatch(cache, delta(E, { subscribed: new Set(['a']), newlySubscribed: ['a'] }));
+  assert.deepEqual(names(first.last), ['a']);
+  const w = deltaWatch(cache, deltaAck(delta(E, { subscribed: new Set(['a']) }), first.last!));
+  await cache.setSnapshot('node-1', new Snapshot('2', { [E]: [endpoints('a', 2), endpoints('b', 7)] }));
+  assert.equal(w.responses.length, 0);
+});
+
+test('wildcard and explicit names together: everything, with explicit names that are not otherwise sent', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a', 'b']));
+  const w = deltaWatch(cache, delta(C, { wildcard: true, subscribed: new Set(['a', 'ghost']), newlySubscribed: ['a', 'ghost'] }));
+  assert.deepEqual(names(w.last), ['a', 'b']);
+  assert.deepEqual(w.last!.removed, ['ghost']);
+});
+
+test('a name newly subscribed mid-stream is answered even when it has not changed', async () => {
+  const cache = new SnapshotCache();
+  const s = snap('1', ['a', 'b']);
+  await cache.setSnapshot('node-1', s);
+  const known = new Map([['a', s.getResources(E).get('a')!.hash], ['b', s.getResources(E).get('b')!.hash]]);
+  const w = deltaWatch(cache, delta(E, { subscribed: new Set(['a', 'b']), known, newlySubscribed: ['b'], responseNonce: 'n3' }));
+  assert.deepEqual(names(w.last), ['b']);
+});
+
+test('a newly subscribed name that does not exist is reported removed at once', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a']));
+  const w = deltaWatch(cache, delta(E, { subscribed: new Set(['zzz']), newlySubscribed: ['zzz'], responseNonce: 'n2' }));
+  assert.deepEqual(w.last!.removed, ['zzz']);
+});
+
+test('after an unsubscribe, changes to that name are not sent', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a', 'b']));
+  const first = deltaWatch(cache, delta(E, { subscribed: new Set(['a', 'b']), newlySubscribed: ['a', 'b'] }));
+  const after = deltaAck(delta(E, { subscribed: new Set(['a']) }), first.last!);
+  (after.known as Map<string, string>).delete('b');
+  const w = deltaWatch(cache, after);
+  await cache.setSnapshot('node-1', new Snapshot('2', { [E]: [endpoints('a', 2), endpoints('b', 9)] }));
+  assert.equal(w.responses.length, 0);
+});
+
+test('a delta NACK is not answered with the content it rejected', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1', ['a']));
+  // The server did not record the rejected resource as known: the cache must still not resend it.
+  const nack = delta(C, { wildcard: true, responseNonce: 'n1', errorDetail: { code: 3, message: 'bad' } });
+  const w = deltaWatch(cache, nack);
+  assert.equal(w.responses.length, 0);
+  await cache.setSnapshot('node-1', snap('1', ['a']));
+  assert.equal(w.responses.length, 0, 'same content again: nothing');
+  await cache.setSnapshot('node-1', new Snapshot('2', { [C]: [cluster('a', { connect_timeout: '2s' })] }));
+  assert.deepEqual(names(w.last), ['a']);
+  assert.equal(cache.getStatusInfo('node-1')!.types.get(C)!.lastNack!.errorDetail.message, 'bad');
+});
+
+test('delta heartbeats refresh the TTL resources the client holds, without their body', async () => {
+  const cache = new SnapshotCache();
+  const s = new Snapshot('1', { [C]: [withTtl(cluster('a'), 3000), cluster('b')] });
+  await cache.setSnapshot('node-1', s);
+  const first = deltaWatch(cache, delta(C, { wildcard: true }));
+  const w = deltaWatch(cache, deltaAck(delta(C, { wildcard: true }), first.last!));
+  cache.sendHeartbeats();
+  assert.equal(w.last!.heartbeat, true);
+  const decoded = decodeDelta(w.last!);
+  assert.equal(decoded.resources.length, 1);
+  assert.equal(decoded.resources[0].name, 'a');
+  assert.equal(decoded.resources[0].version, s.getResources(C).get('a')!.hash);
+  assert.equal(decoded.resources[0].resource, null);
+  assert.equal(Number(decoded.resources[0].ttl.seconds), 3);
+});
+
+test('delta watches of one key are answered in ADS order', async () => {
+  const cache = new SnapshotCache({ ads: true });
+  const order: string[] = [];
+  cache.createDeltaWatch(delta(E, { subscribed: new Set(['a']), newlySubscribed: ['a'] }), (r) => order.push(r.typeUrl));
+  cache.createDeltaWatch(delta(C, { wildcard: true }), (r) => order.push(r.typeUrl));
+  await cache.setSnapshot('node-1', snap('1', ['a']));
+  assert.deepEqual(order, [C, E]);
+});

@@ -1,0 +1,142 @@
+// Status, events and the release of per-node state.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Snapshot, SnapshotCache, type AckEvent, type NackEvent, type SetEvent } from '../../src/cache/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
+import { cluster, endpoints } from '../support/fixtures.js';
+import { delta, deltaWatch, node, sotw, watch } from './helpers.js';
+
+const C = TypeUrl.Cluster;
+const E = TypeUrl.Endpoint;
+const snap = (v: string) => new Snapshot(v, { [C]: [cluster('a')], [E]: [endpoints('a')] });
+
+test("setSnapshot emits 'set' with the key and the snapshot", async () => {
+  const cache = new SnapshotCache();
+  const events: SetEvent[] = [];
+  cache.on('set', (e) => events.push(e));
+  const s = snap('1');
+  await cache.setSnapshot('k', s);
+  assert.deepEqual(events, [{ key: 'k', snapshot: s }]);
+});
+
+test("a request with the nonce of a response and no error ACKs its version: status and 'ack' event", async () => {
+  const cache = new SnapshotCache();
+  const acks: AckEvent[] = [];
+  cache.on('ack', (e) => acks.push(e));
+  await cache.setSnapshot('node-1', snap('1'));
+  watch(cache, sotw(C, { wildcard: true }));
+  assert.equal(cache.getStatusInfo('node-1')!.types.get(C)!.lastSentVersion, '1');
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1', resourceNames: ['x'] }));
+  assert.equal(acks.length, 1, 'one ACK per nonce');
+  assert.deepEqual({ ...acks[0]!, node: undefined }, { key: 'node-1', node: undefined, typeUrl: C, version: '1', nonce: 'n1', delta: false });
+  const status = cache.getStatusInfo('node-1')!.types.get(C)!;
+  assert.equal(status.lastAckedVersion, '1');
+  assert.ok(status.lastAckTime instanceof Date);
+});
+
+test("a request with error_detail is a NACK: status keeps Envoy's message, and 'nack' fires", async () => {
+  const cache = new SnapshotCache();
+  const nacks: NackEvent[] = [];
+  cache.on('nack', (e) => nacks.push(e));
+  await cache.setSnapshot('node-1', snap('2'));
+  const errorDetail = { code: 3, message: 'Proto constraint validation failed: connect_timeout' };
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail, rejectedVersion: '2' }));
+  assert.equal(nacks.length, 1);
+  assert.equal(nacks[0]!.version, '2');
+  assert.deepEqual(nacks[0]!.errorDetail, errorDetail);
+  const status = cache.getStatusInfo('node-1')!.types.get(C)!;
+  assert.equal(status.lastNack!.version, '2');
+  assert.equal(status.lastNack!.errorDetail.message, errorDetail.message);
+  assert.equal(status.lastAckedVersion, undefined, 'a NACK is not an ACK');
+});
+
+test('delta requests ACK and NACK too', async () => {
+  const cache = new SnapshotCache();
+  const seen: string[] = [];
+  cache.on('ack', (e) => seen.push(`ack ${e.version} ${String(e.delta)}`));
+  cache.on('nack', (e) => seen.push(`nack ${e.errorDetail.message}`));
+  await cache.setSnapshot('node-1', snap('3'));
+  deltaWatch(cache, delta(C, { wildcard: true }));
+  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd1' }));
+  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd2', errorDetail: { code: 3, message: 'no' } }));
+  assert.deepEqual(seen, ['ack 3 true', 'nack no']);
+});
+
+test('status counts open watches and records when the node last asked', async () => {
+  const cache = new SnapshotCache();
+  assert.equal(cache.getStatusInfo('node-1'), undefined);
+  const before = Date.now();
+  watch(cache, sotw(C, { wildcard: true }));
+  const w = watch(cache, sotw(E, { resourceNames: ['a'] }));
+  deltaWatch(cache, delta(C, { wildcard: true }));
+  let info = cache.getStatusInfo('node-1')!;
+  assert.equal(info.numWatches, 2);
+  assert.equal(info.numDeltaWatches, 1);
+  assert.ok(info.lastRequestTime!.getTime() >= before);
+  assert.equal(info.node.id, 'node-1');
+  w.cancel();
+  info = cache.getStatusInfo('node-1')!;
+  assert.equal(info.numWatches, 1);
+  assert.deepEqual(cache.getStatusKeys(), ['node-1']);
+});
+
+test("a node's watches and status are released when its last stream closes", async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1'));
+  cache.streamOpened(node());
+  cache.streamOpened(node());
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n' }));
+  cache.streamClosed(node());
+  assert.equal(cache.getStatusInfo('node-1')!.numWatches, 1, 'another stream is still open');
+  cache.streamClosed(node());
+  assert.equal(cache.getStatusInfo('node-1'), undefined);
+  assert.deepEqual(cache.getStatusKeys(), []);
+  assert.ok(cache.getSnapshot('node-1'), 'the snapshot belongs to the application and stays');
+});
+
+test('thousands of open/close cycles leave no watches and no status behind', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('shared', snap('1'));
+  const answers: number[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const n = node(i % 2 ? 'shared' : `churn-${i}`);
+    cache.streamOpened(n);
+    const a = cache.createWatch(sotw(C, { node: n, wildcard: true, versionInfo: '1', responseNonce: 'x' }), () => answers.push(i));
+    cache.createDeltaWatch(delta(E, { node: n, subscribed: new Set(['a']), newlySubscribed: ['a'] }), () => undefined);
+    if (i % 3 === 0) a();
+    cache.streamClosed(n);
+  }
+  assert.deepEqual(cache.getStatusKeys(), []);
+  await cache.setSnapshot('shared', snap('2'));
+  assert.equal(answers.length, 0, 'released watches are never answered');
+});
+
+test('with releaseDelayMs the status survives a quick reconnect', async () => {
+  const cache = new SnapshotCache({ releaseDelayMs: 20 });
+  cache.streamOpened(node());
+  watch(cache, sotw(C, { wildcard: true }));
+  cache.streamClosed(node());
+  assert.ok(cache.getStatusInfo('node-1'));
+  cache.streamOpened(node());
+  await new Promise((r) => setTimeout(r, 40));
+  assert.ok(cache.getStatusInfo('node-1'), 'reconnected in time');
+  cache.streamClosed(node());
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(cache.getStatusInfo('node-1'), undefined);
+});
+
+test('clearSnapshot forgets the snapshot; open watches stay and the next snapshot answers them', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1'));
+  cache.streamOpened(node());
+  const w = watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n' }));
+  cache.clearSnapshot('node-1');
+  assert.equal(cache.getSnapshot('node-1'), undefined);
+  await cache.setSnapshot('node-1', snap('2'));
+  assert.equal(w.last!.version, '2');
+  cache.streamClosed(node());
+  await cache.setSnapshot('node-2', snap('1'));
+  cache.clearSnapshot('node-2');
+  assert.deepEqual(cache.getStatusKeys(), []);
+});
