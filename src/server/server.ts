@@ -181,8 +181,12 @@ class XdsServerImpl implements XdsServer {
     if (grpcServer !== undefined) {
       waits.push(
         new Promise<void>((resolve) => {
-          const timer = setTimeout(() => grpcServer.forceShutdown(), deadlineMs);
-          timer.unref();
+          // grpc-js does not call tryShutdown's callback when forceShutdown cuts the connections, so the
+          // deadline resolves by itself.
+          const timer = setTimeout(() => {
+            grpcServer.forceShutdown();
+            resolve();
+          }, deadlineMs);
           grpcServer.tryShutdown(() => {
             clearTimeout(timer);
             resolve();
