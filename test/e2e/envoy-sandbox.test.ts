@@ -6,7 +6,7 @@ import { runWalkthrough, type StepResult } from '../../examples/sandbox/walkthro
 import { envoyTest } from '../support/envoy.js';
 import { freePort } from '../support/ports.js';
 
-envoyTest(
+void envoyTest(
   'the sandbox guide replays: Envoy waits for the control plane, serves service1 at version "1", outlives the control plane, follows it to service2 at "2" and to a live change',
   async () => {
     const ports = { listener: await freePort(), admin: await freePort(), controlPlane: await freePort(), controlPlaneAdmin: await freePort() };
