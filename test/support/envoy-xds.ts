@@ -231,7 +231,15 @@ export function proxySnapshot(config: ProxyConfig): Snapshot {
 /** The answer to one request through Envoy. */
 export type HttpResult =
   | { ok: true; status: number; body: string; servedBy: string | undefined }
-  | { ok: false; error: string };
+  | {
+      ok: false;
+      error: string;
+      /**
+       * The request went out on a kept-alive connection: an `ECONNRESET` then means the server closed it as the
+       * request was sent (the keep-alive race, which clients answer by retrying), not that it refused service.
+       */
+      reusedSocket: boolean;
+    };
 
 /**
  * GET `path` on 127.0.0.1:`port`. `servedBy` is the echo server's name (`Request served by <name>`).
@@ -247,10 +255,10 @@ export function httpGet(port: number, path = '/', agent?: Agent, timeoutMs = 3_0
         const body = Buffer.concat(chunks).toString('utf8');
         resolve({ ok: true, status: res.statusCode ?? 0, body, servedBy: /^Request served by (\S+)/.exec(body)?.[1] });
       });
-      res.on('error', (error) => resolve({ ok: false, error: error.message }));
+      res.on('error', (error) => resolve({ ok: false, error: error.message, reusedSocket: req.reusedSocket }));
     });
     req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message, reusedSocket: req.reusedSocket }));
     req.end();
   });
 }
