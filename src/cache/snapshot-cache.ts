@@ -170,7 +170,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     for (let i = from; i < queue.length; i++) {
       // A newer snapshot answers what is left; answering from this one would send an outdated version.
       if (this.#snapshots.get(key) !== snapshot) return Promise.resolve();
-      const watch = queue[i]!;
+      const watch = queue[i];
       if (!watch.done) {
         if ('rejected' in watch) this.#reviewDelta(state, watch, snapshot);
         else this.#reviewSotw(state, watch, snapshot);
