@@ -46,7 +46,7 @@ let upstream = values.upstream;
 
 async function publish(): Promise<void> {
   const [host, port] = resolve(upstream);
-  const snapshot = generateSnapshot({ version: String(version), upstreamHost: host, upstreamPort: port, listenerPort: Number(values['listener-port']) });
+  const snapshot = generateSnapshot({ version: String(version), upstreamHost: upstream, upstreamAddress: host, upstreamPort: port, listenerPort: Number(values['listener-port']) });
   snapshot.consistent();
   await cache.setSnapshot(values.node, snapshot);
   log(`snapshot version "${version}" set for node ${values.node}: upstream ${upstream} (${host}:${port})`);

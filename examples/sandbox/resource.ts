@@ -93,8 +93,10 @@ export function makeConfigSource(): envoy.config.core.v3.ConfigSource {
 export interface SnapshotOptions {
   /** The snapshot version: `"1"` in the sandbox, `"2"` after the upstream change. */
   version?: string;
-  /** Host name of the upstream (`service1` or `service2`). */
+  /** Host name of the upstream (`service1` or `service2`): the Host header Envoy sends it. */
   upstreamHost?: string;
+  /** Address Envoy connects to; default `upstreamHost` (a DNS name under Docker, 127.0.0.1 without it). */
+  upstreamAddress?: string;
   /** Port of the upstream. */
   upstreamPort?: number;
   /** Port of the listener. */
@@ -105,7 +107,7 @@ export interface SnapshotOptions {
 export function generateSnapshot(options: SnapshotOptions = {}): Snapshot {
   const host = options.upstreamHost ?? UpstreamHost;
   return new Snapshot(options.version ?? '1', {
-    [TypeUrl.Cluster]: [makeCluster(ClusterName, host, options.upstreamPort ?? UpstreamPort)],
+    [TypeUrl.Cluster]: [makeCluster(ClusterName, options.upstreamAddress ?? host, options.upstreamPort ?? UpstreamPort)],
     [TypeUrl.Route]: [makeRoute(RouteName, ClusterName, host)],
     [TypeUrl.Listener]: [makeHTTPListener(ListenerName, RouteName, options.listenerPort ?? ListenerPort)],
   });
