@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncodedResource, LinearCache } from '../../src/cache/index.js';
 import { Code, ResourceError, TypeUrl, XdsError } from '../../src/resource/index.js';
-import { cluster, endpoints } from '../support/fixtures.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { ack, decodeDelta, delta, deltaAck, deltaWatch, names, sotw, watch } from './helpers.js';
 
 const E = TypeUrl.Endpoint;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { LinearCache, MuxCache, Snapshot, SnapshotCache, type ConfigWatcher } from '../../src/cache/index.js';
 import { Code, TypeUrl, XdsError } from '../../src/resource/index.js';
 import type { Node } from '../../src/types/index.js';
-import { cluster, endpoints } from '../support/fixtures.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { delta, deltaWatch, names, node, sotw, watch } from './helpers.js';
 
 const C = TypeUrl.Cluster;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Snapshot, SnapshotCache, withTtl } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { cluster, endpoints } from '../support/fixtures.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { decodeDelta, delta, deltaAck, deltaWatch, names } from './helpers.js';
 
 const C = TypeUrl.Cluster;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncodedResource, RESOURCE_WRAPPER_TYPE_URL, Snapshot, SnapshotCache, withTtl, type Response } from '../../src/cache/index.js';
 import { Code, TypeUrl, XdsError, decodeMessage, lookupType } from '../../src/resource/index.js';
-import { cluster, endpoints, listener, route } from '../support/fixtures.js';
+import { cluster, endpoints, listener, route } from '../support/sample-resources.js';
 import { ack, decodeSotw, names, node, sotw, watch } from './helpers.js';
 
 const C = TypeUrl.Cluster;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Snapshot, SnapshotCache, type AckEvent, type NackEvent, type SetEvent } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { cluster, endpoints } from '../support/fixtures.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { delta, deltaWatch, node, sotw, watch } from './helpers.js';
 
 const C = TypeUrl.Cluster;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncodedResource, Snapshot, SnapshotConsistencyError, withName, withTtl } from '../../src/cache/index.js';
 import { ResourceError, TypeUrl, XdsError, decodeMessage } from '../../src/resource/index.js';
-import { cluster, endpoints, listener, route, samples } from '../support/fixtures.js';
+import { cluster, endpoints, listener, route, samples } from '../support/sample-resources.js';
 
 function complete(version = '1'): Snapshot {
   return new Snapshot(version, {
