@@ -32,7 +32,7 @@ if (gc === undefined) console.warn('run with node --expose-gc for memory numbers
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** JS heap plus Buffer memory (encoded bytes live outside the JS heap), after a full GC. */
@@ -126,21 +126,21 @@ async function fanOut(run: number, result: Record<string, number[]>): Promise<vo
   const distinct = new Set(answers);
   const start = performance.now();
   for (const r of answers) r.body();
-  result['bodyMs']!.push(performance.now() - start);
-  result['bodyMB']!.push([...distinct].reduce((sum, r) => sum + r.body().length, 0) / 2 ** 20);
-  result['ms']!.push(m.ms);
-  result['maxDelayMs']!.push(m.maxDelay);
-  result['distinctResponses']!.push(distinct.size);
+  result['bodyMs'].push(performance.now() - start);
+  result['bodyMB'].push([...distinct].reduce((sum, r) => sum + r.body().length, 0) / 2 ** 20);
+  result['ms'].push(m.ms);
+  result['maxDelayMs'].push(m.maxDelay);
+  result['distinctResponses'].push(distinct.size);
 }
 {
   const result: Record<string, number[]> = { ms: [], maxDelayMs: [], bodyMs: [], bodyMB: [], distinctResponses: [] };
   for (let run = 0; run < RUNS; run++) await fanOut(run, result);
   report(`setSnapshot to ${NODES} nodes at once, each with a CDS wildcard and an EDS watch of all ${N} names`, {
-    ms: result['ms']!,
-    maxDelayMs: result['maxDelayMs']!,
-    distinctResponses: result['distinctResponses']!,
+    ms: result['ms'],
+    maxDelayMs: result['maxDelayMs'],
+    distinctResponses: result['distinctResponses'],
   });
-  report('  then body() of every answer (each distinct body built once)', { ms: result['bodyMs']!, bodiesMB: result['bodyMB']! });
+  report('  then body() of every answer (each distinct body built once)', { ms: result['bodyMs'], bodiesMB: result['bodyMB'] });
 }
 
 // 3. LinearCache.updateResource.
@@ -173,7 +173,7 @@ async function fanOut(run: number, result: Record<string, number[]>): Promise<vo
     const m = await measure(async () => {
       for (let u = 0; u < updates; u++) {
         const start = performance.now();
-        cache.updateResource(`c${(u * 37) % N}`, changes[u]!);
+        cache.updateResource(`c${(u * 37) % N}`, changes[u]);
         // The re-opened watches (queued microtasks) run before this await resumes: their cost is counted.
         await Promise.resolve();
         busy += performance.now() - start;

@@ -188,7 +188,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     let answered = 0;
     try {
       while (this.#jobs.length > 0) {
-        const job = this.#jobs[0]!;
+        const job = this.#jobs[0];
         // A newer snapshot answers what is left; answering from this one would send an outdated version.
         while (job.next < job.queue.length && this.#snapshots.get(job.key) === job.snapshot) {
           if ((answered > 0 || !resumed) && performance.now() >= sliceEnd) {
@@ -199,7 +199,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
             });
             return;
           }
-          const watch = job.queue[job.next++]!;
+          const watch = job.queue[job.next++];
           if (!watch.done) {
             if ('rejected' in watch) this.#reviewDelta(job.state, watch, job.snapshot);
             else this.#reviewSotw(job.state, watch, job.snapshot);
