@@ -92,6 +92,11 @@ function defaultHash(node: Node): string {
   return node.id ?? '';
 }
 
+/** True for a subscription to nothing: not wildcard, no names. Such a watch is never answered. */
+function wantsNothing(request: WatchRequest): boolean {
+  return !request.wildcard && request.resourceNames.length === 0;
+}
+
 /** True if the client lacks a resource it subscribes to, as far as the server told (`knownNames`). */
 function lacksNames(request: WatchRequest, t: TypeResources): boolean {
   const known = request.knownNames;
@@ -323,7 +328,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#report(state.status.sotwRequest(request, new Date()));
     const bucket = state.bucket(state.watches, request.typeUrl);
     const watch: SotwWatch = { request, respond, bucket, done: false, baseline: undefined, rejectedVersion: undefined };
-    const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
+    // A client subscribed to nothing (grpc-js unsubscribes everything before closing) has nothing to receive.
+    const t = wantsNothing(request) ? undefined : this.#snapshots.get(key)?.typeResources(request.typeUrl);
     if (t !== undefined) {
       if (request.errorDetail !== undefined) {
         // The server knows the rejected version from the nonce; without it, assume the current one was rejected.
@@ -353,7 +359,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   #reviewSotw(state: NodeState, watch: SotwWatch, snapshot: Snapshot): void {
     const { request } = watch;
     const t = snapshot.typeResources(request.typeUrl);
-    if (t === undefined) return;
+    if (t === undefined || wantsNothing(request)) return;
     let answer: boolean;
     if (watch.baseline !== undefined) {
       // Same version and same content as what the client holds (or rejected): nothing to say.
