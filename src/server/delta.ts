@@ -1,0 +1,167 @@
+import type { CancelWatch, DeltaResponse, DeltaWatchRequest } from '../cache/config-watcher.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { Code, XdsError } from '../resource/xds-error.js';
+import { withNonce } from '../resource/wire.js';
+import type { Node } from '../types/index.js';
+import type { RequestContext } from './callbacks.js';
+import { UndecodableRequest } from './messages.js';
+import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
+import { DeltaSubscription } from './subscription.js';
+import { BaseStream } from './xds-stream.js';
+
+interface TypeState {
+  readonly subscription: DeltaSubscription;
+  cancel: CancelWatch | undefined;
+  token: number;
+  watching: boolean;
+  request: XdsDeltaDiscoveryRequest | undefined;
+  lastNonce: string | undefined;
+  lastVersion: string;
+}
+
+/**
+ * A delta (incremental) stream (ADS or one type). Each request changes the subscription (names subscribed and
+ * unsubscribed, `*` for wildcard) and opens a new watch for its type, replacing the previous one; the watch
+ * carries the version of every resource the client holds, so the cache sends only what changed. After a NACK
+ * the rejected resources count as held at their rejected versions, so they are not sent again until they
+ * change.
+ */
+export class DeltaStream extends BaseStream<DeltaResponse> {
+  readonly #types = new Map<ResourceTypeUrl, TypeState>();
+
+  protected get kind(): 'delta' {
+    return 'delta';
+  }
+
+  get openWatches(): number {
+    let count = 0;
+    for (const state of this.#types.values()) if (state.watching) count++;
+    return count;
+  }
+
+  protected open(context: RequestContext): Promise<void> | undefined {
+    return this.consult('onDeltaStreamOpen', this.id, this.fixedType ?? '', context);
+  }
+
+  protected handle(raw: unknown): Promise<void> | undefined {
+    if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
+    const { request, node } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    request.node = this.acceptNode(node);
+    const typeUrl = this.resolveType(request.type_url);
+    request.type_url = typeUrl;
+    this.checkNames(
+      request.resource_names_subscribe.length + request.resource_names_unsubscribe.length + Object.keys(request.initial_resource_versions).length,
+      `delta request for ${typeUrl}`,
+    );
+    const waiting = this.consult('onStreamDeltaRequest', this.id, request);
+    if (waiting === undefined) {
+      this.#process(typeUrl, request);
+      return undefined;
+    }
+    return waiting.then(() => {
+      if (!this.closed) this.#process(typeUrl, request);
+    });
+  }
+
+  #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
+    const { logger, legacyWildcardTypes } = this.env.options;
+    const node = this.node as Node;
+    let state = this.#types.get(typeUrl);
+    if (state === undefined) {
+      state = {
+        subscription: new DeltaSubscription(legacyWildcardTypes.has(typeUrl)),
+        cancel: undefined,
+        token: 0,
+        watching: false,
+        request: undefined,
+        lastNonce: undefined,
+        lastVersion: '',
+      };
+      this.#types.set(typeUrl, state);
+    }
+    const nonce = request.response_nonce;
+    if (nonce !== '' && nonce === state.lastNonce) {
+      if (request.error_detail !== undefined) {
+        logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion: state.lastVersion, nonce, error: request.error_detail.message }, 'delta NACK');
+        this.notify('onNack', {
+          streamId: this.id,
+          node,
+          nodeId: node.id ?? '',
+          typeUrl,
+          rejectedVersion: state.lastVersion,
+          currentVersion: '',
+          nonce,
+          errorDetail: request.error_detail,
+          delta: true,
+        });
+      } else {
+        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: state.lastVersion, nonce, delta: true });
+      }
+    }
+    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, request.initial_resource_versions);
+    this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
+    this.#cancel(typeUrl, state);
+    const watch: DeltaWatchRequest = {
+      node,
+      typeUrl,
+      subscribed: state.subscription.subscribed,
+      wildcard: state.subscription.wildcard,
+      known: state.subscription.known,
+      newlySubscribed: newly,
+      responseNonce: nonce,
+      errorDetail: request.error_detail,
+    };
+    state.request = request;
+    const token = state.token;
+    const current = state;
+    let answered = false;
+    state.watching = true;
+    let cancel: CancelWatch;
+    try {
+      cancel = this.env.cache.createDeltaWatch(watch, (response) => {
+        if (current.token !== token || this.closed) return;
+        answered = true;
+        current.watching = false;
+        current.cancel = undefined;
+        this.queue.push(response);
+      });
+    } catch (error) {
+      state.watching = false;
+      throw error;
+    }
+    if (!answered) state.cancel = cancel;
+  }
+
+  #cancel(typeUrl: ResourceTypeUrl, state: TypeState): void {
+    state.token++;
+    state.watching = false;
+    const cancel = state.cancel;
+    state.cancel = undefined;
+    cancel?.();
+    this.queue.drop(typeUrl);
+  }
+
+  protected write(response: DeltaResponse): boolean {
+    const state = this.#types.get(response.typeUrl);
+    if (state === undefined) return true;
+    const nonce = this.nextNonce();
+    state.lastNonce = nonce;
+    state.lastVersion = response.systemVersion;
+    state.subscription.sent(response.resources, response.removed);
+    this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
+    this.env.options.logger.debug(
+      { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },
+      'delta response',
+    );
+    return this.call.write(withNonce(response.body(), nonce));
+  }
+
+  protected releaseWatches(): void {
+    for (const [typeUrl, state] of this.#types) this.#cancel(typeUrl, state);
+    this.#types.clear();
+  }
+
+  protected notifyClosed(node: Node | undefined): void {
+    this.notify('onDeltaStreamClosed', this.id, node);
+  }
+}

@@ -1,0 +1,56 @@
+import type { ConfigWatcher, Response } from '../cache/config-watcher.js';
+import { assertResourceTypeUrl } from '../resource/type-url.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { Code, XdsError } from '../resource/xds-error.js';
+import { consult, notify } from './callbacks.js';
+import type { RequestContext } from './callbacks.js';
+import { nodeToJson, UndecodableRequest } from './messages.js';
+import type { Decoded, XdsDiscoveryRequest } from './messages.js';
+import type { ResolvedOptions } from './options.js';
+import { WILDCARD } from './subscription.js';
+
+/**
+ * Answers one `Fetch…` call or REST poll: no stream, no nonce, no watch. The cache returns the current resources
+ * when `version_info` differs from its version, and undefined when the client is up to date.
+ *
+ * Without a stream there is no subscription history, so an empty name list (or `*`) means every resource.
+ */
+export async function fetchResources(
+  cache: ConfigWatcher,
+  options: ResolvedOptions,
+  raw: Decoded<XdsDiscoveryRequest> | UndecodableRequest,
+  fixedType: ResourceTypeUrl | undefined,
+  context: RequestContext,
+): Promise<{ request: XdsDiscoveryRequest; response: Response | undefined }> {
+  if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
+  const { request } = raw;
+  const node = raw.node === undefined ? {} : nodeToJson(raw.node);
+  request.node = node;
+  let typeUrl: ResourceTypeUrl;
+  if (fixedType !== undefined) {
+    if (request.type_url !== '' && request.type_url !== fixedType) {
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${request.type_url}" does not match this endpoint, which serves "${fixedType}"`);
+    }
+    typeUrl = fixedType;
+  } else {
+    typeUrl = assertResourceTypeUrl(request.type_url);
+  }
+  request.type_url = typeUrl;
+  if (request.resource_names.length > options.maxResourceNames) {
+    throw new XdsError(Code.RESOURCE_EXHAUSTED, `${request.resource_names.length} resource names, more than the server's limit of ${options.maxResourceNames} (option maxResourceNames)`);
+  }
+  await consult(options.callbacks, 'onFetchRequest', request, context);
+  const names = request.resource_names.filter((name) => name !== WILDCARD);
+  const response = cache.fetch({
+    node,
+    typeUrl,
+    resourceNames: names,
+    wildcard: request.resource_names.length === 0 || names.length < request.resource_names.length,
+    versionInfo: request.version_info,
+    responseNonce: request.response_nonce,
+    errorDetail: request.error_detail,
+  });
+  notify(options.logger, options.callbacks, 'onFetchResponse', request, response);
+  options.logger.debug({ nodeId: node.id, typeUrl, version: response?.version ?? request.version_info, current: response === undefined }, 'fetch');
+  return { request, response };
+}

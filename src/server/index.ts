@@ -1,0 +1,20 @@
+/**
+ * The xDS server: state-of-the-world and delta streams over ADS and every per-type service, `Fetch…` calls,
+ * REST-JSON polling, and callbacks. The counterpart of go-control-plane's `pkg/server/v3` (with `sotw`,
+ * `delta`, `rest` and `stream`).
+ *
+ * @packageDocumentation
+ */
+export { createServer } from './server.js';
+export type { XdsServer, ServerStats, CloseOptions } from './server.js';
+export { DEFAULTS } from './options.js';
+export type { ServerOptions, RequestRateLimit } from './options.js';
+export type { Callbacks, RequestContext, AckEvent, NackEvent, AuthContext } from './callbacks.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { XdsDiscoveryRequest, XdsDeltaDiscoveryRequest, RequestErrorDetail } from './messages.js';
+export { XDS_SERVICES, serviceDefinition, methodPath } from './service-definitions.js';
+export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
+export { REST_PATHS } from './rest.js';
+export type { RestHandler } from './rest.js';
+export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';

@@ -1,0 +1,198 @@
+import type { CancelWatch, Response, WatchRequest } from '../cache/config-watcher.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { Code, XdsError } from '../resource/xds-error.js';
+import { withNonce } from '../resource/wire.js';
+import type { Node } from '../types/index.js';
+import type { RequestContext } from './callbacks.js';
+import { UndecodableRequest } from './messages.js';
+import type { Decoded, XdsDiscoveryRequest } from './messages.js';
+import { SotwSubscription } from './subscription.js';
+import { BaseStream } from './xds-stream.js';
+
+/** Per type: the subscription, the open watch, and the last response written (for nonces, ACK and NACK). */
+interface TypeState {
+  readonly subscription: SotwSubscription;
+  cancel: CancelWatch | undefined;
+  /** Bumped with each new watch, so that an answer to a replaced watch is ignored. */
+  token: number;
+  watching: boolean;
+  /** The request that opened the current watch (given to onStreamResponse). */
+  request: XdsDiscoveryRequest | undefined;
+  /** Nonce and version of the last response written; undefined before the first. */
+  lastNonce: string | undefined;
+  lastVersion: string;
+  /** The last response written (its resource names are what the client holds at `lastVersion`). */
+  lastResponse: Response | undefined;
+}
+
+/**
+ * `WatchRequest` with `knownNames`, which the caches read to answer a request that adds a name without a version
+ * change (Envoy adding an EDS cluster). Declared here until the seam's type carries it.
+ */
+type WatchRequestWithKnown = WatchRequest & { knownNames?: ReadonlySet<string> | undefined };
+
+// The names of a response's resources, computed once per response whatever the number of streams it went to.
+const namesOfResponse = new WeakMap<Response, ReadonlySet<string>>();
+
+function namesOf(response: Response): ReadonlySet<string> {
+  let names = namesOfResponse.get(response);
+  if (names === undefined) {
+    names = new Set(response.resources.map((resource) => resource.name));
+    namesOfResponse.set(response, names);
+  }
+  return names;
+}
+
+/**
+ * A state-of-the-world stream (ADS or one type). The rules:
+ * - a request whose `response_nonce` is not the last nonce sent for its type is stale and ignored (the client
+ *   has not seen the newest response yet, and will answer it);
+ * - a request with the last nonce is an ACK, or a NACK when it carries `error_detail`; a NACK's watch tells the
+ *   cache which version was rejected, so it is never sent again to this stream;
+ * - each accepted request replaces the type's watch (one watch per type per stream).
+ */
+export class SotwStream extends BaseStream<Response> {
+  readonly #types = new Map<ResourceTypeUrl, TypeState>();
+
+  protected get kind(): 'sotw' {
+    return 'sotw';
+  }
+
+  get openWatches(): number {
+    let count = 0;
+    for (const state of this.#types.values()) if (state.watching) count++;
+    return count;
+  }
+
+  protected open(context: RequestContext): Promise<void> | undefined {
+    return this.consult('onStreamOpen', this.id, this.fixedType ?? '', context);
+  }
+
+  protected handle(raw: unknown): Promise<void> | undefined {
+    if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
+    const { request, node } = raw as Decoded<XdsDiscoveryRequest>;
+    request.node = this.acceptNode(node);
+    const typeUrl = this.resolveType(request.type_url);
+    request.type_url = typeUrl;
+    this.checkNames(request.resource_names.length, `request for ${typeUrl}`);
+    const waiting = this.consult('onStreamRequest', this.id, request);
+    if (waiting === undefined) {
+      this.#process(typeUrl, request);
+      return undefined;
+    }
+    return waiting.then(() => {
+      if (!this.closed) this.#process(typeUrl, request);
+    });
+  }
+
+  #process(typeUrl: ResourceTypeUrl, request: XdsDiscoveryRequest): void {
+    const { logger, legacyWildcardTypes } = this.env.options;
+    const node = this.node as Node;
+    let state = this.#types.get(typeUrl);
+    if (state === undefined) {
+      state = {
+        subscription: new SotwSubscription(legacyWildcardTypes.has(typeUrl)),
+        cancel: undefined,
+        token: 0,
+        watching: false,
+        request: undefined,
+        lastNonce: undefined,
+        lastVersion: '',
+        lastResponse: undefined,
+      };
+      this.#types.set(typeUrl, state);
+    }
+    const nonce = request.response_nonce;
+    if (state.lastNonce !== undefined && nonce !== state.lastNonce) {
+      logger.debug({ streamId: this.id, typeUrl, nonce, latest: state.lastNonce }, 'stale nonce: request ignored');
+      return;
+    }
+    let rejectedVersion: string | undefined;
+    if (state.lastNonce !== undefined) {
+      if (request.error_detail !== undefined) {
+        rejectedVersion = state.lastVersion;
+        logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion, nonce, error: request.error_detail.message }, 'NACK');
+        this.notify('onNack', {
+          streamId: this.id,
+          node,
+          nodeId: node.id ?? '',
+          typeUrl,
+          rejectedVersion,
+          currentVersion: request.version_info,
+          nonce,
+          errorDetail: request.error_detail,
+          delta: false,
+        });
+      } else {
+        logger.debug({ streamId: this.id, typeUrl, version: request.version_info, nonce }, 'ACK');
+        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: request.version_info, nonce, delta: false });
+      }
+    }
+    state.subscription.update(request.resource_names);
+    this.#cancel(typeUrl, state);
+    const watch: WatchRequestWithKnown = {
+      node,
+      typeUrl,
+      resourceNames: state.subscription.names,
+      wildcard: state.subscription.wildcard,
+      versionInfo: request.version_info,
+      responseNonce: nonce,
+      errorDetail: request.error_detail,
+      rejectedVersion,
+      knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
+    };
+    state.request = request;
+    const token = state.token;
+    const current = state;
+    let answered = false;
+    state.watching = true;
+    let cancel: CancelWatch;
+    try {
+      cancel = this.env.cache.createWatch(watch, (response) => {
+        if (current.token !== token || this.closed) return;
+        answered = true;
+        current.watching = false;
+        current.cancel = undefined;
+        this.queue.push(response);
+      });
+    } catch (error) {
+      state.watching = false;
+      throw error;
+    }
+    if (!answered) state.cancel = cancel;
+  }
+
+  #cancel(typeUrl: ResourceTypeUrl, state: TypeState): void {
+    state.token++;
+    state.watching = false;
+    const cancel = state.cancel;
+    state.cancel = undefined;
+    cancel?.();
+    // A response computed for the old subscription must not go out after the new request.
+    this.queue.drop(typeUrl);
+  }
+
+  protected write(response: Response): boolean {
+    const state = this.#types.get(response.typeUrl);
+    if (state === undefined) return true;
+    const nonce = this.nextNonce();
+    state.lastNonce = nonce;
+    state.lastVersion = response.version;
+    state.lastResponse = response;
+    this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
+    this.env.options.logger.debug(
+      { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
+      'response',
+    );
+    return this.call.write(withNonce(response.body(), nonce));
+  }
+
+  protected releaseWatches(): void {
+    for (const [typeUrl, state] of this.#types) this.#cancel(typeUrl, state);
+    this.#types.clear();
+  }
+
+  protected notifyClosed(node: Node | undefined): void {
+    this.notify('onStreamClosed', this.id, node);
+  }
+}

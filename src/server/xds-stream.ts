@@ -1,0 +1,233 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ConfigWatcher } from '../cache/config-watcher.js';
+import { assertResourceTypeUrl } from '../resource/type-url.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { Code, XdsError } from '../resource/xds-error.js';
+import type { Node } from '../types/index.js';
+import { consult, notify } from './callbacks.js';
+import type { Callbacks, RequestContext } from './callbacks.js';
+import { nodeToJson } from './messages.js';
+import type { NodeMessage } from './messages.js';
+import type { ResolvedOptions } from './options.js';
+import { RateLimiter } from './rate-limiter.js';
+import { ResponseQueue } from './response-queue.js';
+
+/** What every stream of a server shares. */
+export interface StreamEnvironment {
+  /** Where answers come from. */
+  readonly cache: ConfigWatcher;
+  /** The server's options. */
+  readonly options: ResolvedOptions;
+  /** Gives stream ids. */
+  nextStreamId(): number;
+  /** Called once a stream has released everything. */
+  released(stream: XdsStream): void;
+}
+
+/** The server's side of one open stream, as the server's registry sees it. */
+export interface XdsStream {
+  /** The stream's id (also given to callbacks). */
+  readonly id: number;
+  /** Watches open in the cache for this stream. */
+  readonly openWatches: number;
+  /** Responses waiting for a slow reader. */
+  readonly pendingResponses: number;
+  /** Ends the stream with a status (the server's shutdown uses `UNAVAILABLE`). */
+  end(error: XdsError): void;
+}
+
+/** The stream's gRPC call: requests come in decoded (or as a decode failure), responses go out as bytes. */
+export type XdsCall = ServerDuplexStream<unknown, Buffer>;
+
+/**
+ * What SotW and delta streams have in common: the call's lifecycle, the node taken from the first request, the
+ * type URL checks, the request rate limit, the ordering of callbacks and requests, and releasing everything
+ * when the stream ends however it ends.
+ */
+export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }> implements XdsStream {
+  readonly id: number;
+  protected readonly env: StreamEnvironment;
+  protected readonly call: XdsCall;
+  /** The type a per-type service serves; undefined on ADS. */
+  protected readonly fixedType: ResourceTypeUrl | undefined;
+  protected readonly queue: ResponseQueue<R>;
+  protected node: Node | undefined;
+  #nodeId: string | undefined;
+  #nonce = 0;
+  #closed = false;
+  readonly #limiter: RateLimiter | undefined;
+
+  constructor(env: StreamEnvironment, call: XdsCall, fixedType: ResourceTypeUrl | undefined) {
+    this.env = env;
+    this.call = call;
+    this.fixedType = fixedType;
+    this.id = env.nextStreamId();
+    const limit = env.options.requestRateLimit;
+    this.#limiter = limit === false ? undefined : new RateLimiter(limit);
+    // Ordering matters only when several types share the stream.
+    this.queue = new ResponseQueue<R>((response) => this.write(response), env.options.orderedAds && fixedType === undefined);
+  }
+
+  /** True once the stream ended or was told to end. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  abstract get openWatches(): number;
+
+  get pendingResponses(): number {
+    return this.queue.size;
+  }
+
+  /** 'sotw' or 'delta', for logs. */
+  protected abstract get kind(): 'sotw' | 'delta';
+
+  /** The open callback of this kind of stream. */
+  protected abstract open(context: RequestContext): Promise<void> | undefined;
+
+  /** Acts on one request (decoded, or a decode failure). Returns a promise when a callback made it wait. */
+  protected abstract handle(raw: unknown): Promise<void> | undefined;
+
+  /** Sends one response; false when the transport is full. */
+  protected abstract write(response: R): boolean;
+
+  /** Cancels every watch and forgets per-type state. */
+  protected abstract releaseWatches(): void;
+
+  /** Tells the closed callback of this kind of stream. */
+  protected abstract notifyClosed(node: Node | undefined): void;
+
+  /** Starts serving the call. */
+  start(): void {
+    const { call } = this;
+    call.on('cancelled', () => this.#release('cancelled by the client'));
+    call.on('error', () => this.#release('ended with an error'));
+    call.on('close', () => this.#release('closed'));
+    // The client closed its side: we end ours with OK, as go-control-plane does.
+    call.on('end', () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      call.end();
+      this.#release('ended by the client');
+    });
+    call.on('drain', () => this.queue.drained());
+    this.env.options.logger.info({ streamId: this.id, kind: this.kind, typeUrl: this.fixedType ?? 'ADS', peer: call.getPeer() }, 'xds stream opened');
+    let opening: Promise<void> | undefined;
+    try {
+      opening = this.open({ peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() });
+    } catch (error) {
+      this.end(XdsError.from(error));
+      return;
+    }
+    if (opening === undefined) this.#listen();
+    else opening.then(() => this.#listen(), (error: unknown) => this.end(XdsError.from(error)));
+  }
+
+  #listen(): void {
+    if (this.#closed) return;
+    this.call.on('data', (raw: unknown) => this.#receive(raw));
+  }
+
+  #receive(raw: unknown): void {
+    if (this.#closed) return;
+    if (this.#limiter !== undefined && !this.#limiter.take()) {
+      const limit = this.env.options.requestRateLimit as { perSecond: number; burst: number };
+      this.end(new XdsError(Code.RESOURCE_EXHAUSTED, `too many requests on this stream: the limit is ${limit.perSecond} per second (bursts of ${limit.burst}); reconnect and send requests only to ACK, NACK or change subscriptions`));
+      return;
+    }
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = this.handle(raw);
+    } catch (error) {
+      this.end(XdsError.from(error));
+      return;
+    }
+    if (waiting === undefined) return;
+    // A callback is deciding: read nothing more until it has, so requests are acted on in order.
+    this.call.pause();
+    waiting.then(
+      () => {
+        if (!this.#closed) this.call.resume();
+      },
+      (error: unknown) => this.end(XdsError.from(error)),
+    );
+  }
+
+  /**
+   * Takes the node from the first request; later requests may omit it but may not change it. Returns the
+   * stream's node.
+   */
+  protected acceptNode(message: NodeMessage | undefined): Node {
+    if (this.node === undefined) {
+      const node = message === undefined ? {} : nodeToJson(message);
+      this.node = node;
+      this.#nodeId = node.id ?? '';
+      this.env.cache.streamOpened?.(node);
+      return node;
+    }
+    if (message !== undefined && message.id !== this.#nodeId) {
+      throw new XdsError(
+        Code.INVALID_ARGUMENT,
+        `node id changed on this stream from "${this.#nodeId}" to "${message.id}"; a stream serves one node: open a new stream for another`,
+      );
+    }
+    return this.node;
+  }
+
+  /** The type a request is about: inferred on per-type services, required and known on ADS. */
+  protected resolveType(typeUrl: string): ResourceTypeUrl {
+    if (this.fixedType !== undefined) {
+      if (typeUrl === '' || typeUrl === this.fixedType) return this.fixedType;
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${typeUrl}" does not match this service, which serves "${this.fixedType}"; send it on the aggregated (ADS) service or on its own service`);
+    }
+    if (typeUrl === '') throw new XdsError(Code.INVALID_ARGUMENT, 'type_url is required on an aggregated (ADS) stream');
+    return assertResourceTypeUrl(typeUrl);
+  }
+
+  /** Ends the stream if a request names more resources than allowed. */
+  protected checkNames(count: number, what: string): void {
+    const max = this.env.options.maxResourceNames;
+    if (count > max) {
+      throw new XdsError(Code.RESOURCE_EXHAUSTED, `${what}: ${count} resource names, more than the server's limit of ${max} (option maxResourceNames)`);
+    }
+  }
+
+  /** The next nonce of this stream. */
+  protected nextNonce(): string {
+    return (++this.#nonce).toString();
+  }
+
+  /** Runs a hook that may veto (see {@link consult}). */
+  protected consult<K extends keyof Callbacks>(name: K, ...args: Parameters<NonNullable<Callbacks[K]>>): Promise<void> | undefined {
+    return consult(this.env.options.callbacks, name, ...args);
+  }
+
+  /** Runs a notification hook. */
+  protected notify<K extends keyof Callbacks>(name: K, ...args: Parameters<NonNullable<Callbacks[K]>>): void {
+    notify(this.env.options.logger, this.env.options.callbacks, name, ...args);
+  }
+
+  end(error: XdsError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const level = error.code === Code.UNAVAILABLE ? 'info' : 'warn';
+    this.env.options.logger[level]({ streamId: this.id, nodeId: this.#nodeId, code: Code[error.code], reason: error.message }, 'xds stream ended by the server');
+    this.#release('ended by the server');
+    // grpc-js answers an 'error' event on a server stream by ending it with the error's code and message.
+    this.call.emit('error', error);
+  }
+
+  #released = false;
+
+  #release(reason: string): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#closed = true;
+    this.queue.close();
+    this.releaseWatches();
+    this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeId, reason }, 'xds stream closed');
+    this.notifyClosed(this.node);
+    if (this.node !== undefined) this.env.cache.streamClosed?.(this.node);
+    this.env.released(this);
+  }
+}

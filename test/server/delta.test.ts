@@ -1,0 +1,136 @@
+// Delta (incremental) xDS over the wire: ADS and every per-type service.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { status as Status } from '@grpc/grpc-js';
+import { EncodedResource } from '../../src/cache/encoded-resource.js';
+import { getResourceName, TypeUrl } from '../../src/resource/index.js';
+import type { ResourceTypeUrl } from '../../src/resource/index.js';
+import type { DeltaWatchRequest } from '../../src/cache/config-watcher.js';
+import type { AckEvent, NackEvent } from '../../src/server/index.js';
+import { cluster, endpoints, samples } from '../support/sample-resources.js';
+import { eventually, NODE, startHarness } from './harness.js';
+import type { Harness } from './harness.js';
+
+let h: Harness;
+const acks: AckEvent[] = [];
+const nacks: NackEvent[] = [];
+
+beforeEach(async () => {
+  acks.length = 0;
+  nacks.length = 0;
+  h = await startHarness({ callbacks: { onAck: (e) => void acks.push(e), onNack: (e) => void nacks.push(e) } });
+});
+afterEach(() => h.stop());
+
+const lastDelta = (): DeltaWatchRequest => h.cache.watchRequests.at(-1) as DeltaWatchRequest;
+
+describe('delta over ADS', () => {
+  test('a first CDS request with no names is a wildcard; responses carry names and content-hash versions', async () => {
+    h.cache.set(TypeUrl.Cluster, 'v1', [cluster('a'), cluster('b')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster });
+    const r = await s.next();
+    assert.equal(r.type_url, TypeUrl.Cluster);
+    assert.equal(r.system_version_info, 'v1');
+    assert.deepEqual(r.names.sort(), ['a', 'b']);
+    assert.equal(r.resources[0].version, EncodedResource.encode(TypeUrl.Cluster, cluster(r.names[0])).hash);
+    assert.ok(lastDelta().wildcard);
+  });
+
+  test('subscribe and unsubscribe change what is watched; only changes are sent', async () => {
+    h.cache.set(TypeUrl.Endpoint, 'v1', [endpoints('a'), endpoints('b')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Endpoint, resource_names_subscribe: ['a'] });
+    const r1 = await s.next();
+    assert.deepEqual(r1.names, ['a']);
+    s.ack(r1, { resource_names_subscribe: ['b'] });
+    const r2 = await s.next();
+    assert.deepEqual(r2.names, ['b'], 'a is held at its version and not resent');
+    s.ack(r2, { resource_names_unsubscribe: ['a'] });
+    await eventually(() => acks.length === 2);
+    assert.deepEqual([...lastDelta().subscribed], ['b']);
+    assert.deepEqual([...lastDelta().known.keys()], ['b']);
+    h.cache.set(TypeUrl.Endpoint, 'v2', [endpoints('a', 5), endpoints('b')]);
+    await s.nothingWithin(150);
+    h.cache.set(TypeUrl.Endpoint, 'v3', [endpoints('a', 5)]);
+    const r3 = await s.next();
+    assert.deepEqual(r3.removed_resources, ['b']);
+  });
+
+  test('initial_resource_versions are known: unchanged resources are not resent on reconnect', async () => {
+    const a = EncodedResource.encode(TypeUrl.Cluster, cluster('a'));
+    h.cache.set(TypeUrl.Cluster, 'v1', [a, cluster('b')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*'], initial_resource_versions: { a: a.hash } });
+    assert.deepEqual((await s.next()).names, ['b']);
+  });
+
+  test('a NACK is reported and the rejected resources are not resent until they change', async () => {
+    h.cache.set(TypeUrl.Cluster, 'v1', [cluster('a')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['a'] });
+    const r1 = await s.next();
+    s.nack(r1, 'cluster a rejected');
+    await eventually(() => nacks.length === 1);
+    assert.equal(nacks[0].errorDetail.message, 'cluster a rejected');
+    assert.equal(nacks[0].rejectedVersion, 'v1');
+    assert.equal(nacks[0].delta, true);
+    await s.nothingWithin(150);
+    h.cache.set(TypeUrl.Cluster, 'v2', [cluster('a', { connect_timeout: '2s' })]);
+    assert.equal((await s.next()).system_version_info, 'v2');
+  });
+
+  test('unsubscribing "*" leaves only the named resources', async () => {
+    h.cache.set(TypeUrl.Cluster, 'v1', [cluster('a'), cluster('b')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*', 'a'] });
+    const r1 = await s.next();
+    s.ack(r1, { resource_names_unsubscribe: ['*'] });
+    await eventually(() => acks.length === 1);
+    assert.equal(lastDelta().wildcard, false);
+    assert.deepEqual([...lastDelta().known.keys()], ['a']);
+  });
+
+  test('an unknown type URL ends the stream with INVALID_ARGUMENT naming it', async () => {
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: 'type.googleapis.com/acme.Gadget' });
+    const st = await s.status;
+    assert.equal(st.code, Status.INVALID_ARGUMENT);
+    assert.match(st.details, /acme\.Gadget/);
+  });
+});
+
+const PER_TYPE_DELTA: ResourceTypeUrl[] = [
+  TypeUrl.Cluster,
+  TypeUrl.Endpoint,
+  TypeUrl.LbEndpoint,
+  TypeUrl.Listener,
+  TypeUrl.Route,
+  TypeUrl.ScopedRoute,
+  TypeUrl.VirtualHost,
+  TypeUrl.Secret,
+  TypeUrl.Runtime,
+  TypeUrl.ExtensionConfig,
+];
+
+describe('delta over each per-type service', () => {
+  for (const typeUrl of PER_TYPE_DELTA) {
+    test(`${typeUrl.split('.').pop()}: the type is inferred and the subscribed resource arrives`, async () => {
+      const name = getResourceName(typeUrl, samples[typeUrl]) || 'lb-1';
+      h.cache.set(typeUrl, 'v1', [EncodedResource.encode(typeUrl, samples[typeUrl], { name })]);
+      const s = h.client.delta({ typeUrl });
+      s.send({ node: NODE, resource_names_subscribe: [name] });
+      const r = await s.next();
+      assert.equal(r.type_url, typeUrl);
+      assert.deepEqual(r.names, [name]);
+      s.ack(r);
+      await eventually(() => acks.length === 1);
+    });
+  }
+
+  test('a type URL that does not match the service is INVALID_ARGUMENT', async () => {
+    const s = h.client.delta({ typeUrl: TypeUrl.VirtualHost });
+    s.send({ node: NODE, type_url: TypeUrl.Route });
+    assert.equal((await s.status).code, Status.INVALID_ARGUMENT);
+  });
+});

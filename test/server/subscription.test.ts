@@ -1,0 +1,76 @@
+// The subscription rules of the xDS protocol, without a network.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DeltaSubscription, SotwSubscription } from '../../src/server/subscription.js';
+
+describe('SotW subscription', () => {
+  test('legacy wildcard: a first request with no names wants everything, and stays so while names stay empty', () => {
+    const s = new SotwSubscription(true);
+    s.update([]);
+    assert.equal(s.wildcard, true);
+    s.update([]);
+    assert.equal(s.wildcard, true);
+  });
+
+  test('after names, an empty list means nothing (unsubscribe all)', () => {
+    const s = new SotwSubscription(true);
+    s.update(['a']);
+    assert.deepEqual([s.wildcard, s.names], [false, ['a']]);
+    s.update([]);
+    assert.deepEqual([s.wildcard, s.names], [false, []]);
+  });
+
+  test('explicit "*" is a wildcard next to names; dropping it keeps the names', () => {
+    const s = new SotwSubscription(false);
+    s.update(['*', 'a', 'a']);
+    assert.deepEqual([s.wildcard, s.names], [true, ['a']]);
+    s.update(['a']);
+    assert.deepEqual([s.wildcard, s.names], [false, ['a']]);
+  });
+
+  test('types without legacy wildcard treat an empty first request as nothing', () => {
+    const s = new SotwSubscription(false);
+    s.update([]);
+    assert.equal(s.wildcard, false);
+  });
+});
+
+describe('delta subscription', () => {
+  test('legacy wildcard on a first request naming nothing; later names do not end it, unsubscribing "*" does', () => {
+    const s = new DeltaSubscription(true);
+    assert.deepEqual(s.update([], [], {}), []);
+    assert.equal(s.wildcard, true);
+    assert.deepEqual(s.update(['a'], [], {}), ['a']);
+    assert.equal(s.wildcard, true);
+    s.update([], ['*'], {});
+    assert.equal(s.wildcard, false);
+    assert.deepEqual([...s.subscribed], ['a']);
+  });
+
+  test('initial versions are known, and names held from a previous stream are not "newly subscribed"', () => {
+    const s = new DeltaSubscription(false);
+    assert.deepEqual(s.update(['a', 'b'], [], { a: 'h1' }), ['b']);
+    assert.deepEqual([...s.known], [['a', 'h1']]);
+  });
+
+  test('unsubscribing a name under wildcard marks it for resending; otherwise it is forgotten', () => {
+    const s = new DeltaSubscription(false);
+    s.update(['*', 'a', 'b'], [], {});
+    s.sent([{ name: 'a', hash: 'ha' }, { name: 'b', hash: 'hb' }, { name: 'c', hash: 'hc' }], []);
+    s.update([], ['a'], {});
+    assert.equal(s.known.get('a'), '');
+    s.update([], ['*'], {});
+    s.update([], ['b'], {});
+    assert.equal(s.known.has('b'), false);
+    assert.equal(s.known.has('c'), false, 'held only through the wildcard, forgotten with it');
+  });
+
+  test('sent() records versions and forgets removed names', () => {
+    const s = new DeltaSubscription(false);
+    s.update(['a'], [], {});
+    s.sent([{ name: 'a', hash: 'h1' }], []);
+    assert.equal(s.known.get('a'), 'h1');
+    s.sent([], ['a']);
+    assert.equal(s.known.has('a'), false);
+  });
+});
