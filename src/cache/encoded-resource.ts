@@ -47,7 +47,7 @@ export class EncodedResource {
    * its type.
    *
    * @param options - `name` overrides the name read from the resource (needed for LEDS `LbEndpoint`s, which have
-   *   none); `ttlMs` makes it expire unless refreshed
+   *   none); `ttlMs` gives the resource a time to live
    */
   static encode(typeUrl: ResourceTypeUrl, resource: unknown, options: { name?: string | undefined; ttlMs?: number | undefined } = {}): EncodedResource {
     const bytes = encodeMessage(typeUrl, resource);

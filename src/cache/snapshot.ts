@@ -177,6 +177,8 @@ export class TypeResources {
         found.push(r);
       }
     }
+    // Naming every resource (Envoy's EDS often does) is the wildcard response: share it, skip the sort.
+    if (filter === undefined && found.length === this.items.size) return { key: WILDCARD_KEY, resources: this.all };
     // A canonical order, so that the same names in another order share the response.
     found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { key: found.map((r) => r.name).join('\n'), resources: found };

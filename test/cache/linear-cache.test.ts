@@ -242,3 +242,12 @@ test('delta: a NACK is not answered with the content it rejected', () => {
   cache.updateResource('a', cla('a', 2));
   assert.deepEqual(names(w.last), ['a']);
 });
+
+test('a subscription to nothing is never answered', () => {
+  const cache = new LinearCache(E, { initialResources: { a: cla('a') } });
+  const w = watch(cache, sotw(E, { resourceNames: [] }));
+  cache.updateResource('a', cla('a', 1));
+  assert.equal(w.responses.length, 0);
+  w.cancel();
+  assert.equal(cache.numWatches(), 0);
+});

@@ -346,3 +346,13 @@ test('a watch whose callback throws does not stop the answers to the others', as
   await cache.setSnapshot('node-1', snap('1'));
   assert.equal(w.responses.length, 1);
 });
+
+test('a subscription to nothing (not wildcard, no names) is never answered', async () => {
+  // grpc-js-xds unsubscribes from everything before it closes a stream.
+  const cache = new SnapshotCache();
+  const w = watch(cache, sotw(L, { resourceNames: [] }));
+  await cache.setSnapshot('node-1', snap('1'));
+  await cache.setSnapshot('node-1', snap('2'));
+  assert.equal(w.responses.length, 0);
+  assert.equal(watch(cache, sotw(L, { versionInfo: '1', responseNonce: 'n' })).responses.length, 0);
+});

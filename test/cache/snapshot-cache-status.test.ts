@@ -48,6 +48,7 @@ test("a request with error_detail is a NACK: status keeps Envoy's message, and '
   const status = cache.getStatusInfo('node-1')!.types.get(C)!;
   assert.equal(status.lastNack!.version, '2');
   assert.equal(status.lastNack!.errorDetail.message, errorDetail.message);
+  assert.equal(status.lastNack!.message, errorDetail.message);
   assert.equal(status.lastAckedVersion, undefined, 'a NACK is not an ACK');
 });
 
@@ -63,7 +64,7 @@ test('delta requests ACK and NACK too', async () => {
   assert.deepEqual(seen, ['ack 3 true', 'nack no']);
 });
 
-test('status counts open watches and records when the node last asked', async () => {
+test('status counts open watches and records when the node last asked', () => {
   const cache = new SnapshotCache();
   assert.equal(cache.getStatusInfo('node-1'), undefined);
   const before = Date.now();
