@@ -462,6 +462,28 @@ function result(id: string, t0: number): PhaseResult {
   return counters.firstError === undefined ? base : { ...base, firstError: counters.firstError };
 }
 
+/**
+ * Waits until no response arrived for `quietMs` (bounded by `maxMs`), so that a phase's bytes and CPU
+ * include what the server sends after the tracked resources (e.g. SotW LDS/RDS resent with a new version).
+ */
+async function settle(quietMs: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = counters.responses;
+  let quietSince = Date.now();
+  for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (counters.responses !== last) {
+      last = counters.responses;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) {
+      return;
+    }
+  }
+}
+
+/** Quiet time that ends a phase, ms. */
+const SETTLE_QUIET_MS = 250;
+
 function beginTracking(id: string, expect: readonly Expectation[]): void {
   tracker = new Tracker(id, expect, envoys.length);
   for (const e of envoys) e.track(tracker);
@@ -486,6 +508,7 @@ async function handle(msg: LoadCommand): Promise<LoadReply> {
       clients = makeClients(msg);
       envoys.forEach((e, i) => e.open(clients[Math.floor(i / msg.streamsPerConnection)]!));
       await tracker!.wait(msg.timeoutMs);
+      await settle(SETTLE_QUIET_MS, msg.timeoutMs);
       return result(msg.id, t0);
     }
     case 'mark':
@@ -495,6 +518,7 @@ async function handle(msg: LoadCommand): Promise<LoadReply> {
     case 'await': {
       if (!tracker || tracker.id !== msg.id) throw new Error(`update ${msg.id} was not marked`);
       await tracker.wait(msg.timeoutMs);
+      await settle(SETTLE_QUIET_MS, msg.timeoutMs);
       return result(msg.id, msg.t0);
     }
     case 'disconnect':
