@@ -147,6 +147,19 @@ class Tracker {
 
 let tracker: Tracker | null = null;
 
+/**
+ * Interns version strings: every stream holds the same few versions, so keeping one copy of each keeps
+ * the generator's heap (and its GC work) small. Bounded: cleared when it grows past 100,000 entries.
+ */
+const interned = new Map<string, string>();
+function intern(value: string): string {
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size >= 100_000) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
 /** Per-type state of a stream. */
 interface KindState {
   /** SotW: last ACKed version_info. */
@@ -377,12 +390,14 @@ class SimulatedEnvoy {
     const s = this.state[kind];
     const resources = res.resources ?? [];
     const names: string[] = [];
+    let changedNames = false;
     for (const r of resources) {
       const name = r.name ?? '';
       names.push(name);
-      s.versions.set(name, r.version ?? '');
+      if (!s.versions.has(name)) changedNames = true;
+      s.versions.set(name, intern(r.version ?? ''));
     }
-    for (const name of res.removed_resources ?? []) s.versions.delete(name);
+    for (const name of res.removed_resources ?? []) changedNames = s.versions.delete(name) || changedNames;
     s.nonce = res.nonce ?? '';
     this.observe(kind, names, resources.length);
     const ack = new Writer();
@@ -390,7 +405,7 @@ class SimulatedEnvoy {
     ack.string(6, s.nonce);
     this.write(ack);
     if (kind === 'cds') {
-      this.setNames('eds', [...s.versions.keys()].sort());
+      if (changedNames || !this.state.eds.subscribed) this.setNames('eds', [...s.versions.keys()].sort());
     } else if (kind === 'lds') {
       // Route names come from the listeners held; re-read only the listeners in this response.
       const fresh = this.routeNames(resources.map((r) => r.resource?.value));

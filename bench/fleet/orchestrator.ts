@@ -15,7 +15,7 @@
  *
  * Flags: `--servers go,ours` `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
  * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--out DIR`.
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen`.
  *
  * @packageDocumentation
  */
@@ -56,9 +56,10 @@ class LoadGenerator {
   private readonly waiting = new Map<string, (reply: LoadReply) => void>();
   private readyPromise: Promise<void>;
 
-  constructor() {
+  constructor(profileDir?: string) {
+    const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
     this.child = fork(join(REPO_ROOT, 'bench', 'fleet', 'load-generator.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', ...profile],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     trackChild(this.child);
@@ -212,6 +213,8 @@ interface RunOptions {
   readonly timeoutMs: number;
   readonly windowBytes: number;
   readonly outDir: string;
+  /** Writes a CPU profile of the load generator under `outDir`/profiles. */
+  readonly profileLoadgen: boolean;
 }
 
 function clusterName(i: number): string {
@@ -239,7 +242,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   if (!starter) throw new Error(`unknown server ${serverName}`);
   const spec = { clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir };
   const server = await starter.start(spec);
-  const lg = new LoadGenerator();
+  const lg = new LoadGenerator(o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
   const scenarios: ScenarioResult[] = [];
   let rssIdle = 0;
   let rssConnected = 0;
@@ -418,6 +421,7 @@ async function main(): Promise<number> {
       timeout: { type: 'string' },
       window: { type: 'string' },
       out: { type: 'string' },
+      'profile-loadgen': { type: 'boolean', default: false },
     },
   });
   const preset = values.smoke
@@ -449,6 +453,7 @@ async function main(): Promise<number> {
     timeoutMs: numbers(values.timeout, preset.timeout)[0]! * 1000,
     windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0]!,
     outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
+    profileLoadgen: values['profile-loadgen'],
   };
   mkdirSync(o.outDir, { recursive: true });
   const started = new Date();

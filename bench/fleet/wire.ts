@@ -79,6 +79,7 @@ export function readStringField(buf: Uint8Array, field: number): string {
     const wireType = tag & 7;
     if (tag >>> 3 === field && wireType === LEN) {
       const [len, start] = readVarint(buf, afterTag);
+      if (Buffer.isBuffer(buf)) return buf.toString('utf8', start, start + len);
       return utf8.decode(buf.subarray(start, start + len));
     }
     pos = skipValue(buf, afterTag, wireType);
@@ -111,65 +112,100 @@ export const LISTENER_ROUTE_NAME_PATH: readonly number[] = [
   2, // Rds.route_config_name
 ];
 
-/** An append-only protobuf writer of length-delimited string and message fields. */
+/** Number of bytes of `value` (below 2^32) as a varint. */
+function varintLength(value: number): number {
+  let n = 1;
+  for (let v = value >>> 7; v > 0 && n < 5; v >>>= 7) n++;
+  return n;
+}
+
+/** An append-only protobuf writer of length-delimited fields, into one growing buffer. */
 export class Writer {
-  private readonly parts: Uint8Array[] = [];
-  private length = 0;
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initialBytes = 128) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  private ensure(more: number): void {
+    if (this.pos + more <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + more));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  private varint(value: number): void {
+    this.ensure(5);
+    let v = value >>> 0;
+    for (let i = 0; i < 4 && v >= 0x80; i++) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  private utf8(value: string, length: number): void {
+    this.ensure(length);
+    this.pos += this.buf.write(value, this.pos, length, 'utf8');
+  }
 
   /** Appends a raw, already-encoded block. */
   raw(bytes: Uint8Array): this {
-    if (bytes.length > 0) {
-      this.parts.push(bytes);
-      this.length += bytes.length;
-    }
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
     return this;
   }
 
   /** Appends a length-delimited field with the given payload. */
   bytes(field: number, payload: Uint8Array): this {
-    this.raw(encodeVarint((field << 3) | LEN));
-    this.raw(encodeVarint(payload.length));
-    this.parts.push(payload);
-    this.length += payload.length;
-    return this;
+    this.varint((field << 3) | LEN);
+    this.varint(payload.length);
+    return this.raw(payload);
   }
 
   /** Appends a string field; an empty string is omitted unless `always`. */
   string(field: number, value: string, always = false): this {
     if (value === '' && !always) return this;
-    return this.bytes(field, Buffer.from(value, 'utf8'));
+    const length = Buffer.byteLength(value, 'utf8');
+    this.varint((field << 3) | LEN);
+    this.varint(length);
+    this.utf8(value, length);
+    return this;
   }
 
-  /** Returns the encoded message. */
+  /** Appends one entry of a map<string,string> field (key = 1, value = 2). */
+  mapEntry(field: number, key: string, value: string): this {
+    const k = Buffer.byteLength(key, 'utf8');
+    const v = Buffer.byteLength(value, 'utf8');
+    this.varint((field << 3) | LEN);
+    this.varint(2 + varintLength(k) + k + varintLength(v) + v);
+    this.varint((1 << 3) | LEN);
+    this.varint(k);
+    this.utf8(key, k);
+    this.varint((2 << 3) | LEN);
+    this.varint(v);
+    this.utf8(value, v);
+    return this;
+  }
+
+  /** Returns the encoded message (a view of the writer's buffer; the writer must not be reused). */
   finish(): Buffer {
-    return Buffer.concat(this.parts, this.length);
+    return this.buf.subarray(0, this.pos);
   }
-}
-
-/** Encodes a non-negative integer below 2^31 as a varint. */
-function encodeVarint(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value >>> 0;
-  for (let i = 0; i < 5 && v >= 0x80; i++) {
-    out.push((v & 0x7f) | 0x80);
-    v >>>= 7;
-  }
-  out.push(v);
-  return Uint8Array.from(out);
 }
 
 /** Encodes `names` as repeated string field `field`: a block to append to a request as is. */
 export function encodeRepeatedString(field: number, names: readonly string[]): Buffer {
-  const w = new Writer();
+  const w = new Writer(names.length * 24 + 16);
   for (const name of names) w.string(field, name, true);
   return w.finish();
 }
 
 /** Encodes a map<string,string> field as repeated entries (key = 1, value = 2). */
 export function encodeStringMap(field: number, map: ReadonlyMap<string, string>): Buffer {
-  const w = new Writer();
-  for (const [key, value] of map) {
-    w.bytes(field, new Writer().string(1, key, true).string(2, value, true).finish());
-  }
+  const w = new Writer(map.size * 96 + 16);
+  for (const [key, value] of map) w.mapEntry(field, key, value);
   return w.finish();
 }
