@@ -33,6 +33,7 @@ import {
   Writer,
   encodeRepeatedString,
   encodeStringMap,
+  anyValue,
   readStringField,
   readStringsAtPath,
 } from './wire.js';
@@ -40,23 +41,64 @@ import {
 const KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds'];
 const KIND_BY_URL = new Map<string, XdsKind>(KINDS.map((k) => [TYPE_URLS[k], k]));
 
-const root = protobuf.Root.fromJSON(
-  JSON.parse(readFileSync(new URL('../../generated/envoy.json', import.meta.url), 'utf8')) as protobuf.INamespace,
-);
-const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-const DeltaDiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+/**
+ * The response envelopes, decoded with protobufjs from the fields of generated/envoy.json, except that the
+ * `google.protobuf.Any` resources are declared `bytes`: protobufjs then hands back each resource's bytes
+ * without decoding its type URL or building an object per resource.
+ */
+function liteResponseTypes(): { sotw: protobuf.Type; delta: protobuf.Type } {
+  type Fields = Record<string, { type: string; id: number; rule?: string }>;
+  type Ns = { nested?: Record<string, Ns>; fields?: Fields };
+  const descriptor = JSON.parse(
+    readFileSync(new URL('../../generated/envoy.json', import.meta.url), 'utf8'),
+  ) as Ns;
+  let v3: Ns | undefined = descriptor;
+  for (const part of ['envoy', 'service', 'discovery', 'v3']) v3 = v3?.nested?.[part];
+  const message = (name: string): Fields => {
+    const fields = v3?.nested?.[name]?.fields;
+    if (!fields) throw new Error(`generated/envoy.json has no envoy.service.discovery.v3.${name}`);
+    return fields;
+  };
+  const pick = (fields: Fields, names: readonly string[], asBytes: readonly string[] = []): Fields => {
+    const out: Fields = {};
+    for (const n of names) {
+      const f = fields[n];
+      if (!f) throw new Error(`field ${n} missing from generated/envoy.json`);
+      out[n] = asBytes.includes(n) ? { ...f, type: 'bytes' } : { ...f };
+    }
+    return out;
+  };
+  const sotw = message('DiscoveryResponse');
+  const delta = message('DeltaDiscoveryResponse');
+  const resource = message('Resource');
+  const lite = protobuf.Root.fromJSON({
+    nested: {
+      lite: {
+        nested: {
+          DiscoveryResponse: { fields: pick(sotw, ['version_info', 'resources', 'type_url', 'nonce'], ['resources']) },
+          Resource: { fields: pick(resource, ['name', 'version', 'resource'], ['resource']) },
+          DeltaDiscoveryResponse: {
+            fields: { ...pick(delta, ['type_url', 'nonce', 'removed_resources']), resources: { ...delta.resources!, type: 'Resource' } },
+          },
+        },
+      },
+    },
+  });
+  return { sotw: lite.lookupType('lite.DiscoveryResponse'), delta: lite.lookupType('lite.DeltaDiscoveryResponse') };
+}
+const { sotw: DiscoveryResponse, delta: DeltaDiscoveryResponse } = liteResponseTypes();
 
-/** The fields of a decoded DiscoveryResponse that the generator reads. */
+/** The fields of a decoded DiscoveryResponse that the generator reads (resources: `Any` bytes). */
 interface SotwResponse {
   version_info?: string;
-  resources?: { type_url?: string; value?: Uint8Array }[];
+  resources?: Uint8Array[];
   type_url?: string;
   nonce?: string;
 }
 
-/** The fields of a decoded DeltaDiscoveryResponse that the generator reads. */
+/** The fields of a decoded DeltaDiscoveryResponse that the generator reads (resource: `Any` bytes). */
 interface DeltaResponse {
-  resources?: { name?: string; version?: string; resource?: { value?: Uint8Array } }[];
+  resources?: { name?: string; version?: string; resource?: Uint8Array }[];
   type_url?: string;
   removed_resources?: string[];
   nonce?: string;
@@ -372,14 +414,14 @@ class SimulatedEnvoy {
     const resources = res.resources ?? [];
     let names: string[] | null = null;
     if (this.needNames(kind)) {
-      names = resources.map((a) => readStringField(a.value ?? new Uint8Array(), 1));
+      names = resources.map((a) => readStringField(anyValue(a), 1));
     }
     s.version = res.version_info ?? '';
     s.nonce = res.nonce ?? '';
     this.observe(kind, names, resources.length);
     this.sotwRequest(kind); // ACK
     if (kind === 'cds') this.setNames('eds', names!.slice().sort());
-    else if (kind === 'lds') this.setNames('rds', this.routeNames(resources.map((a) => a.value)));
+    else if (kind === 'lds') this.setNames('rds', this.routeNames(resources.map(anyValue)));
     this.checkDone();
   }
 
@@ -408,7 +450,7 @@ class SimulatedEnvoy {
       if (changedNames || !this.state.eds.subscribed) this.setNames('eds', [...s.versions.keys()].sort());
     } else if (kind === 'lds') {
       // Route names come from the listeners held; re-read only the listeners in this response.
-      const fresh = this.routeNames(resources.map((r) => r.resource?.value));
+      const fresh = this.routeNames(resources.map((r) => (r.resource ? anyValue(r.resource) : undefined)));
       const all = new Set([...(this.state.rds.names ?? []), ...fresh]);
       this.setNames('rds', [...all].sort());
     }

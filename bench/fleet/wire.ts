@@ -87,6 +87,15 @@ export function readStringField(buf: Uint8Array, field: number): string {
   return '';
 }
 
+/** Returns the `value` (field 2) of an encoded `google.protobuf.Any`, as a view of its bytes. */
+export function anyValue(any: Uint8Array): Uint8Array {
+  let found: Uint8Array = new Uint8Array(0);
+  forEachLenField(any, 2, (start, end) => {
+    found = any.subarray(start, end);
+  });
+  return found;
+}
+
 /**
  * Collects every string found by following the path of length-delimited fields `path` (repeated fields at
  * any level are all followed). The last element names the string field.
