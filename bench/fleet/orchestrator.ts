@@ -15,7 +15,7 @@
  *
  * Flags: `--servers go,ours` `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
  * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen`.
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--pin`.
  *
  * @packageDocumentation
  */
@@ -25,7 +25,8 @@ import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Expectation, LoadCommand, LoadReply, PhaseResult, XdsMode } from './protocol.js';
-import { REPO_ROOT, SERVERS, killAllChildren, trackChild, type ServerProcess } from './servers.js';
+import { checkResources } from './check-resources.js';
+import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc readings
@@ -215,6 +216,8 @@ interface RunOptions {
   readonly outDir: string;
   /** Writes a CPU profile of the load generator under `outDir`/profiles. */
   readonly profileLoadgen: boolean;
+  /** Pins the server to CPU 0 and the load generator to CPU 1. */
+  readonly pin: boolean;
 }
 
 function clusterName(i: number): string {
@@ -243,6 +246,11 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   const spec = { clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir };
   const server = await starter.start(spec);
   const lg = new LoadGenerator(o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
+  if (o.pin) {
+    // Server on CPU 0, load generator on CPU 1 (all threads), so that they do not take each other's time.
+    spawnSync('taskset', ['-a', '-p', '-c', '0', String(server.pid)], { stdio: 'ignore' });
+    spawnSync('taskset', ['-a', '-p', '-c', '1', String(lg.pid)], { stdio: 'ignore' });
+  }
   const scenarios: ScenarioResult[] = [];
   let rssIdle = 0;
   let rssConnected = 0;
@@ -422,6 +430,7 @@ async function main(): Promise<number> {
       window: { type: 'string' },
       out: { type: 'string' },
       'profile-loadgen': { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
     },
   });
   const preset = values.smoke
@@ -454,8 +463,15 @@ async function main(): Promise<number> {
     windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0]!,
     outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
     profileLoadgen: values['profile-loadgen'],
+    pin: values.pin,
   };
   mkdirSync(o.outDir, { recursive: true });
+  if (values.smoke && o.servers.includes('go')) {
+    const problems = checkResources(buildGoReference(o.outDir));
+    for (const p of problems) console.log(p);
+    if (problems.length > 0) throw new Error('bench/fleet/resources.ts and the Go reference build different resources');
+    console.log('resources: go-reference and resources.ts build identical resources');
+  }
   const started = new Date();
   console.log(
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +

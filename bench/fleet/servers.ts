@@ -177,27 +177,34 @@ export async function startJsonLinesServer(
   return { name, pid, port, request, stop };
 }
 
-/** The go-control-plane v0.14 reference server (bench/go-reference), built once per orchestrator run. */
-export const startGoReference: ServerStarter = async (spec) => {
-  const binDir = join(spec.outDir, 'bin');
+let builtGo: string | undefined;
+
+/**
+ * Builds bench/go-reference into `outDir`/bin once per orchestrator run (the Go module proxy supplies the
+ * modules on a fresh clone) and returns the binary's path.
+ */
+export function buildGoReference(outDir: string): string {
+  if (builtGo !== undefined) return builtGo;
+  const binDir = join(outDir, 'bin');
   mkdirSync(binDir, { recursive: true });
   const binary = join(binDir, 'go-reference');
-  if (!builtGo) {
-    const build = spawnSync('go', ['build', '-o', binary, '.'], {
-      cwd: join(REPO_ROOT, 'bench', 'go-reference'),
-      stdio: ['ignore', 'inherit', 'inherit'],
-      timeout: 600_000,
-    });
-    if (build.status !== 0) throw new Error('go build of bench/go-reference failed (is Go installed?)');
-    builtGo = true;
-  }
-  return startJsonLinesServer('go', binary, [
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: join(REPO_ROOT, 'bench', 'go-reference'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 600_000,
+  });
+  if (build.status !== 0) throw new Error('go build of bench/go-reference failed (is Go installed?)');
+  builtGo = binary;
+  return binary;
+}
+
+/** The go-control-plane v0.14 reference server (bench/go-reference). */
+export const startGoReference: ServerStarter = async (spec) =>
+  startJsonLinesServer('go', buildGoReference(spec.outDir), [
     '-clusters', String(spec.clusters),
     '-listeners', String(spec.listeners),
     '-endpoints', String(spec.endpoints),
   ]);
-};
-let builtGo = false;
 
 /**
  * Path of our server's benchmark entry point. It does not exist yet: the integrator adds it (see

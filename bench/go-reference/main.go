@@ -15,6 +15,10 @@
 //	stdin:  {"op":"stats"}   -> {"ok":true,"streams":N,"requests":R,"responses":S}
 //	stdin:  {"op":"quit"}    -> exits
 //
+// With -dump none,one-endpoint,all it prints, for each change applied in turn, one line
+// {"change":C,"clusters":[...],"endpoints":[...],"listeners":[...],"routes":[...]} of ProtoJSON resources
+// (proto field names) and exits; bench/fleet compares it with bench/fleet/resources.ts.
+//
 // Every answer is a JSON line with "ok" and "op". The server listens on loopback only.
 package main
 
@@ -26,6 +30,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +43,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // The gRPC settings of go-control-plane's example management server (internal/example/server.go).
@@ -77,7 +83,15 @@ func main() {
 	listeners := flag.Int("listeners", 1, "listeners (and route configurations) of the initial snapshot")
 	endpoints := flag.Int("endpoints", 3, "endpoints per assignment")
 	version := flag.String("version", "1", "version of the initial snapshot")
+	dump := flag.String("dump", "", "print the resources (ProtoJSON, one line per change) after each of these comma-separated changes, and exit")
 	flag.Parse()
+
+	if *dump != "" {
+		if err := dumpResources(shape{clusters: *clusters, listeners: *listeners, endpoints: *endpoints}, strings.Split(*dump, ",")); err != nil {
+			fail(err)
+		}
+		return
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -222,4 +236,32 @@ func unixMs(t time.Time) float64 { return float64(t.UnixMicro()) / 1000 }
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "go-reference:", err)
 	os.Exit(1)
+}
+
+func dumpResources(s shape, changes []string) error {
+	gen := newGenerator()
+	marshal := protojson.MarshalOptions{UseProtoNames: true}
+	out := json.NewEncoder(os.Stdout)
+	for _, change := range changes {
+		resources := gen.build(s, change)
+		line := map[string]any{"change": change}
+		for key, typ := range map[string]resourcev3.Type{
+			"clusters": resourcev3.ClusterType, "endpoints": resourcev3.EndpointType,
+			"listeners": resourcev3.ListenerType, "routes": resourcev3.RouteType,
+		} {
+			list := make([]json.RawMessage, 0, len(resources[typ]))
+			for _, r := range resources[typ] {
+				b, err := marshal.Marshal(r)
+				if err != nil {
+					return err
+				}
+				list = append(list, json.RawMessage(b))
+			}
+			line[key] = list
+		}
+		if err := out.Encode(line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
