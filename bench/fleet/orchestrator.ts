@@ -437,7 +437,7 @@ async function main(): Promise<number> {
     ? { n: '5', m: '10', repeat: '1', timeout: '30' }
     : values.full
       ? { n: '100,1000,5000', m: '100,1000,10000', repeat: '3', timeout: '600' }
-      : { n: '100,1000', m: '100,1000', repeat: '3', timeout: '300' };
+      : { n: '100,1000', m: '100,1000', repeat: '1', timeout: '300' };
   const known = Object.keys(SERVERS);
   const servers = values.servers
     ? list(values.servers, '')
