@@ -269,7 +269,11 @@ class SimulatedEnvoy {
   open(client: AdsClientInstance): void {
     this.cancelled = false;
     this.nodeSent = false;
-    for (const k of KINDS) this.state[k].subscribed = false;
+    // Nonces belong to a stream: a new stream starts without one (versions and names are kept).
+    for (const k of KINDS) {
+      this.state[k].subscribed = false;
+      this.state[k].nonce = '';
+    }
     const call = this.mode === 'sotw' ? client.StreamAggregatedResources() : client.DeltaAggregatedResources();
     this.call = call;
     call.on('data', (buf: Buffer) => {
