@@ -170,7 +170,7 @@ export interface PointResult {
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
+  return sorted[i];
 }
 
 function summarize(
@@ -190,7 +190,7 @@ function summarize(
     converged: all.length,
     p50Ms: percentile(all, 50),
     p99Ms: percentile(all, 99),
-    maxMs: all.length > 0 ? all[all.length - 1]! : Number.NaN,
+    maxMs: all.length > 0 ? all[all.length - 1] : Number.NaN,
     serverCpuSec: mean((x) => x.serverCpuSec),
     loadgenCpuSec: mean((x) => (x.r.cpuUserMs + x.r.cpuSystemMs) / 1000),
     bytesReceived: mean((x) => x.r.bytesReceived),
@@ -370,8 +370,8 @@ function printTable(points: readonly PointResult[]): void {
       ]);
     }
   }
-  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => (i < 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => (i < 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
   console.log('');
   const mem: string[][] = [['server', 'mode', 'N', 'M', 'RSS idle MB', 'RSS connected MB', 'KB/stream', 'peak RSS MB', 'lg peak MB']];
   for (const p of points) {
@@ -380,8 +380,8 @@ function printTable(points: readonly PointResult[]): void {
       (p.serverRssPerStreamBytes / 1024).toFixed(1), fmtMB(p.serverPeakRssBytes), fmtMB(p.loadgenPeakRssBytes),
     ]);
   }
-  const mw = mem[0]!.map((_, i) => Math.max(...mem.map((r) => r[i]!.length)));
-  for (const r of mem) console.log(r.map((c, i) => (i < 4 ? c.padEnd(mw[i]!) : c.padStart(mw[i]!))).join('  '));
+  const mw = mem[0].map((_, i) => Math.max(...mem.map((r) => r[i].length)));
+  for (const r of mem) console.log(r.map((c, i) => (i < 4 ? c.padEnd(mw[i]) : c.padStart(mw[i]))).join('  '));
   for (const p of points) if (p.error !== undefined) console.log(`ERROR ${p.server} ${p.mode} N=${p.n} M=${p.m}: ${p.error}`);
 }
 
@@ -441,7 +441,7 @@ async function main(): Promise<number> {
   const known = Object.keys(SERVERS);
   const servers = values.servers
     ? list(values.servers, '')
-    : known.filter((name) => SERVERS[name]!.available());
+    : known.filter((name) => SERVERS[name].available());
   for (const s of servers) {
     if (!SERVERS[s]) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')})`);
     if (!SERVERS[s].available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
@@ -455,12 +455,12 @@ async function main(): Promise<number> {
     n: numbers(values.n, preset.n),
     m: numbers(values.m, preset.m),
     modes,
-    repeat: numbers(values.repeat, preset.repeat)[0]!,
-    streamsPerConnection: numbers(values['streams-per-connection'], '20')[0]!,
-    listeners: numbers(values.listeners, '1')[0]!,
-    endpoints: numbers(values.endpoints, '3')[0]!,
-    timeoutMs: numbers(values.timeout, preset.timeout)[0]! * 1000,
-    windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0]!,
+    repeat: numbers(values.repeat, preset.repeat)[0],
+    streamsPerConnection: numbers(values['streams-per-connection'], '20')[0],
+    listeners: numbers(values.listeners, '1')[0],
+    endpoints: numbers(values.endpoints, '3')[0],
+    timeoutMs: numbers(values.timeout, preset.timeout)[0] * 1000,
+    windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0],
     outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
     profileLoadgen: values['profile-loadgen'],
     pin: values.pin,

@@ -113,7 +113,7 @@ export async function startJsonLinesServer(
   trackChild(child);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const waiting: ((line: string) => void)[] = [];
   const early: string[] = [];
   lines.on('line', (line) => {
@@ -150,7 +150,7 @@ export async function startJsonLinesServer(
   const request = (cmd: ServerCommand, timeoutMs = 120_000): Promise<ServerReply> => {
     const run = async (): Promise<ServerReply> => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} is not running`);
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      child.stdin.write(`${JSON.stringify(cmd)}\n`);
       const reply = JSON.parse(await nextLine(timeoutMs)) as ServerReply;
       if (!reply.ok) throw new Error(`${name}: ${cmd.op} failed: ${reply.error ?? 'no reason given'}`);
       return reply;
@@ -168,7 +168,7 @@ export async function startJsonLinesServer(
     } catch {
       // Killed below.
     }
-    child.stdin!.end();
+    child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
