@@ -34,7 +34,7 @@ const utf8String = (text: string): Buffer => der(0x0c, Buffer.from(text, 'utf8')
 const bitString = (bytes: Buffer): Buffer => der(0x03, Buffer.concat([Buffer.from([0]), bytes]));
 function positiveInteger(bytes: Buffer): Buffer {
   const trimmed = bytes[0] === 0 ? bytes.subarray(1) : bytes;
-  return der(0x02, trimmed[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
+  return der(0x02, trimmed[0] & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
 }
 function utcTime(date: Date): Buffer {
   // YYMMDDHHMMSSZ, valid for 1950–2049.
@@ -60,7 +60,7 @@ export function selfSignedCertificate(commonName: string, days = 1): SelfSigned 
   const notBefore = new Date(Date.now() - 3_600_000);
   const notAfter = new Date(notBefore.getTime() + days * 86_400_000 + 3_600_000);
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  serial[0] = serial[0] & 0x7f;
   // Version 1 (the default, so the [0] version field is omitted), no extensions.
   const tbs = sequence(
     positiveInteger(serial),
