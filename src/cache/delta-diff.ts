@@ -83,15 +83,15 @@ export function deltaDiff(
 }
 
 /**
- * True if a delta watch must be answered even when {@link deltaDiff} finds nothing to send, because Envoy waits
- * (its initial fetch timeout, 15 s by default) for a first response before it finishes initializing:
- * - the first request of a type on a stream that is a wildcard (CDS, LDS) or names nothing (VHDS opens with
- *   such a request, and its route configuration is not ready until answered);
- * - a request that newly subscribes to a glob collection (LEDS): an empty collection has no member to send.
+ * True if a delta watch must be answered even when {@link deltaDiff} finds nothing to send:
+ * - the first request of a wildcard subscription (CDS, LDS): Envoy finishes initializing it only on a first
+ *   response, even an empty one;
+ * - a request that newly subscribes to a glob collection (LEDS): Envoy waits likewise, and an empty collection
+ *   has no member to send.
  * A NACK is never answered this way.
  */
 export function mustAnswerDelta(request: DeltaWatchRequest): boolean {
   if (request.errorDetail !== undefined) return false;
-  if (request.responseNonce === '' && (request.wildcard || request.subscribed.size === 0)) return true;
+  if (request.wildcard && request.responseNonce === '') return true;
   return request.newlySubscribed.some(isGlobCollection);
 }

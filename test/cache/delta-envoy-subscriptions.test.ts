@@ -1,15 +1,12 @@
-// Delta subscriptions as Envoy makes them for VHDS and LEDS, in both caches that answer delta watches:
-// - VHDS opens its subscription with a first request that names nothing, and waits (initial fetch timeout,
-//   15 s by default) for a first response before the route configuration is ready;
-// - LEDS subscribes to an xdstp glob collection (`xdstp://authority/type/path/*`) and expects the resources of
-//   that collection (`xdstp://authority/type/path/<id>`), never the glob name reported as removed.
+// Glob collection subscriptions, as Envoy makes them for LEDS, in both caches that answer delta watches: LEDS
+// subscribes to an xdstp glob collection (`xdstp://authority/type/path/*`) and expects the resources of that
+// collection (`xdstp://authority/type/path/<id>`), never the glob name reported as removed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LinearCache, Snapshot, SnapshotCache, withName } from '../../src/cache/index.js';
 import { TypeUrl, globCollectionOf } from '../../src/resource/index.js';
 import { delta, deltaAck, deltaWatch, names } from './helpers.js';
 
-const VH = TypeUrl.VirtualHost;
 const LEDS = TypeUrl.LbEndpoint;
 const COLLECTION = 'xdstp://test/envoy.config.endpoint.v3.LbEndpoint/foo';
 const OTHER = 'xdstp://test/envoy.config.endpoint.v3.LbEndpoint/bar';
@@ -22,10 +19,6 @@ function lbEndpoint(name: string, port: number) {
   return withName(name, endpointAt(port));
 }
 
-function vhost(name: string) {
-  return { name, domains: [name.slice(name.indexOf('/') + 1)], routes: [] };
-}
-
 test('globCollectionOf gives the glob collection an xdstp name belongs to, and nothing for other names', () => {
   assert.equal(globCollectionOf(`${COLLECTION}/endpoint1`), `${COLLECTION}/*`);
   assert.equal(globCollectionOf('xdstp://a/t/p/q/r?b=2&a=1'), 'xdstp://a/t/p/q/*?b=2&a=1');
@@ -33,26 +26,6 @@ test('globCollectionOf gives the glob collection an xdstp name belongs to, and n
   assert.equal(globCollectionOf('plain-name'), undefined);
   assert.equal(globCollectionOf('xdstp://a/t'), undefined, 'no id: not in a collection');
   assert.equal(globCollectionOf(`${COLLECTION}/*`), undefined, 'a glob is not a member of a collection');
-});
-
-test('snapshot cache: a first delta request that subscribes to nothing gets an empty response', async () => {
-  const cache = new SnapshotCache();
-  await cache.setSnapshot('node-1', new Snapshot('1', { [VH]: [vhost('route/a.test')] }));
-  const w = deltaWatch(cache, delta(VH));
-  assert.equal(w.responses.length, 1, 'answered, so that Envoy finishes initializing VHDS');
-  assert.deepEqual(w.last!.resources, [], 'nothing is sent eagerly');
-  assert.deepEqual(w.last!.removed, []);
-  // The on-demand subscription that follows gets the virtual host.
-  const next = deltaWatch(cache, { ...deltaAck(delta(VH), w.last!), subscribed: new Set(['route/a.test']), newlySubscribed: ['route/a.test'] });
-  assert.deepEqual(names(next.last), ['route/a.test']);
-});
-
-test('linear cache: a first delta request that subscribes to nothing gets an empty response', () => {
-  const cache = new LinearCache(VH, { initialResources: { 'route/a.test': vhost('route/a.test') } });
-  const w = deltaWatch(cache, delta(VH));
-  assert.equal(w.responses.length, 1);
-  assert.deepEqual(w.last!.resources, []);
-  assert.deepEqual(w.last!.removed, []);
 });
 
 test('snapshot cache: a glob collection subscription gets the resources of the collection, not a removal of the glob', async () => {
