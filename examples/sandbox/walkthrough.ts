@@ -92,8 +92,8 @@ async function startControlPlane(ports: WalkthroughPorts, services: EchoServer[]
     { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 30_000;
   while (!output.includes('admin endpoint on port')) {
     if (child.exitCode !== null) throw new Error(`the control plane exited: ${output}`);
@@ -145,7 +145,7 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
       ready: 'admin',
       bootstrap: sandboxBootstrap({ controlPlanePort: ports.controlPlane, adminPort: ports.admin }),
     });
-    step(1, 'Start proxy, service1 and service2 (not the control plane)', `Envoy (pid ${envoy.pid}) admin on :${envoy.adminPort}; service1 on :${services[0]!.port}, service2 on :${services[1]!.port}`);
+    step(1, 'Start proxy, service1 and service2 (not the control plane)', `Envoy (pid ${envoy.pid}) admin on :${envoy.adminPort}; service1 on :${services[0].port}, service2 on :${services[1].port}`);
 
     const refused = await curl(ports.listener);
     const dump = await envoy.configDump();

@@ -318,7 +318,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     this.#checkType(request.typeUrl);
     const watch: LinearWatch = { request, respond, done: false };
     let answer: boolean;
-    if (request.errorDetail !== undefined) {
+    if (!request.wildcard && request.resourceNames.length === 0) {
+      // Subscribed to nothing (grpc-js unsubscribes everything before closing): nothing to receive, ever.
+      answer = false;
+    } else if (request.errorDetail !== undefined) {
       answer = this.version !== (request.rejectedVersion ?? this.version);
     } else {
       answer = request.responseNonce === '' || this.#stale(request);

@@ -454,7 +454,7 @@ export async function waitFor<T>(
   }
   const detail =
     lastError !== undefined
-      ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
+      ? `last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`
       : `last value: ${JSON.stringify(last)?.slice(0, 300)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${detail})`);
 }
