@@ -5,6 +5,7 @@
 import type { DeltaWatchRequest } from './config-watcher.js';
 import type { EncodedResource } from './encoded-resource.js';
 import { globCollectionOf, isGlobCollection } from '../resource/resource-name.js';
+import { TypeUrl } from '../resource/type-url.js';
 
 /** The resources to send and the names to report removed. Empty arrays mean nothing to say. */
 export interface DeltaDiff {
@@ -12,6 +13,12 @@ export interface DeltaDiff {
   resources: EncodedResource[];
   /** Names the client holds or just subscribed to that do not exist. */
   removed: string[];
+  /**
+   * VHDS only: names just subscribed (`<route configuration>/<host>`) that match no virtual host. Envoy's on-demand
+   * lookup completes (with a 404) only when told so by a `Resource` that carries the name as an alias and has no
+   * body; `removed_resources` would leave the request waiting.
+   */
+  unresolved: string[];
 }
 
 /**
@@ -21,6 +28,7 @@ export interface DeltaDiff {
  *   newly subscribed name that does not exist is reported removed, so the client need not wait for a timeout;
  * - a name the client holds that no longer exists is reported removed;
  * - `rejected` (name to hash) holds content the client NACKed: it is not sent again;
+ * - for VHDS, a newly subscribed name that matches no virtual host is `unresolved` rather than removed;
  * - a subscribed `xdstp://` glob collection (`xdstp://authority/type/path/*`, as LEDS subscribes) stands for its
  *   members (`xdstp://authority/type/path/<id>`): they are sent as if subscribed by name, and the glob itself is
  *   never reported removed.
@@ -35,6 +43,8 @@ export function deltaDiff(
 ): DeltaDiff {
   const resources: EncodedResource[] = [];
   const removed: string[] = [];
+  const unresolved: string[] = [];
+  const onDemand = request.typeUrl === TypeUrl.VirtualHost;
   const picked = new Set<string>();
   const first = request.responseNonce === '';
   const newly = request.newlySubscribed.length > 0 ? new Set(request.newlySubscribed) : undefined;
@@ -52,7 +62,8 @@ export function deltaDiff(
     if (resource === undefined) {
       if (known !== undefined || newly?.has(name) === true) {
         picked.add(name);
-        removed.push(name);
+        if (onDemand && known === undefined) unresolved.push(name);
+        else removed.push(name);
       }
       return;
     }
@@ -79,7 +90,7 @@ export function deltaDiff(
     if (newly !== undefined) for (const name of newly) consider(name);
     for (const name of request.known.keys()) consider(name);
   }
-  return { resources, removed };
+  return { resources, removed, unresolved };
 }
 
 /**

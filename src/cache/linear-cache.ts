@@ -367,10 +367,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
   #reviewDelta(watch: LinearDeltaWatch, only?: readonly string[]): boolean {
     const { request } = watch;
     const diff = deltaDiff(this.#items, request, watch.rejected, only);
-    if (diff.resources.length === 0 && diff.removed.length === 0 && !(only === undefined && mustAnswerDelta(request))) return false;
+    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !(only === undefined && mustAnswerDelta(request))) return false;
     this.#unparkDelta(watch);
     try {
-      watch.respond(this.#current().deltaResponse(diff.resources, diff.removed));
+      watch.respond(this.#current().deltaResponse(diff.resources, diff.removed, false, diff.unresolved));
     } catch (error) {
       this.#log.error?.(`a delta watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
     }

@@ -416,8 +416,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     const diff = deltaDiff(t.items, request, watch.rejected);
-    if (diff.resources.length === 0 && diff.removed.length === 0 && !mustAnswerDelta(request)) return false;
-    const response = t.deltaResponse(diff.resources, diff.removed);
+    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !mustAnswerDelta(request)) return false;
+    const response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
     watch.done = true;
     watch.bucket.delete(watch);
     state.status.sent(request.typeUrl, t.version, new Date());

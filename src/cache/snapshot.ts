@@ -212,9 +212,9 @@ export class TypeResources {
   }
 
   /** A delta response, shared by streams that get the same resources and removals. */
-  deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false): DeltaResponse {
-    const key = `${heartbeat ? 'h' : 'r'}${resources.map((r) => r.name).join('\n')}\u0000${removed.join('\n')}`;
-    return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat));
+  deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false, unresolved: readonly string[] = []): DeltaResponse {
+    const key = `${heartbeat ? 'h' : 'r'}${resources.map((r) => r.name).join('\n')}\u0000${removed.join('\n')}\u0000${unresolved.join('\n')}`;
+    return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat, unresolved));
   }
 }
 

@@ -169,6 +169,18 @@ describe('Envoy fetches the delta-only resource types over delta ADS', () => {
     assert.deepEqual(s.nacks, []);
   });
 
+  void envoyTest('VHDS: a request for a host that exists nowhere gets a prompt 404, not a hang', async () => {
+    const s = await envoySetup();
+    const get = (host: string): Promise<HttpAnswer> => httpGet(s.ports.vhds, { headers: { host } });
+    await s.envoy.waitFor(async () => (await get('static.test')).status === 200, 10_000, 'the static virtual host');
+    // We answer the on-demand name with an alias-only Resource; Envoy then completes the request with a 404.
+    const started = Date.now();
+    const answer = await get('nowhere.test');
+    assert.equal(answer.status, 404, answer.body);
+    assert.ok(Date.now() - started < 5000, `answered in ${Date.now() - started} ms`);
+    assert.deepEqual(s.nacks, []);
+  });
+
   void envoyTest('LEDS: traffic reaches the endpoints of the glob collection, and follows when its members change', async () => {
     const s = await envoySetup();
     const first = await s.envoy.waitFor(async () => {
