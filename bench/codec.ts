@@ -65,8 +65,8 @@ for (let r = 0; r < runs; r++) {
     samples.get(name)!.push(performance.now() - start);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const base = median(samples.get(variants[1]![0])!);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const base = median(samples.get(variants[1][0])!);
 for (const [name] of variants) {
   const m = median(samples.get(name)!);
   console.log(`${name.padEnd(58)} ${m.toFixed(3).padStart(9)} ms   ${(base / m).toFixed(1).padStart(7)}x vs go-style`);

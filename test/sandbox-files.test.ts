@@ -19,7 +19,7 @@ const sandbox = join(root, 'examples', 'sandbox');
 const read = (path: string): string => readFileSync(join(sandbox, path), 'utf8');
 
 /** Parsed YAML/JSON walked by field names: the assertions are the type check. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 type Loose = any;
 
 interface ComposeService {
@@ -101,7 +101,7 @@ test('docker-compose.yaml: proxy, service1, service2 and control-plane, consiste
   assert.ok(existsSync(join(sandbox, 'echo', 'Dockerfile')));
 
   assert.deepEqual(controlPlane.build, { context: '../..', dockerfile: 'examples/sandbox/Dockerfile' });
-  const build = controlPlane.build as { context: string; dockerfile: string };
+  const build = controlPlane.build;
   assert.ok(existsSync(join(sandbox, build.context, build.dockerfile)), 'dockerfile is relative to the context');
   assert.deepEqual(controlPlane.expose, [String(SANDBOX.controlPlanePort)]);
   assert.match(controlPlane.healthcheck?.test.join(' ') ?? '', /18000/);

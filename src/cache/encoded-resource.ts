@@ -46,7 +46,8 @@ export class EncodedResource {
    * Validates and encodes a resource. Throws a `ResourceError` naming the resource and field when it does not fit
    * its type.
    *
-   * @param name - overrides the name read from the resource (needed for LEDS `LbEndpoint`s, which have none)
+   * @param options - `name` overrides the name read from the resource (needed for LEDS `LbEndpoint`s, which have
+   *   none); `ttlMs` gives the resource a time to live
    */
   static encode(typeUrl: ResourceTypeUrl, resource: unknown, options: { name?: string | undefined; ttlMs?: number | undefined } = {}): EncodedResource {
     const bytes = encodeMessage(typeUrl, resource);

@@ -7,7 +7,7 @@ import type { Node } from '../types/index.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff } from './delta-diff.js';
+import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
 import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
@@ -92,6 +92,11 @@ function defaultHash(node: Node): string {
   return node.id ?? '';
 }
 
+/** True for a subscription to nothing: not wildcard, no names. Such a watch is never answered. */
+function wantsNothing(request: WatchRequest): boolean {
+  return !request.wildcard && request.resourceNames.length === 0;
+}
+
 /** True if the client lacks a resource it subscribes to, as far as the server told (`knownNames`). */
 function lacksNames(request: WatchRequest, t: TypeResources): boolean {
   const known = request.knownNames;
@@ -126,6 +131,12 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #snapshots = new Map<string, Snapshot>();
   readonly #nodes = new Map<string, NodeState>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  // setSnapshot's pending work: watches to review, per snapshot set.
+  readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
+  #running = false;
+  #scheduled = false;
+  #sliceOpen = false;
+  #sliceEnd = 0;
 
   /** @param options - ADS flag, node hash, logger, heartbeats, release delay */
   constructor(options: SnapshotCacheOptions = {}) {
@@ -162,24 +173,60 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       const delta = state.deltaWatches.get(typeUrl);
       if (delta !== undefined) for (const w of delta) queue.push(w);
     }
-    return this.#drain(key, state, snapshot, queue, 0);
+    if (queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#jobs.push({ key, state, snapshot, queue, next: 0, resolve });
+      if (!this.#running && !this.#scheduled) this.#run(false);
+    });
   }
 
-  #drain(key: string, state: NodeState, snapshot: Snapshot, queue: readonly (SotwWatch | DeltaWatch)[], from: number): Promise<void> {
-    const sliceEnd = performance.now() + this.#sliceMs;
-    for (let i = from; i < queue.length; i++) {
-      // A newer snapshot answers what is left; answering from this one would send an outdated version.
-      if (this.#snapshots.get(key) !== snapshot) return Promise.resolve();
-      const watch = queue[i]!;
-      if (!watch.done) {
-        if ('rejected' in watch) this.#reviewDelta(state, watch, snapshot);
-        else this.#reviewSotw(state, watch, snapshot);
+  /**
+   * Answers queued watches, oldest `setSnapshot` first, for one time slice; then lets the event loop run and
+   * continues. One queue for the whole cache, so that a thousand `setSnapshot` calls in one turn share the
+   * slice instead of each taking its own.
+   *
+   * @param resumed - true when called back after a pause: then at least one watch is answered, for progress
+   */
+  #run(resumed: boolean): void {
+    this.#running = true;
+    const sliceEnd = this.#slice();
+    let answered = 0;
+    try {
+      while (this.#jobs.length > 0) {
+        const job = this.#jobs[0];
+        // A newer snapshot answers what is left; answering from this one would send an outdated version.
+        while (job.next < job.queue.length && this.#snapshots.get(job.key) === job.snapshot) {
+          if ((answered > 0 || !resumed) && performance.now() >= sliceEnd) {
+            this.#scheduled = true;
+            setImmediate(() => {
+              this.#scheduled = false;
+              this.#run(true);
+            });
+            return;
+          }
+          const watch = job.queue[job.next++];
+          if (!watch.done) {
+            if ('rejected' in watch) this.#reviewDelta(job.state, watch, job.snapshot);
+            else this.#reviewSotw(job.state, watch, job.snapshot);
+          }
+          answered++;
+        }
+        this.#jobs.shift();
+        job.resolve();
       }
-      if ((i & 31) === 31 && i + 1 < queue.length && performance.now() >= sliceEnd) {
-        return new Promise((resolve) => setImmediate(() => resolve(this.#drain(key, state, snapshot, queue, i + 1))));
-      }
+    } finally {
+      this.#running = false;
     }
-    return Promise.resolve();
+  }
+
+  /** The end of the current turn's time slice, opened on first use in a turn. */
+  #slice(): number {
+    if (!this.#sliceOpen) {
+      this.#sliceOpen = true;
+      this.#sliceEnd = performance.now() + this.#sliceMs;
+      setImmediate(() => (this.#sliceOpen = false));
+    }
+    return this.#sliceEnd;
   }
 
   /** The snapshot of a key, or `undefined`. */
@@ -281,7 +328,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#report(state.status.sotwRequest(request, new Date()));
     const bucket = state.bucket(state.watches, request.typeUrl);
     const watch: SotwWatch = { request, respond, bucket, done: false, baseline: undefined, rejectedVersion: undefined };
-    const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
+    // A client subscribed to nothing (grpc-js unsubscribes everything before closing) has nothing to receive.
+    const t = wantsNothing(request) ? undefined : this.#snapshots.get(key)?.typeResources(request.typeUrl);
     if (t !== undefined) {
       if (request.errorDetail !== undefined) {
         // The server knows the rejected version from the nonce; without it, assume the current one was rejected.
@@ -311,7 +359,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   #reviewSotw(state: NodeState, watch: SotwWatch, snapshot: Snapshot): void {
     const { request } = watch;
     const t = snapshot.typeResources(request.typeUrl);
-    if (t === undefined) return;
+    if (t === undefined || wantsNothing(request)) return;
     let answer: boolean;
     if (watch.baseline !== undefined) {
       // Same version and same content as what the client holds (or rejected): nothing to say.
@@ -368,10 +416,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     const diff = deltaDiff(t.items, request, watch.rejected);
-    // Envoy finishes initializing a wildcard subscription only once it gets a first response, even an empty one.
-    const firstWildcard = request.wildcard && request.responseNonce === '' && request.errorDetail === undefined;
-    if (diff.resources.length === 0 && diff.removed.length === 0 && !firstWildcard) return false;
-    const response = t.deltaResponse(diff.resources, diff.removed);
+    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !mustAnswerDelta(request)) return false;
+    const response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
     watch.done = true;
     watch.bucket.delete(watch);
     state.status.sent(request.typeUrl, t.version, new Date());

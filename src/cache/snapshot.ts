@@ -41,7 +41,7 @@ export class ResourceEntry<T = unknown> {
  * @param ttlMs - the time to live in milliseconds (positive)
  */
 export function withTtl<T>(resource: T | EncodedResource | ResourceEntry<T>, ttlMs: number): ResourceEntry<T> {
-  if (resource instanceof ResourceEntry) return new ResourceEntry<T>(resource.resource as T | EncodedResource, { name: resource.name, ttlMs });
+  if (resource instanceof ResourceEntry) return new ResourceEntry<T>(resource.resource, { name: resource.name, ttlMs });
   return new ResourceEntry<T>(resource, { ttlMs });
 }
 
@@ -53,7 +53,7 @@ export function withTtl<T>(resource: T | EncodedResource | ResourceEntry<T>, ttl
  * @param resource - the resource, an encoded resource, or an entry from {@link withTtl}
  */
 export function withName<T>(name: string, resource: T | EncodedResource | ResourceEntry<T>): ResourceEntry<T> {
-  if (resource instanceof ResourceEntry) return new ResourceEntry<T>(resource.resource as T | EncodedResource, { name, ttlMs: resource.ttlMs });
+  if (resource instanceof ResourceEntry) return new ResourceEntry<T>(resource.resource, { name, ttlMs: resource.ttlMs });
   return new ResourceEntry<T>(resource, { name });
 }
 
@@ -177,6 +177,8 @@ export class TypeResources {
         found.push(r);
       }
     }
+    // Naming every resource (Envoy's EDS often does) is the wildcard response: share it, skip the sort.
+    if (filter === undefined && found.length === this.items.size) return { key: WILDCARD_KEY, resources: this.all };
     // A canonical order, so that the same names in another order share the response.
     found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return { key: found.map((r) => r.name).join('\n'), resources: found };
@@ -210,9 +212,9 @@ export class TypeResources {
   }
 
   /** A delta response, shared by streams that get the same resources and removals. */
-  deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false): DeltaResponse {
-    const key = `${heartbeat ? 'h' : 'r'}${resources.map((r) => r.name).join('\n')}\u0000${removed.join('\n')}`;
-    return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat));
+  deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false, unresolved: readonly string[] = []): DeltaResponse {
+    const key = `${heartbeat ? 'h' : 'r'}${resources.map((r) => r.name).join('\n')}\u0000${removed.join('\n')}\u0000${unresolved.join('\n')}`;
+    return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat, unresolved));
   }
 }
 

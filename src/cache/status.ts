@@ -15,6 +15,8 @@ export interface NackInfo {
   readonly version: string;
   /** Envoy's error code and message: why it rejected the configuration. */
   readonly errorDetail: ErrorDetail;
+  /** Envoy's message (the same as `errorDetail.message`), for quick reading. */
+  readonly message: string;
   /** When the NACK arrived. */
   readonly time: Date;
 }
@@ -148,7 +150,7 @@ export class NodeStatus {
     const base = { key: this.key, node: request.node, typeUrl: request.typeUrl, nonce: request.responseNonce, delta: false };
     if (request.errorDetail !== undefined) {
       const version = request.rejectedVersion ?? status.lastSentVersion ?? '';
-      status.lastNack = { version, errorDetail: request.errorDetail, time: now };
+      status.lastNack = { version, errorDetail: request.errorDetail, message: request.errorDetail.message, time: now };
       return { nack: { ...base, version, errorDetail: request.errorDetail } };
     }
     // A request that changes the subscription repeats the nonce it last ACKed: report each ACK once.
@@ -169,7 +171,7 @@ export class NodeStatus {
     const version = status.lastSentVersion ?? '';
     const base = { key: this.key, node: request.node, typeUrl: request.typeUrl, nonce: request.responseNonce, delta: true };
     if (request.errorDetail !== undefined) {
-      status.lastNack = { version, errorDetail: request.errorDetail, time: now };
+      status.lastNack = { version, errorDetail: request.errorDetail, message: request.errorDetail.message, time: now };
       return { nack: { ...base, version, errorDetail: request.errorDetail } };
     }
     if (status.lastAckNonce === request.responseNonce) return undefined;

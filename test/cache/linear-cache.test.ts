@@ -88,7 +88,7 @@ test('an invalid resource in a batch changes nothing', () => {
   const cache = new LinearCache(E, { initialResources: { a: cla('a') } });
   assert.throws(() => cache.updateResources({ a: cla('a', 1), b: { cluster_name: 'b', endpoints: 7 } as never }), ResourceError);
   assert.equal(cache.version, '0');
-  assert.equal(cache.getResources().get('a')!.endpoints![0]!.lb_endpoints!.length, 1);
+  assert.equal(cache.getResources().get('a')!.endpoints![0].lb_endpoints!.length, 1);
 });
 
 test('setResources replaces the collection; unchanged resources wake no one', () => {
@@ -114,8 +114,8 @@ test('watches with the same subscription share one response per version', () => 
   const ws = [1, 2, 3].map(() => watch(cache, sotw(E, { wildcard: true, versionInfo: '0', responseNonce: 'n' })));
   const named = [['a', 'b'], ['b', 'a']].map((n) => watch(cache, sotw(E, { resourceNames: n, versionInfo: '0', responseNonce: 'n' })));
   cache.updateResource('a', cla('a', 2));
-  assert.equal(ws[0]!.last, ws[2]!.last);
-  assert.equal(named[0]!.last, named[1]!.last);
+  assert.equal(ws[0].last, ws[2].last);
+  assert.equal(named[0].last, named[1].last);
 });
 
 test('a NACK is not answered with the rejected version; the next update answers it', () => {
@@ -184,7 +184,7 @@ test('delta: a first wildcard request gets every resource, versioned by content 
   const cache = new LinearCache(E, { initialResources: { a: cla('a'), b: cla('b') } });
   const w = deltaWatch(cache, delta(E, { wildcard: true }));
   assert.deepEqual(names(w.last), ['a', 'b']);
-  assert.equal(decodeDelta(w.last!).resources[0].version, w.last!.resources[0]!.hash);
+  assert.equal(decodeDelta(w.last!).resources[0].version, w.last!.resources[0].hash);
 });
 
 test('delta: resources the client already holds are not resent, but it gets a first response', () => {
@@ -241,4 +241,13 @@ test('delta: a NACK is not answered with the content it rejected', () => {
   assert.equal(w.responses.length, 0);
   cache.updateResource('a', cla('a', 2));
   assert.deepEqual(names(w.last), ['a']);
+});
+
+test('a subscription to nothing is never answered', () => {
+  const cache = new LinearCache(E, { initialResources: { a: cla('a') } });
+  const w = watch(cache, sotw(E, { resourceNames: [] }));
+  cache.updateResource('a', cla('a', 1));
+  assert.equal(w.responses.length, 0);
+  w.cancel();
+  assert.equal(cache.numWatches(), 0);
 });

@@ -29,7 +29,7 @@ test("a request with the nonce of a response and no error ACKs its version: stat
   watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1', resourceNames: ['x'] }));
   assert.equal(acks.length, 1, 'one ACK per nonce');
-  assert.deepEqual({ ...acks[0]!, node: undefined }, { key: 'node-1', node: undefined, typeUrl: C, version: '1', nonce: 'n1', delta: false });
+  assert.deepEqual({ ...acks[0], node: undefined }, { key: 'node-1', node: undefined, typeUrl: C, version: '1', nonce: 'n1', delta: false });
   const status = cache.getStatusInfo('node-1')!.types.get(C)!;
   assert.equal(status.lastAckedVersion, '1');
   assert.ok(status.lastAckTime instanceof Date);
@@ -43,11 +43,12 @@ test("a request with error_detail is a NACK: status keeps Envoy's message, and '
   const errorDetail = { code: 3, message: 'Proto constraint validation failed: connect_timeout' };
   watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail, rejectedVersion: '2' }));
   assert.equal(nacks.length, 1);
-  assert.equal(nacks[0]!.version, '2');
-  assert.deepEqual(nacks[0]!.errorDetail, errorDetail);
+  assert.equal(nacks[0].version, '2');
+  assert.deepEqual(nacks[0].errorDetail, errorDetail);
   const status = cache.getStatusInfo('node-1')!.types.get(C)!;
   assert.equal(status.lastNack!.version, '2');
   assert.equal(status.lastNack!.errorDetail.message, errorDetail.message);
+  assert.equal(status.lastNack!.message, errorDetail.message);
   assert.equal(status.lastAckedVersion, undefined, 'a NACK is not an ACK');
 });
 
@@ -63,7 +64,7 @@ test('delta requests ACK and NACK too', async () => {
   assert.deepEqual(seen, ['ack 3 true', 'nack no']);
 });
 
-test('status counts open watches and records when the node last asked', async () => {
+test('status counts open watches and records when the node last asked', () => {
   const cache = new SnapshotCache();
   assert.equal(cache.getStatusInfo('node-1'), undefined);
   const before = Date.now();

@@ -24,7 +24,7 @@ test('every resource is validated and encoded once when the snapshot is built', 
 
 test('a resource that does not fit its type is rejected, naming the resource and the field path', () => {
   assert.throws(
-    () => new Snapshot('1', { [TypeUrl.Cluster]: [cluster('bad', { connect_timeout: 5 } as never)] }),
+    () => new Snapshot('1', { [TypeUrl.Cluster]: [cluster('bad', { connect_timeout: 5 })] }),
     (error: unknown) => error instanceof ResourceError && /Cluster "bad" at connect_timeout/.test(error.message),
   );
 });

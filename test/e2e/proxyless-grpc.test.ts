@@ -48,7 +48,7 @@ function snapshot(version: string, action: Record<string, unknown>, clusterExtra
     [TypeUrl.Listener]: [listener()],
     [TypeUrl.Route]: [route(action)],
     [TypeUrl.Cluster]: [cluster('backend-a', clusterExtra), cluster('backend-b')],
-    [TypeUrl.Endpoint]: [assignment('backend-a', backends[0]!.port), assignment('backend-b', backends[1]!.port)],
+    [TypeUrl.Endpoint]: [assignment('backend-a', backends[0].port), assignment('backend-b', backends[1].port)],
   });
 }
 

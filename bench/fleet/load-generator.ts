@@ -1,0 +1,618 @@
+/**
+ * The fleet load generator: a separate process (started by the orchestrator with `child_process.fork`,
+ * run with `node --import tsx`) that simulates N Envoys, each one ADS stream with its own node id, spread
+ * over a few HTTP/2 connections (one grpc-js client, hence one connection, per `streamsPerConnection`
+ * streams).
+ *
+ * Each stream subscribes like Envoy: CDS and LDS wildcard first, then EDS for the cluster names received
+ * and RDS for the route names found in the listeners' HTTP connection managers; it ACKs every response
+ * (SotW: version_info and response_nonce; delta: response_nonce) and tracks, for the update the
+ * orchestrator marked, when it has ACKed what that update must deliver (see {@link Expectation}).
+ *
+ * To stay cheap it decodes DiscoveryResponse / DeltaDiscoveryResponse with protobufjs but leaves resources
+ * as undecoded `Any` bytes, reading only their name (field 1) and, for listeners, the RDS route name with a
+ * tiny protobuf reader; requests are written by hand with a cached block of resource names.
+ *
+ * @packageDocumentation
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import {
+  TYPE_URLS,
+  wallNow,
+  type Expectation,
+  type LoadCommand,
+  type LoadReply,
+  type PhaseResult,
+  type XdsKind,
+  type XdsMode,
+} from './protocol.js';
+import {
+  LISTENER_ROUTE_NAME_PATH,
+  Writer,
+  encodeRepeatedString,
+  encodeStringMap,
+  anyValue,
+  readStringField,
+  readStringsAtPath,
+} from './wire.js';
+
+const KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds'];
+const KIND_BY_URL = new Map<string, XdsKind>(KINDS.map((k) => [TYPE_URLS[k], k]));
+
+/**
+ * The response envelopes, decoded with protobufjs from the fields of generated/envoy.json, except that the
+ * `google.protobuf.Any` resources are declared `bytes`: protobufjs then hands back each resource's bytes
+ * without decoding its type URL or building an object per resource.
+ */
+function liteResponseTypes(): { sotw: protobuf.Type; delta: protobuf.Type } {
+  type Fields = Record<string, { type: string; id: number; rule?: string }>;
+  type Ns = { nested?: Record<string, Ns>; fields?: Fields };
+  const descriptor = JSON.parse(
+    readFileSync(new URL('../../generated/envoy.json', import.meta.url), 'utf8'),
+  ) as Ns;
+  let v3: Ns | undefined = descriptor;
+  for (const part of ['envoy', 'service', 'discovery', 'v3']) v3 = v3?.nested?.[part];
+  const message = (name: string): Fields => {
+    const fields = v3?.nested?.[name]?.fields;
+    if (!fields) throw new Error(`generated/envoy.json has no envoy.service.discovery.v3.${name}`);
+    return fields;
+  };
+  const pick = (fields: Fields, names: readonly string[], asBytes: readonly string[] = []): Fields => {
+    const out: Fields = {};
+    for (const n of names) {
+      const f = fields[n];
+      if (!f) throw new Error(`field ${n} missing from generated/envoy.json`);
+      out[n] = asBytes.includes(n) ? { ...f, type: 'bytes' } : { ...f };
+    }
+    return out;
+  };
+  const sotw = message('DiscoveryResponse');
+  const delta = message('DeltaDiscoveryResponse');
+  const resource = message('Resource');
+  const lite = protobuf.Root.fromJSON({
+    nested: {
+      lite: {
+        nested: {
+          DiscoveryResponse: { fields: pick(sotw, ['version_info', 'resources', 'type_url', 'nonce'], ['resources']) },
+          Resource: { fields: pick(resource, ['name', 'version', 'resource'], ['resource']) },
+          DeltaDiscoveryResponse: {
+            fields: { ...pick(delta, ['type_url', 'nonce', 'removed_resources']), resources: { ...delta.resources, type: 'Resource' } },
+          },
+        },
+      },
+    },
+  });
+  return { sotw: lite.lookupType('lite.DiscoveryResponse'), delta: lite.lookupType('lite.DeltaDiscoveryResponse') };
+}
+const { sotw: DiscoveryResponse, delta: DeltaDiscoveryResponse } = liteResponseTypes();
+
+/** The fields of a decoded DiscoveryResponse that the generator reads (resources: `Any` bytes). */
+interface SotwResponse {
+  version_info?: string;
+  resources?: Uint8Array[];
+  type_url?: string;
+  nonce?: string;
+}
+
+/** The fields of a decoded DeltaDiscoveryResponse that the generator reads (resource: `Any` bytes). */
+interface DeltaResponse {
+  resources?: { name?: string; version?: string; resource?: Uint8Array }[];
+  type_url?: string;
+  removed_resources?: string[];
+  nonce?: string;
+}
+
+const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
+const passThrough = (b: Buffer): Buffer => b;
+const AdsClient = grpc.makeGenericClientConstructor(
+  {
+    StreamAggregatedResources: {
+      path: `${ADS}StreamAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+    DeltaAggregatedResources: {
+      path: `${ADS}DeltaAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+  },
+  'AggregatedDiscoveryService',
+);
+type Duplex = grpc.ClientDuplexStream<Buffer, Buffer>;
+type AdsClientInstance = grpc.Client & {
+  StreamAggregatedResources(): Duplex;
+  DeltaAggregatedResources(): Duplex;
+};
+
+/** Counters of the current phase. */
+const counters = { bytes: 0, responses: 0, requests: 0, errors: 0, firstError: undefined as string | undefined };
+
+/** Progress of one stream on one expectation of the tracked update. */
+interface EntryProgress {
+  readonly entry: Expectation;
+  remaining: Set<string> | null;
+  count: number;
+  done: boolean;
+}
+
+/** The update being tracked. */
+class Tracker {
+  doneCount = 0;
+  private onAllDone: (() => void) | null = null;
+  constructor(
+    readonly id: string,
+    readonly expect: readonly Expectation[],
+    readonly streams: number,
+  ) {}
+
+  progressFor(): EntryProgress[] {
+    return this.expect.map((entry) => ({
+      entry,
+      remaining: entry.names ? new Set(entry.names) : null,
+      count: 0,
+      done: false,
+    }));
+  }
+
+  streamDone(): void {
+    this.doneCount++;
+    if (this.doneCount >= this.streams && this.onAllDone) this.onAllDone();
+  }
+
+  /** Resolves when every stream converged or after `timeoutMs`. */
+  wait(timeoutMs: number): Promise<void> {
+    if (this.doneCount >= this.streams) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.onAllDone = null;
+        resolve();
+      }, timeoutMs);
+      this.onAllDone = () => {
+        clearTimeout(timer);
+        this.onAllDone = null;
+        resolve();
+      };
+    });
+  }
+}
+
+let tracker: Tracker | null = null;
+
+/**
+ * Interns version strings: every stream holds the same few versions, so keeping one copy of each keeps
+ * the generator's heap (and its GC work) small. Bounded: cleared when it grows past 100,000 entries.
+ */
+const interned = new Map<string, string>();
+function intern(value: string): string {
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size >= 100_000) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
+/** Per-type state of a stream. */
+interface KindState {
+  /** SotW: last ACKed version_info. */
+  version: string;
+  /** Last nonce received. */
+  nonce: string;
+  /** Subscribed names (EDS/RDS); null for wildcard types. */
+  names: string[] | null;
+  /** Pre-encoded repeated resource_names block for `names` (SotW). */
+  namesBlock: Buffer;
+  /** Whether a request for this type has been sent on the current stream. */
+  subscribed: boolean;
+  /** Delta: versions of the resources held, by name (kept for reconnects). */
+  versions: Map<string, string>;
+}
+
+function newKindState(wildcard: boolean): KindState {
+  return {
+    version: '',
+    nonce: '',
+    names: wildcard ? null : [],
+    namesBlock: Buffer.alloc(0),
+    subscribed: false,
+    versions: new Map(),
+  };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One simulated Envoy: one ADS stream. */
+class SimulatedEnvoy {
+  private call: Duplex | null = null;
+  private cancelled = false;
+  private nodeSent = false;
+  private readonly nodeBlock: Buffer;
+  private readonly state: Record<XdsKind, KindState> = {
+    cds: newKindState(true),
+    eds: newKindState(false),
+    lds: newKindState(true),
+    rds: newKindState(false),
+  };
+  progress: EntryProgress[] | null = null;
+  pending = 0;
+  doneAt = 0;
+
+  constructor(
+    readonly nodeId: string,
+    readonly mode: XdsMode,
+  ) {
+    this.nodeBlock = new Writer().string(1, nodeId).string(2, 'bench-fleet').finish();
+  }
+
+  /** Starts tracking `t` on this stream. */
+  track(t: Tracker): void {
+    this.progress = t.progressFor();
+    this.pending = this.progress.length;
+    this.doneAt = 0;
+  }
+
+  /** Opens the stream; after a disconnect the stream resumes with what it holds, as Envoy does. */
+  open(client: AdsClientInstance): void {
+    this.cancelled = false;
+    this.nodeSent = false;
+    // Nonces belong to a stream: a new stream starts without one (versions and names are kept).
+    for (const k of KINDS) {
+      this.state[k].subscribed = false;
+      this.state[k].nonce = '';
+    }
+    const call = this.mode === 'sotw' ? client.StreamAggregatedResources() : client.DeltaAggregatedResources();
+    this.call = call;
+    call.on('data', (buf: Buffer) => {
+      counters.bytes += buf.length;
+      counters.responses++;
+      try {
+        if (this.mode === 'sotw') this.onSotw(buf);
+        else this.onDelta(buf);
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+    call.on('error', (err: Error) => {
+      if (!this.cancelled) this.fail(err);
+    });
+    call.on('end', () => undefined);
+    const resume = this.state.cds.version !== '' || this.state.cds.versions.size > 0;
+    this.subscribe('cds');
+    this.subscribe('lds');
+    if (resume) {
+      if (this.state.eds.names!.length > 0) this.subscribe('eds');
+      if (this.state.rds.names!.length > 0) this.subscribe('rds');
+    }
+  }
+
+  /** Cancels the stream (the state is kept for the next `open`). */
+  close(): void {
+    this.cancelled = true;
+    this.call?.cancel();
+    this.call = null;
+  }
+
+  private fail(err: unknown): void {
+    counters.errors++;
+    counters.firstError ??= `${this.nodeId}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+
+  private write(w: Writer): void {
+    counters.requests++;
+    this.call?.write(w.finish());
+  }
+
+  private nodeField(w: Writer, field: number): void {
+    if (!this.nodeSent) {
+      w.bytes(field, this.nodeBlock);
+      this.nodeSent = true;
+    }
+  }
+
+  /** Sends the first request of a type on this stream (and a resubscription when names change). */
+  private subscribe(kind: XdsKind): void {
+    const s = this.state[kind];
+    s.subscribed = true;
+    if (this.mode === 'sotw') {
+      this.sotwRequest(kind);
+      return;
+    }
+    // Delta: initial request of the type on this stream: subscriptions plus what is held.
+    const w = new Writer();
+    this.nodeField(w, 1);
+    w.string(2, TYPE_URLS[kind]);
+    if (s.names) w.raw(encodeRepeatedString(3, s.names));
+    if (s.versions.size > 0) w.raw(encodeStringMap(5, s.versions));
+    this.write(w);
+  }
+
+  private sotwRequest(kind: XdsKind): void {
+    const s = this.state[kind];
+    const w = new Writer();
+    w.string(1, s.version);
+    this.nodeField(w, 2);
+    w.raw(s.namesBlock);
+    w.string(4, TYPE_URLS[kind]);
+    w.string(5, s.nonce);
+    this.write(w);
+  }
+
+  /** Sets the names of a non-wildcard type; subscribes or resubscribes when they changed. */
+  private setNames(kind: XdsKind, names: string[]): void {
+    const s = this.state[kind];
+    const old = s.names ?? [];
+    if (s.subscribed && sameNames(old, names)) return;
+    if (this.mode === 'sotw') {
+      s.names = names;
+      s.namesBlock = encodeRepeatedString(3, names);
+      s.subscribed = true;
+      this.sotwRequest(kind);
+      return;
+    }
+    if (!s.subscribed) {
+      s.names = names;
+      this.subscribe(kind);
+      return;
+    }
+    const next = new Set(names);
+    const prev = new Set(old);
+    const added = names.filter((n) => !prev.has(n));
+    const removed = old.filter((n) => !next.has(n));
+    s.names = names;
+    for (const n of removed) s.versions.delete(n);
+    const w = new Writer();
+    w.string(2, TYPE_URLS[kind]);
+    w.raw(encodeRepeatedString(3, added));
+    w.raw(encodeRepeatedString(4, removed));
+    this.write(w);
+  }
+
+  /** Records what a response delivered for the tracked update. */
+  private observe(kind: XdsKind, names: readonly string[] | null, count: number): void {
+    if (!this.progress || this.pending === 0) return;
+    for (const p of this.progress) {
+      if (p.done || p.entry.kind !== kind) continue;
+      if (p.remaining) {
+        if (names) for (const n of names) p.remaining.delete(n);
+        if (p.remaining.size === 0) p.done = true;
+      } else {
+        p.count = this.mode === 'sotw' ? Math.max(p.count, count) : p.count + count;
+        if (p.count >= (p.entry.count ?? 0)) p.done = true;
+      }
+      if (p.done) this.pending--;
+    }
+  }
+
+  /** Called after the ACK of a response was written. */
+  private checkDone(): void {
+    if (this.progress && this.pending === 0 && this.doneAt === 0) {
+      this.doneAt = wallNow();
+      tracker?.streamDone();
+    }
+  }
+
+  private needNames(kind: XdsKind): boolean {
+    if (kind === 'cds' || kind === 'lds') return true;
+    return this.progress?.some((p) => !p.done && p.entry.kind === kind && p.remaining !== null) ?? false;
+  }
+
+  private onSotw(buf: Buffer): void {
+    const res = DiscoveryResponse.decode(buf) as unknown as SotwResponse;
+    const kind = KIND_BY_URL.get(res.type_url ?? '');
+    if (!kind) throw new Error(`response of unexpected type ${res.type_url ?? ''}`);
+    const s = this.state[kind];
+    const resources = res.resources ?? [];
+    let names: string[] | null = null;
+    if (this.needNames(kind)) {
+      names = resources.map((a) => readStringField(anyValue(a), 1));
+    }
+    s.version = res.version_info ?? '';
+    s.nonce = res.nonce ?? '';
+    this.observe(kind, names, resources.length);
+    this.sotwRequest(kind); // ACK
+    if (kind === 'cds') this.setNames('eds', names!.slice().sort());
+    else if (kind === 'lds') this.setNames('rds', this.routeNames(resources.map(anyValue)));
+    this.checkDone();
+  }
+
+  private onDelta(buf: Buffer): void {
+    const res = DeltaDiscoveryResponse.decode(buf) as unknown as DeltaResponse;
+    const kind = KIND_BY_URL.get(res.type_url ?? '');
+    if (!kind) throw new Error(`response of unexpected type ${res.type_url ?? ''}`);
+    const s = this.state[kind];
+    const resources = res.resources ?? [];
+    const names: string[] = [];
+    let changedNames = false;
+    for (const r of resources) {
+      const name = r.name ?? '';
+      names.push(name);
+      if (!s.versions.has(name)) changedNames = true;
+      s.versions.set(name, intern(r.version ?? ''));
+    }
+    for (const name of res.removed_resources ?? []) changedNames = s.versions.delete(name) || changedNames;
+    s.nonce = res.nonce ?? '';
+    this.observe(kind, names, resources.length);
+    const ack = new Writer();
+    ack.string(2, TYPE_URLS[kind]);
+    ack.string(6, s.nonce);
+    this.write(ack);
+    if (kind === 'cds') {
+      if (changedNames || !this.state.eds.subscribed) this.setNames('eds', [...s.versions.keys()].sort());
+    } else if (kind === 'lds') {
+      // Route names come from the listeners held; re-read only the listeners in this response.
+      const fresh = this.routeNames(resources.map((r) => (r.resource ? anyValue(r.resource) : undefined)));
+      const all = new Set([...(this.state.rds.names ?? []), ...fresh]);
+      this.setNames('rds', [...all].sort());
+    }
+    this.checkDone();
+  }
+
+  private routeNames(listeners: readonly (Uint8Array | undefined)[]): string[] {
+    const out: string[] = [];
+    for (const l of listeners) if (l) readStringsAtPath(l, LISTENER_ROUTE_NAME_PATH, out);
+    return [...new Set(out)].sort();
+  }
+}
+
+const envoys: SimulatedEnvoy[] = [];
+let clients: AdsClientInstance[] = [];
+let connectSpec: Extract<LoadCommand, { cmd: 'connect' }> | null = null;
+
+function makeClients(spec: Extract<LoadCommand, { cmd: 'connect' }>): AdsClientInstance[] {
+  const count = Math.ceil(spec.streams / spec.streamsPerConnection);
+  const out: AdsClientInstance[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push(
+      new AdsClient(spec.target, grpc.credentials.createInsecure(), {
+        // A channel of its own per client: one HTTP/2 connection each.
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.max_receive_message_length': -1,
+        'grpc.max_send_message_length': -1,
+        'grpc-node.flow_control_window': spec.windowBytes,
+      }) as unknown as AdsClientInstance,
+    );
+  }
+  return out;
+}
+
+let phase = { startWall: 0, cpu: process.cpuUsage() };
+
+function startPhase(): void {
+  counters.bytes = 0;
+  counters.responses = 0;
+  counters.requests = 0;
+  counters.errors = 0;
+  counters.firstError = undefined;
+  phase = { startWall: wallNow(), cpu: process.cpuUsage() };
+}
+
+function result(id: string, t0: number): PhaseResult {
+  const cpu = process.cpuUsage(phase.cpu);
+  const latencies: number[] = [];
+  for (const e of envoys) if (e.doneAt > 0) latencies.push(e.doneAt - t0);
+  latencies.sort((a, b) => a - b);
+  const base = {
+    type: 'result' as const,
+    id,
+    streams: envoys.length,
+    converged: latencies.length,
+    latenciesMs: latencies,
+    bytesReceived: counters.bytes,
+    responsesReceived: counters.responses,
+    requestsSent: counters.requests,
+    errors: counters.errors,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    wallMs: wallNow() - phase.startWall,
+    rssBytes: process.memoryUsage.rss(),
+  };
+  return counters.firstError === undefined ? base : { ...base, firstError: counters.firstError };
+}
+
+/**
+ * Waits until no response arrived for `quietMs` (bounded by `maxMs`), so that a phase's bytes and CPU
+ * include what the server sends after the tracked resources (e.g. SotW LDS/RDS resent with a new version).
+ */
+async function settle(quietMs: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  let last = counters.responses;
+  let quietSince = Date.now();
+  for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (counters.responses !== last) {
+      last = counters.responses;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= quietMs) {
+      return;
+    }
+  }
+}
+
+/** Quiet time that ends a phase, ms. */
+const SETTLE_QUIET_MS = 250;
+
+function beginTracking(id: string, expect: readonly Expectation[]): void {
+  tracker = new Tracker(id, expect, envoys.length);
+  for (const e of envoys) e.track(tracker);
+}
+
+async function handle(msg: LoadCommand): Promise<LoadReply> {
+  switch (msg.cmd) {
+    case 'connect': {
+      const resume = envoys.length > 0;
+      if (resume && (connectSpec?.streams !== msg.streams || connectSpec.mode !== msg.mode)) {
+        throw new Error('a reconnect must keep the stream count and mode');
+      }
+      connectSpec = msg;
+      if (!resume) {
+        for (let i = 0; i < msg.streams; i++) {
+          envoys.push(new SimulatedEnvoy(`envoy-${String(i).padStart(5, '0')}`, msg.mode));
+        }
+      }
+      startPhase();
+      const t0 = wallNow();
+      beginTracking(msg.id, msg.expect);
+      clients = makeClients(msg);
+      envoys.forEach((e, i) => e.open(clients[Math.floor(i / msg.streamsPerConnection)]));
+      await tracker!.wait(msg.timeoutMs);
+      await settle(SETTLE_QUIET_MS, msg.timeoutMs);
+      return result(msg.id, t0);
+    }
+    case 'mark':
+      startPhase();
+      beginTracking(msg.id, msg.expect);
+      return { type: 'marked', id: msg.id };
+    case 'await': {
+      if (!tracker || tracker.id !== msg.id) throw new Error(`update ${msg.id} was not marked`);
+      await tracker.wait(msg.timeoutMs);
+      await settle(SETTLE_QUIET_MS, msg.timeoutMs);
+      return result(msg.id, msg.t0);
+    }
+    case 'disconnect':
+      closeAll();
+      return { type: 'disconnected', id: msg.id };
+    case 'quit':
+      closeAll();
+      setImmediate(() => process.exit(0));
+      return { type: 'disconnected', id: msg.id };
+  }
+}
+
+function closeAll(): void {
+  for (const e of envoys) e.close();
+  for (const c of clients) c.close();
+  clients = [];
+}
+
+if (!process.send) {
+  console.error('load-generator.ts is started by the fleet orchestrator (child_process.fork)');
+  process.exit(2);
+}
+const send = (reply: LoadReply): void => {
+  process.send!(reply);
+};
+process.on('message', (msg: LoadCommand) => {
+  handle(msg).then(send, (err: unknown) =>
+    send({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) }),
+  );
+});
+// The orchestrator is gone: stop.
+process.on('disconnect', () => {
+  closeAll();
+  process.exit(0);
+});
+send({ type: 'ready' });

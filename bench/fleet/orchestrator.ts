@@ -1,0 +1,530 @@
+/**
+ * The fleet benchmark (`npm run bench:fleet`): for each server, xDS mode, stream count N and cluster count
+ * M, it starts the server process and a load-generator process, and runs the scenarios:
+ *
+ * - `connect`: N streams connect at once; time until every stream holds the full config.
+ * - `one-endpoint`: one ClusterLoadAssignment changes; time until every stream ACKed it.
+ * - `all`: every Cluster and every ClusterLoadAssignment changes; time until every stream ACKed them all.
+ * - `reconnect`: every stream drops (its connection closes); one ClusterLoadAssignment changes while they
+ *   are down; they reconnect presenting what they hold (SotW: last version_info and names; delta:
+ *   initial_resource_versions); time until every stream holds the change.
+ *
+ * Measures per scenario: convergence p50/p99/max, server CPU seconds (/proc/PID/stat), load-generator CPU,
+ * bytes received; per point: server RSS before and after the streams connected (and per stream), peak RSS
+ * (VmHWM). Writes `.bench-out/fleet-<time>.json` and prints a table.
+ *
+ * Flags: `--servers go,ours` `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
+ * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--pin`.
+ *
+ * @packageDocumentation
+ */
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Expectation, LoadCommand, LoadReply, PhaseResult, XdsMode } from './protocol.js';
+import { checkResources } from './check-resources.js';
+import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess } from './servers.js';
+
+// ---------------------------------------------------------------------------------------------------------
+// /proc readings
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by process `pid`. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** A memory line (VmRSS, VmHWM, ...) of /proc/PID/status, in bytes. */
+export function memoryBytes(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load generator process
+
+/** The load-generator child process and a request/answer channel to it. */
+class LoadGenerator {
+  private readonly child: ChildProcess;
+  private readonly waiting = new Map<string, (reply: LoadReply) => void>();
+  private readyPromise: Promise<void>;
+
+  constructor(profileDir?: string) {
+    const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    this.child = fork(join(REPO_ROOT, 'bench', 'fleet', 'load-generator.ts'), [], {
+      execArgv: ['--import', 'tsx', ...profile],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    trackChild(this.child);
+    this.readyPromise = new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error('load generator exited before it was ready'));
+      this.child.once('exit', onExit);
+      this.child.on('message', (reply: LoadReply) => {
+        if (reply.type === 'ready') {
+          this.child.off('exit', onExit);
+          resolve();
+          return;
+        }
+        const take = this.waiting.get(reply.id);
+        this.waiting.delete(reply.id);
+        take?.(reply);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Sends a command and waits for the answer with the same id (time-out: `timeoutMs` + 30 s). */
+  send(cmd: LoadCommand, timeoutMs = 60_000): Promise<LoadReply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(cmd.id);
+        reject(new Error(`load generator: no answer to ${cmd.cmd} ${cmd.id}`));
+      }, timeoutMs + 30_000);
+      const onExit = (): void => {
+        clearTimeout(timer);
+        reject(new Error('load generator exited'));
+      };
+      this.child.once('exit', onExit);
+      this.waiting.set(cmd.id, (reply) => {
+        clearTimeout(timer);
+        this.child.off('exit', onExit);
+        if (reply.type === 'error') reject(new Error(`load generator: ${reply.message}`));
+        else resolve(reply);
+      });
+      this.child.send(cmd);
+    });
+  }
+
+  async result(cmd: LoadCommand, timeoutMs: number): Promise<PhaseResult> {
+    const reply = await this.send(cmd, timeoutMs);
+    if (reply.type !== 'result') throw new Error(`load generator: expected a result, got ${reply.type}`);
+    return reply;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.send({ cmd: 'quit', id: 'quit' } satisfies LoadCommand);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenarios
+
+/** Results of one scenario at one point. */
+export interface ScenarioResult {
+  readonly scenario: 'connect' | 'one-endpoint' | 'all' | 'reconnect';
+  readonly streams: number;
+  /** Stream convergences measured (streams × repetitions) and how many converged. */
+  readonly samples: number;
+  readonly converged: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Server CPU seconds per repetition (mean). */
+  readonly serverCpuSec: number;
+  /** Load-generator CPU seconds per repetition (mean). */
+  readonly loadgenCpuSec: number;
+  /** Bytes of xDS responses received per repetition (mean). */
+  readonly bytesReceived: number;
+  readonly responsesReceived: number;
+  /** Time the server spent in `set` (making and setting the snapshot), ms, mean. */
+  readonly serverSetMs?: number;
+  readonly errors: number;
+  readonly firstError?: string;
+}
+
+/** Results of one (server, mode, N, M) point. */
+export interface PointResult {
+  readonly server: string;
+  readonly mode: XdsMode;
+  readonly n: number;
+  readonly m: number;
+  readonly scenarios: ScenarioResult[];
+  readonly serverRssIdleBytes: number;
+  readonly serverRssConnectedBytes: number;
+  readonly serverRssPerStreamBytes: number;
+  readonly serverPeakRssBytes: number;
+  readonly loadgenPeakRssBytes: number;
+  readonly error?: string;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function summarize(
+  scenario: ScenarioResult['scenario'],
+  streams: number,
+  runs: readonly { r: PhaseResult; serverCpuSec: number; setMs?: number }[],
+): ScenarioResult {
+  const all = runs.flatMap((x) => x.r.latenciesMs).sort((a, b) => a - b);
+  const mean = (f: (x: (typeof runs)[number]) => number): number =>
+    runs.reduce((s, x) => s + f(x), 0) / Math.max(1, runs.length);
+  const firstError = runs.find((x) => x.r.firstError !== undefined)?.r.firstError;
+  const setRuns = runs.filter((x) => x.setMs !== undefined);
+  const base: ScenarioResult = {
+    scenario,
+    streams,
+    samples: streams * runs.length,
+    converged: all.length,
+    p50Ms: percentile(all, 50),
+    p99Ms: percentile(all, 99),
+    maxMs: all.length > 0 ? all[all.length - 1] : Number.NaN,
+    serverCpuSec: mean((x) => x.serverCpuSec),
+    loadgenCpuSec: mean((x) => (x.r.cpuUserMs + x.r.cpuSystemMs) / 1000),
+    bytesReceived: mean((x) => x.r.bytesReceived),
+    responsesReceived: mean((x) => x.r.responsesReceived),
+    errors: runs.reduce((s, x) => s + x.r.errors, 0),
+    ...(setRuns.length > 0 ? { serverSetMs: setRuns.reduce((s, x) => s + x.setMs!, 0) / setRuns.length } : {}),
+  };
+  return firstError === undefined ? base : { ...base, firstError };
+}
+
+/** Options of one run. */
+interface RunOptions {
+  readonly servers: string[];
+  readonly n: number[];
+  readonly m: number[];
+  readonly modes: XdsMode[];
+  readonly repeat: number;
+  readonly streamsPerConnection: number;
+  readonly listeners: number;
+  readonly endpoints: number;
+  readonly timeoutMs: number;
+  readonly windowBytes: number;
+  readonly outDir: string;
+  /** Writes a CPU profile of the load generator under `outDir`/profiles. */
+  readonly profileLoadgen: boolean;
+  /** Pins the server to CPU 0 and the load generator to CPU 1. */
+  readonly pin: boolean;
+}
+
+function clusterName(i: number): string {
+  return `cluster-${String(i).padStart(5, '0')}`;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls the server's stats until `open` streams are open (bounded by `timeoutMs`). */
+async function waitForStreams(server: ServerProcess, open: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let streams = -1;
+  for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+    streams = (await server.request({ op: 'stats' })).streams ?? -1;
+    if (streams === open) return streams;
+    await sleep(20);
+  }
+  return streams;
+}
+
+async function runPoint(serverName: string, mode: XdsMode, n: number, m: number, o: RunOptions): Promise<PointResult> {
+  const starter = SERVERS[serverName];
+  if (!starter) throw new Error(`unknown server ${serverName}`);
+  const spec = { clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir };
+  const server = await starter.start(spec);
+  const lg = new LoadGenerator(o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
+  if (o.pin) {
+    // Server on CPU 0, load generator on CPU 1 (all threads), so that they do not take each other's time.
+    spawnSync('taskset', ['-a', '-p', '-c', '0', String(server.pid)], { stdio: 'ignore' });
+    spawnSync('taskset', ['-a', '-p', '-c', '1', String(lg.pid)], { stdio: 'ignore' });
+  }
+  const scenarios: ScenarioResult[] = [];
+  let rssIdle = 0;
+  let rssConnected = 0;
+  let loadgenPeak = 0;
+  let error: string | undefined;
+  let version = 1;
+  const fullConfig: Expectation[] = [
+    { kind: 'cds', count: m },
+    { kind: 'eds', count: m },
+    { kind: 'lds', count: o.listeners },
+    { kind: 'rds', count: o.listeners },
+  ];
+  const connectCmd = (id: string, expect: readonly Expectation[]): LoadCommand => ({
+    cmd: 'connect',
+    id,
+    target: `127.0.0.1:${server.port}`,
+    streams: n,
+    streamsPerConnection: o.streamsPerConnection,
+    mode,
+    windowBytes: o.windowBytes,
+    expect,
+    timeoutMs: o.timeoutMs,
+  });
+  const prepare = (change: 'one-endpoint' | 'all'): Promise<unknown> =>
+    server.request({ op: 'prepare', version: String(++version), clusters: m, listeners: o.listeners, endpoints: o.endpoints, change });
+  try {
+    await lg.ready();
+    await sleep(300);
+    rssIdle = memoryBytes(server.pid, 'VmRSS');
+
+    // Connect storm.
+    let cpu0 = cpuSeconds(server.pid);
+    const connect = await lg.result(connectCmd('connect', fullConfig), o.timeoutMs);
+    scenarios.push(summarize('connect', n, [{ r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0 }]));
+    loadgenPeak = Math.max(loadgenPeak, connect.rssBytes);
+    await waitForStreams(server, n, 10_000);
+    await sleep(300);
+    rssConnected = memoryBytes(server.pid, 'VmRSS');
+
+    // Updates: prepare (not measured), mark, set, await.
+    const update = async (change: 'one-endpoint' | 'all', expect: readonly Expectation[], tag: string) => {
+      const runs: { r: PhaseResult; serverCpuSec: number; setMs?: number }[] = [];
+      for (let i = 0; i < o.repeat; i++) {
+        await prepare(change);
+        const id = `${tag}-${i}`;
+        await lg.send({ cmd: 'mark', id, expect });
+        const c0 = cpuSeconds(server.pid);
+        const set = await server.request({ op: 'set', version: String(version) });
+        const r = await lg.result({ cmd: 'await', id, t0: set.t0 ?? Date.now(), timeoutMs: o.timeoutMs }, o.timeoutMs);
+        runs.push({ r, serverCpuSec: cpuSeconds(server.pid) - c0, ...(set.ms === undefined ? {} : { setMs: set.ms }) });
+        loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
+        await sleep(100);
+      }
+      return runs;
+    };
+    scenarios.push(
+      summarize('one-endpoint', n, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
+    );
+    scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
+
+    // Reconnect: drop, change one assignment while down, reconnect with what they hold.
+    const reconnectRuns: { r: PhaseResult; serverCpuSec: number }[] = [];
+    for (let i = 0; i < o.repeat; i++) {
+      await lg.send({ cmd: 'disconnect', id: `drop-${i}` });
+      const left = await waitForStreams(server, 0, 30_000);
+      if (left !== 0) throw new Error(`${left} streams still open on the server after the disconnect`);
+      await prepare('one-endpoint');
+      await server.request({ op: 'set', version: String(version) });
+      cpu0 = cpuSeconds(server.pid);
+      const r = await lg.result(connectCmd(`reconnect-${i}`, [{ kind: 'eds', names: [clusterName(0)] }]), o.timeoutMs);
+      reconnectRuns.push({ r, serverCpuSec: cpuSeconds(server.pid) - cpu0 });
+      loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
+    }
+    scenarios.push(summarize('reconnect', n, reconnectRuns));
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  }
+  const peak = memoryBytes(server.pid, 'VmHWM');
+  await lg.stop();
+  await server.stop();
+  const base: PointResult = {
+    server: serverName,
+    mode,
+    n,
+    m,
+    scenarios,
+    serverRssIdleBytes: rssIdle,
+    serverRssConnectedBytes: rssConnected,
+    serverRssPerStreamBytes: n > 0 ? (rssConnected - rssIdle) / n : 0,
+    serverPeakRssBytes: peak,
+    loadgenPeakRssBytes: loadgenPeak,
+  };
+  return error === undefined ? base : { ...base, error };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Output
+
+function fmtMs(v: number): string {
+  if (!Number.isFinite(v)) return '-';
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+function fmtMB(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
+}
+
+function printTable(points: readonly PointResult[]): void {
+  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'srv CPU s', 'lg CPU s', 'MB recv'];
+  const rows: string[][] = [header];
+  for (const p of points) {
+    for (const s of p.scenarios) {
+      rows.push([
+        p.server, p.mode, String(p.n), String(p.m), s.scenario,
+        fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.maxMs),
+        `${s.converged}/${s.samples}`, s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMB(s.bytesReceived),
+      ]);
+    }
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((c, i) => (i < 5 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  console.log('');
+  const mem: string[][] = [['server', 'mode', 'N', 'M', 'RSS idle MB', 'RSS connected MB', 'KB/stream', 'peak RSS MB', 'lg peak MB']];
+  for (const p of points) {
+    mem.push([
+      p.server, p.mode, String(p.n), String(p.m), fmtMB(p.serverRssIdleBytes), fmtMB(p.serverRssConnectedBytes),
+      (p.serverRssPerStreamBytes / 1024).toFixed(1), fmtMB(p.serverPeakRssBytes), fmtMB(p.loadgenPeakRssBytes),
+    ]);
+  }
+  const mw = mem[0].map((_, i) => Math.max(...mem.map((r) => r[i].length)));
+  for (const r of mem) console.log(r.map((c, i) => (i < 4 ? c.padEnd(mw[i]) : c.padStart(mw[i]))).join('  '));
+  for (const p of points) if (p.error !== undefined) console.log(`ERROR ${p.server} ${p.mode} N=${p.n} M=${p.m}: ${p.error}`);
+}
+
+function machine(): Record<string, unknown> {
+  const go = spawnSync('go', ['version'], { encoding: 'utf8' });
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    kernel: os.release(),
+    node: process.version,
+    go: go.status === 0 ? go.stdout.trim() : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main
+
+function list(value: string | undefined, fallback: string): string[] {
+  return (value ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function numbers(value: string | undefined, fallback: string): number[] {
+  return list(value, fallback).map((s) => {
+    const v = Number(s);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`not a positive integer: ${s}`);
+    return v;
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      servers: { type: 'string' },
+      n: { type: 'string' },
+      m: { type: 'string' },
+      mode: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      repeat: { type: 'string' },
+      'streams-per-connection': { type: 'string' },
+      listeners: { type: 'string' },
+      endpoints: { type: 'string' },
+      timeout: { type: 'string' },
+      window: { type: 'string' },
+      out: { type: 'string' },
+      'profile-loadgen': { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
+    },
+  });
+  const preset = values.smoke
+    ? { n: '5', m: '10', repeat: '1', timeout: '30' }
+    : values.full
+      ? { n: '100,1000,5000', m: '100,1000,10000', repeat: '3', timeout: '600' }
+      : { n: '100,1000', m: '100,1000', repeat: '1', timeout: '300' };
+  const known = Object.keys(SERVERS);
+  const servers = values.servers
+    ? list(values.servers, '')
+    : known.filter((name) => SERVERS[name].available());
+  for (const s of servers) {
+    if (!SERVERS[s]) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')})`);
+    if (!SERVERS[s].available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
+  }
+  const modes = list(values.mode, 'sotw,delta').map((m) => {
+    if (m !== 'sotw' && m !== 'delta') throw new Error(`--mode: ${m} is not sotw or delta`);
+    return m;
+  });
+  const o: RunOptions = {
+    servers,
+    n: numbers(values.n, preset.n),
+    m: numbers(values.m, preset.m),
+    modes,
+    repeat: numbers(values.repeat, preset.repeat)[0],
+    streamsPerConnection: numbers(values['streams-per-connection'], '20')[0],
+    listeners: numbers(values.listeners, '1')[0],
+    endpoints: numbers(values.endpoints, '3')[0],
+    timeoutMs: numbers(values.timeout, preset.timeout)[0] * 1000,
+    windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0],
+    outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
+    profileLoadgen: values['profile-loadgen'],
+    pin: values.pin,
+  };
+  mkdirSync(o.outDir, { recursive: true });
+  if (values.smoke && o.servers.includes('go')) {
+    const problems = checkResources(buildGoReference(o.outDir));
+    for (const p of problems) console.log(p);
+    if (problems.length > 0) throw new Error('bench/fleet/resources.ts and the Go reference build different resources');
+    console.log('resources: go-reference and resources.ts build identical resources');
+  }
+  const started = new Date();
+  console.log(
+    `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
+      `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} streams per connection`,
+  );
+  const points: PointResult[] = [];
+  for (const m of o.m) {
+    for (const n of o.n) {
+      for (const mode of o.modes) {
+        for (const s of o.servers) {
+          const t = Date.now();
+          const p = await runPoint(s, mode, n, m, o);
+          points.push(p);
+          const conn = p.scenarios.find((x) => x.scenario === 'connect');
+          console.log(
+            `  ${s} ${mode} N=${n} M=${m}: ${((Date.now() - t) / 1000).toFixed(1)} s` +
+              (conn ? `, connect p99 ${fmtMs(conn.p99Ms)} ms` : '') +
+              (p.error !== undefined ? `, ERROR ${p.error}` : ''),
+          );
+        }
+      }
+    }
+  }
+  const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir) }, points }, null, 2)}\n`,
+  );
+  console.log('');
+  printTable(points);
+  console.log(`\nwritten: ${file}`);
+  const failed = points.filter((p) => p.error !== undefined || p.scenarios.some((s) => s.converged < s.samples || s.errors > 0));
+  if (failed.length > 0) {
+    console.log(`${failed.length} point(s) had errors or streams that did not converge`);
+    return 1;
+  }
+  return 0;
+}
+
+process.on('exit', killAllChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllChildren();
+    process.exit(130);
+  });
+}
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    killAllChildren();
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,229 @@
+/**
+ * Server processes of the fleet benchmark, and the plug point for each server under test.
+ *
+ * Every server is a separate process that speaks the same control protocol, one JSON object per line:
+ *
+ * - stdout, first line: `{"listening":PORT}` (it listens on 127.0.0.1:PORT, ADS SotW and delta, and already
+ *   holds the initial snapshot, version `"1"`, of `--clusters`/`--listeners`/`--endpoints`; every node maps
+ *   to one snapshot).
+ * - stdin `{"op":"prepare","version":V,"clusters":M,"listeners":L,"endpoints":E,"change":C}`: builds the
+ *   resources of the next snapshot (not measured). `C` is `none`, `one-endpoint` or `all`, applied to the
+ *   generator state as in bench/fleet/resources.ts.
+ * - stdin `{"op":"set","version":V}`: makes the snapshot of the prepared resources and sets it (measured);
+ *   answers `{"ok":true,"op":"set","t0":UNIX_MS}`, t0 taken just before the snapshot is made.
+ * - stdin `{"op":"stats"}`: answers `{"ok":true,"op":"stats","streams":S,"requests":R,"responses":P}`.
+ * - stdin `{"op":"quit"}` or end of stdin: exits.
+ *
+ * @packageDocumentation
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (two levels above this file). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** What a server process is started with. */
+export interface ServerSpec {
+  /** Clusters (and endpoint assignments) of the initial snapshot. */
+  readonly clusters: number;
+  /** Listeners (and route configurations) of the initial snapshot. */
+  readonly listeners: number;
+  /** Endpoints per assignment. */
+  readonly endpoints: number;
+  /** Folder for build products and logs (gitignored). */
+  readonly outDir: string;
+}
+
+/** A command of the control protocol. */
+export type ServerCommand =
+  | {
+      readonly op: 'prepare';
+      readonly version: string;
+      readonly clusters: number;
+      readonly listeners: number;
+      readonly endpoints: number;
+      readonly change: 'none' | 'one-endpoint' | 'all';
+    }
+  | { readonly op: 'set'; readonly version: string }
+  | { readonly op: 'stats' }
+  | { readonly op: 'quit' };
+
+/** An answer of the control protocol. */
+export interface ServerReply {
+  readonly ok: boolean;
+  readonly op?: string;
+  readonly error?: string;
+  /** `set`: wall clock (Unix ms) just before the snapshot was made. */
+  readonly t0?: number;
+  /** `prepare`/`set`: time the server spent, ms. */
+  readonly ms?: number;
+  /** `stats`: open xDS streams. */
+  readonly streams?: number;
+  readonly requests?: number;
+  readonly responses?: number;
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly name: string;
+  /** Process id of the server itself (its CPU and memory are read from /proc/PID). */
+  readonly pid: number;
+  /** Loopback port of its xDS service. */
+  readonly port: number;
+  /** Sends one command and waits for its answer (commands are answered in order). */
+  request(cmd: ServerCommand, timeoutMs?: number): Promise<ServerReply>;
+  /** Asks the server to quit, and kills it if it has not exited within a few seconds. */
+  stop(): Promise<void>;
+}
+
+/** Starts one server process for a benchmark point. */
+export type ServerStarter = (spec: ServerSpec) => Promise<ServerProcess>;
+
+/** Every child process started here, killed on exit whatever happens. */
+const children = new Set<ChildProcess>();
+
+/** Kills every child process still running (synchronously; safe to call from an exit handler). */
+export function killAllChildren(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+}
+
+/** Registers a child so that {@link killAllChildren} ends it. */
+export function trackChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+/**
+ * Starts a process that speaks the control protocol on stdin/stdout and waits for its `listening` line.
+ * Its stderr goes to the orchestrator's stderr, prefixed by nothing (servers should log little).
+ */
+export async function startJsonLinesServer(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: { readonly cwd?: string; readonly startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  trackChild(child);
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+  const pid = child.pid;
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  const early: string[] = [];
+  lines.on('line', (line) => {
+    const next = waiting.shift();
+    if (next) next(line);
+    else early.push(line);
+  });
+  const nextLine = (timeoutMs: number): Promise<string> => {
+    const ready = early.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error(`${name} exited (code ${String(child.exitCode)})`));
+      const timer = setTimeout(() => {
+        const i = waiting.indexOf(take);
+        if (i >= 0) waiting.splice(i, 1);
+        child.off('exit', onExit);
+        reject(new Error(`${name}: no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const take = (line: string): void => {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolve(line);
+      };
+      child.once('exit', onExit);
+      waiting.push(take);
+    });
+  };
+
+  const first = JSON.parse(await nextLine(options.startTimeoutMs ?? 120_000)) as { listening?: number };
+  if (typeof first.listening !== 'number') throw new Error(`${name}: first line must be {"listening":PORT}`);
+  const port = first.listening;
+
+  let queue: Promise<unknown> = Promise.resolve();
+  const request = (cmd: ServerCommand, timeoutMs = 120_000): Promise<ServerReply> => {
+    const run = async (): Promise<ServerReply> => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} is not running`);
+      child.stdin.write(`${JSON.stringify(cmd)}\n`);
+      const reply = JSON.parse(await nextLine(timeoutMs)) as ServerReply;
+      if (!reply.ok) throw new Error(`${name}: ${cmd.op} failed: ${reply.error ?? 'no reason given'}`);
+      return reply;
+    };
+    const p = queue.then(run, run);
+    queue = p.catch(() => undefined);
+    return p;
+  };
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await request({ op: 'quit' }, 5_000);
+    } catch {
+      // Killed below.
+    }
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return { name, pid, port, request, stop };
+}
+
+let builtGo: string | undefined;
+
+/**
+ * Builds bench/go-reference into `outDir`/bin once per orchestrator run (the Go module proxy supplies the
+ * modules on a fresh clone) and returns the binary's path.
+ */
+export function buildGoReference(outDir: string): string {
+  if (builtGo !== undefined) return builtGo;
+  const binDir = join(outDir, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const binary = join(binDir, 'go-reference');
+  const build = spawnSync('go', ['build', '-o', binary, '.'], {
+    cwd: join(REPO_ROOT, 'bench', 'go-reference'),
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 600_000,
+  });
+  if (build.status !== 0) throw new Error('go build of bench/go-reference failed (is Go installed?)');
+  builtGo = binary;
+  return binary;
+}
+
+/** The go-control-plane v0.14 reference server (bench/go-reference). */
+export const startGoReference: ServerStarter = async (spec) =>
+  startJsonLinesServer('go', buildGoReference(spec.outDir), [
+    '-clusters', String(spec.clusters),
+    '-listeners', String(spec.listeners),
+    '-endpoints', String(spec.endpoints),
+  ]);
+
+/**
+ * Path of our server's benchmark entry point. It does not exist yet: the integrator adds it (see
+ * bench/fleet/README.md), and `ours` becomes available with no other change.
+ */
+export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
+
+/** Our server: `node --import tsx bench/fleet/ours-server.ts`, same flags and protocol as the Go one. */
+export const startOurs: ServerStarter = (spec) =>
+  startJsonLinesServer('ours', process.execPath, [
+    '--import', 'tsx',
+    OURS_ENTRY,
+    '--clusters', String(spec.clusters),
+    '--listeners', String(spec.listeners),
+    '--endpoints', String(spec.endpoints),
+  ]);
+
+/** The servers the orchestrator knows, by the name used in `--servers`. */
+export const SERVERS: Readonly<Record<string, { readonly available: () => boolean; readonly start: ServerStarter }>> = {
+  go: { available: () => spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0, start: startGoReference },
+  ours: { available: () => existsSync(OURS_ENTRY), start: startOurs },
+};
