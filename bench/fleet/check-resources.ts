@@ -39,7 +39,7 @@ export function checkResources(goBinary?: string): string[] {
   const gen = new FleetGenerator();
   const problems: string[] = [];
   changes.forEach((change, step) => {
-    const go = JSON.parse(lines[step]!) as Record<string, unknown[]>;
+    const go = JSON.parse(lines[step]) as Record<string, unknown[]>;
     const ts = gen.build(shape, change);
     for (const kind of ['clusters', 'endpoints', 'listeners', 'routes'] as const) {
       const a = go[kind] ?? [];

@@ -78,7 +78,7 @@ function liteResponseTypes(): { sotw: protobuf.Type; delta: protobuf.Type } {
           DiscoveryResponse: { fields: pick(sotw, ['version_info', 'resources', 'type_url', 'nonce'], ['resources']) },
           Resource: { fields: pick(resource, ['name', 'version', 'resource'], ['resource']) },
           DeltaDiscoveryResponse: {
-            fields: { ...pick(delta, ['type_url', 'nonce', 'removed_resources']), resources: { ...delta.resources!, type: 'Resource' } },
+            fields: { ...pick(delta, ['type_url', 'nonce', 'removed_resources']), resources: { ...delta.resources, type: 'Resource' } },
           },
         },
       },
@@ -468,7 +468,7 @@ class SimulatedEnvoy {
   }
 }
 
-let envoys: SimulatedEnvoy[] = [];
+const envoys: SimulatedEnvoy[] = [];
 let clients: AdsClientInstance[] = [];
 let connectSpec: Extract<LoadCommand, { cmd: 'connect' }> | null = null;
 
@@ -567,7 +567,7 @@ async function handle(msg: LoadCommand): Promise<LoadReply> {
       const t0 = wallNow();
       beginTracking(msg.id, msg.expect);
       clients = makeClients(msg);
-      envoys.forEach((e, i) => e.open(clients[Math.floor(i / msg.streamsPerConnection)]!));
+      envoys.forEach((e, i) => e.open(clients[Math.floor(i / msg.streamsPerConnection)]));
       await tracker!.wait(msg.timeoutMs);
       await settle(SETTLE_QUIET_MS, msg.timeoutMs);
       return result(msg.id, t0);

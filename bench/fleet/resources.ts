@@ -161,17 +161,17 @@ export class FleetGenerator {
       this.clusterRev.push(0);
       this.endpointRev.push(0);
     }
-    if (change === 'one-endpoint' && shape.clusters > 0) this.endpointRev[0]!++;
+    if (change === 'one-endpoint' && shape.clusters > 0) this.endpointRev[0]++;
     if (change === 'all') {
       for (let i = 0; i < shape.clusters; i++) {
-        this.clusterRev[i]!++;
-        this.endpointRev[i]!++;
+        this.clusterRev[i]++;
+        this.endpointRev[i]++;
       }
     }
     const out: FleetResources = { clusters: [], endpoints: [], listeners: [], routes: [] };
     for (let i = 0; i < shape.clusters; i++) {
-      out.clusters.push(makeCluster(i, this.clusterRev[i]!));
-      out.endpoints.push(makeAssignment(i, shape.endpoints, this.endpointRev[i]!));
+      out.clusters.push(makeCluster(i, this.clusterRev[i]));
+      out.endpoints.push(makeAssignment(i, shape.endpoints, this.endpointRev[i]));
     }
     for (let l = 0; l < shape.listeners; l++) {
       out.listeners.push(makeListener(l));

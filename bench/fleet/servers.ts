@@ -35,6 +35,8 @@ export interface ServerSpec {
   readonly endpoints: number;
   /** Folder for build products and logs (gitignored). */
   readonly outDir: string;
+  /** When set, servers that can (ours) write a CPU profile into this folder. */
+  readonly profileDir?: string;
 }
 
 /** A command of the control protocol. */
@@ -64,6 +66,16 @@ export interface ServerReply {
   readonly streams?: number;
   readonly requests?: number;
   readonly responses?: number;
+  /** `set` (ours): resources of the snapshot and encodes done while making and setting it. */
+  readonly resources?: number;
+  readonly encodes?: number;
+  /** `set`, `stats` (ours): encodes since the last `set` per resource of its snapshot (encode once: 1). */
+  readonly encodesPerResource?: number;
+  /** `stats` (ours): event-loop delay since the last `set` (the push and the ACKs), ms. */
+  readonly eventLoopDelayMaxMs?: number;
+  readonly eventLoopDelayP99Ms?: number;
+  /** `stats` (ours): V8 heap used, bytes. */
+  readonly heapUsedBytes?: number;
 }
 
 /** A running server process. */
@@ -113,7 +125,7 @@ export async function startJsonLinesServer(
   trackChild(child);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const waiting: ((line: string) => void)[] = [];
   const early: string[] = [];
   lines.on('line', (line) => {
@@ -150,7 +162,7 @@ export async function startJsonLinesServer(
   const request = (cmd: ServerCommand, timeoutMs = 120_000): Promise<ServerReply> => {
     const run = async (): Promise<ServerReply> => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} is not running`);
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      child.stdin.write(`${JSON.stringify(cmd)}\n`);
       const reply = JSON.parse(await nextLine(timeoutMs)) as ServerReply;
       if (!reply.ok) throw new Error(`${name}: ${cmd.op} failed: ${reply.error ?? 'no reason given'}`);
       return reply;
@@ -168,7 +180,7 @@ export async function startJsonLinesServer(
     } catch {
       // Killed below.
     }
-    child.stdin!.end();
+    child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
@@ -206,15 +218,13 @@ export const startGoReference: ServerStarter = async (spec) =>
     '-endpoints', String(spec.endpoints),
   ]);
 
-/**
- * Path of our server's benchmark entry point. It does not exist yet: the integrator adds it (see
- * bench/fleet/README.md), and `ours` becomes available with no other change.
- */
+/** Path of our server's benchmark entry point. */
 export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
 
 /** Our server: `node --import tsx bench/fleet/ours-server.ts`, same flags and protocol as the Go one. */
 export const startOurs: ServerStarter = (spec) =>
   startJsonLinesServer('ours', process.execPath, [
+    ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
     '--import', 'tsx',
     OURS_ENTRY,
     '--clusters', String(spec.clusters),

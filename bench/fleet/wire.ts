@@ -18,7 +18,7 @@ function readVarint(buf: Uint8Array, pos: number): [value: number, next: number]
   let scale = 1;
   for (let i = 0; i < 10; i++) {
     if (pos >= buf.length) throw new RangeError('truncated varint');
-    const b = buf[pos++]!;
+    const b = buf[pos++];
     value += (b & 0x7f) * scale;
     if (b < 0x80) return [value, pos];
     scale *= 128;
