@@ -232,8 +232,34 @@ export const startOurs: ServerStarter = (spec) =>
     '--endpoints', String(spec.endpoints),
   ]);
 
+/**
+ * Our server from another checkout of this repository (e.g. a `git worktree` of an earlier commit), named by
+ * the environment variable `FLEET_BASE_DIR`: `--servers ours,base` compares two versions of ours in one run.
+ */
+export const startBase: ServerStarter = (spec) => {
+  const dir = process.env['FLEET_BASE_DIR'];
+  if (dir === undefined || dir === '') throw new Error('server "base" needs FLEET_BASE_DIR (a checkout of this repository)');
+  return startJsonLinesServer(
+    'base',
+    process.execPath,
+    [
+      ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+      '--import', 'tsx',
+      join(dir, 'bench', 'fleet', 'ours-server.ts'),
+      '--clusters', String(spec.clusters),
+      '--listeners', String(spec.listeners),
+      '--endpoints', String(spec.endpoints),
+    ],
+    { cwd: dir },
+  );
+};
+
 /** The servers the orchestrator knows, by the name used in `--servers`. */
 export const SERVERS: Readonly<Record<string, { readonly available: () => boolean; readonly start: ServerStarter }>> = {
   go: { available: () => spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0, start: startGoReference },
   ours: { available: () => existsSync(OURS_ENTRY), start: startOurs },
+  base: {
+    available: () => existsSync(join(process.env['FLEET_BASE_DIR'] ?? '', 'bench', 'fleet', 'ours-server.ts')) && process.env['FLEET_BASE_DIR'] !== undefined,
+    start: startBase,
+  },
 };
