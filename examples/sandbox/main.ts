@@ -13,7 +13,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { SnapshotCache } from 'xds-control-plane/cache';
 import { createServer } from 'xds-control-plane/server';
-import { ListenerPort, UpstreamHost, UpstreamPort, generateSnapshot } from './resource.js';
+import { ListenerPort, SnapshotVersion, UpstreamHost, UpstreamPort, generateSnapshot } from './resource.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,7 +21,7 @@ const { values } = parseArgs({
     'admin-port': { type: 'string', default: '18001' },
     node: { type: 'string', default: 'test-id' },
     upstream: { type: 'string', default: UpstreamHost },
-    version: { type: 'string', default: '1' },
+    version: { type: 'string', default: SnapshotVersion },
     'listener-port': { type: 'string', default: String(ListenerPort) },
     hosts: { type: 'string', default: '' },
     debug: { type: 'boolean', default: false },

@@ -11,6 +11,8 @@ export const ListenerName = 'listener_0';
 export const ListenerPort = 10000;
 export const UpstreamHost = 'service1';
 export const UpstreamPort = 8080;
+/** The snapshot's version: the guide changes it from "1" to "2" together with `UpstreamHost`. */
+export const SnapshotVersion = '1';
 
 /** The upstream cluster: LOGICAL_DNS, connect timeout 5s, IPv4 only, its one endpoint given inline. */
 export function makeCluster(clusterName: string, upstreamHost = UpstreamHost, upstreamPort = UpstreamPort): Cluster {
@@ -106,7 +108,7 @@ export interface SnapshotOptions {
 /** The sandbox's snapshot: one cluster, one route, one listener. */
 export function generateSnapshot(options: SnapshotOptions = {}): Snapshot {
   const host = options.upstreamHost ?? UpstreamHost;
-  return new Snapshot(options.version ?? '1', {
+  return new Snapshot(options.version ?? SnapshotVersion, {
     [TypeUrl.Cluster]: [makeCluster(ClusterName, options.upstreamAddress ?? host, options.upstreamPort ?? UpstreamPort)],
     [TypeUrl.Route]: [makeRoute(RouteName, ClusterName, host)],
     [TypeUrl.Listener]: [makeHTTPListener(ListenerName, RouteName, options.listenerPort ?? ListenerPort)],

@@ -109,6 +109,11 @@ export interface DeltaResponse {
   readonly resources: readonly EncodedResource[];
   /** Names the client holds or subscribed to that no longer exist: sent as `removed_resources`. */
   readonly removed: readonly string[];
+  /**
+   * VHDS: names subscribed on demand that match no virtual host, sent as `Resource`s that carry the name as an
+   * alias and have no body (how Envoy learns that the host does not exist). Absent or empty for other types.
+   */
+  readonly unresolved?: readonly string[] | undefined;
   /** The encoded `DeltaDiscoveryResponse` without its nonce, assembled on first use. */
   body(): Buffer;
   /** True for a TTL heartbeat (resources sent without their body). Absent means false. */

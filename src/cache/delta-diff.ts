@@ -4,6 +4,8 @@
  */
 import type { DeltaWatchRequest } from './config-watcher.js';
 import type { EncodedResource } from './encoded-resource.js';
+import { globCollectionOf, isGlobCollection } from '../resource/resource-name.js';
+import { TypeUrl } from '../resource/type-url.js';
 
 /** The resources to send and the names to report removed. Empty arrays mean nothing to say. */
 export interface DeltaDiff {
@@ -11,6 +13,12 @@ export interface DeltaDiff {
   resources: EncodedResource[];
   /** Names the client holds or just subscribed to that do not exist. */
   removed: string[];
+  /**
+   * VHDS only: names just subscribed (`<route configuration>/<host>`) that match no virtual host. Envoy's on-demand
+   * lookup completes (with a 404) only when told so by a `Resource` that carries the name as an alias and has no
+   * body; `removed_resources` would leave the request waiting.
+   */
+  unresolved: string[];
 }
 
 /**
@@ -19,7 +27,11 @@ export interface DeltaDiff {
  * - a name newly subscribed mid-stream is answered even if unchanged (the client asked for it again), and a
  *   newly subscribed name that does not exist is reported removed, so the client need not wait for a timeout;
  * - a name the client holds that no longer exists is reported removed;
- * - `rejected` (name to hash) holds content the client NACKed: it is not sent again.
+ * - `rejected` (name to hash) holds content the client NACKed: it is not sent again;
+ * - for VHDS, a newly subscribed name that matches no virtual host is `unresolved` rather than removed;
+ * - a subscribed `xdstp://` glob collection (`xdstp://authority/type/path/*`, as LEDS subscribes) stands for its
+ *   members (`xdstp://authority/type/path/<id>`): they are sent as if subscribed by name, and the glob itself is
+ *   never reported removed.
  *
  * @param only - restricts the comparison to these names (an update touched only them); all names when absent
  */
@@ -31,25 +43,34 @@ export function deltaDiff(
 ): DeltaDiff {
   const resources: EncodedResource[] = [];
   const removed: string[] = [];
+  const unresolved: string[] = [];
+  const onDemand = request.typeUrl === TypeUrl.VirtualHost;
   const picked = new Set<string>();
   const first = request.responseNonce === '';
   const newly = request.newlySubscribed.length > 0 ? new Set(request.newlySubscribed) : undefined;
+  let globs: Set<string> | undefined;
+  for (const name of request.subscribed) if (isGlobCollection(name)) (globs ??= new Set()).add(name);
+  const newGlobs = newly === undefined ? undefined : new Set([...newly].filter(isGlobCollection));
+  if (newGlobs !== undefined) for (const name of newGlobs) (globs ??= new Set()).add(name);
 
   const consider = (name: string): void => {
-    if (picked.has(name)) return;
+    if (picked.has(name) || globs?.has(name) === true) return;
     const resource = items.get(name);
     const known = request.known.get(name);
+    const glob = globs === undefined ? undefined : globCollectionOf(name);
+    const inGlob = glob !== undefined && globs!.has(glob);
     if (resource === undefined) {
       if (known !== undefined || newly?.has(name) === true) {
         picked.add(name);
-        removed.push(name);
+        if (onDemand && known === undefined) unresolved.push(name);
+        else removed.push(name);
       }
       return;
     }
-    if (!request.wildcard && !request.subscribed.has(name) && newly?.has(name) !== true) return;
+    if (!request.wildcard && !request.subscribed.has(name) && newly?.has(name) !== true && !inGlob) return;
     if (rejected?.get(name) === resource.hash) return;
     // On a new stream, `known` comes from initial_resource_versions: what the client has is not resent.
-    const forced = !first && newly?.has(name) === true;
+    const forced = !first && (newly?.has(name) === true || (glob !== undefined && newGlobs?.has(glob) === true));
     if (known === resource.hash && !forced) return;
     picked.add(name);
     resources.push(resource);
@@ -57,9 +78,21 @@ export function deltaDiff(
 
   if (only !== undefined) {
     for (const name of only) consider(name);
-    return { resources, removed };
+  } else if (globs === undefined && !onDemand) {
+    return fullDiff(items, request, rejected, first, newly);
+  } else {
+    if (request.wildcard) for (const name of items.keys()) consider(name);
+    else if (globs !== undefined) {
+      for (const name of items.keys()) {
+        const glob = globCollectionOf(name);
+        if (glob !== undefined && globs.has(glob)) consider(name);
+      }
+    }
+    for (const name of request.subscribed) consider(name);
+    if (newly !== undefined) for (const name of newly) consider(name);
+    for (const name of request.known.keys()) consider(name);
   }
-  return fullDiff(items, request, rejected, first, newly);
+  return { resources, removed, unresolved };
 }
 
 /**
@@ -127,5 +160,19 @@ function fullDiff(
       removed.push(name);
     }
   }
-  return { resources, removed };
+  return { resources, removed, unresolved: [] };
+}
+
+/**
+ * True if a delta watch must be answered even when {@link deltaDiff} finds nothing to send:
+ * - the first request of a wildcard subscription (CDS, LDS): Envoy finishes initializing it only on a first
+ *   response, even an empty one;
+ * - a request that newly subscribes to a glob collection (LEDS): Envoy waits likewise, and an empty collection
+ *   has no member to send.
+ * A NACK is never answered this way.
+ */
+export function mustAnswerDelta(request: DeltaWatchRequest): boolean {
+  if (request.errorDetail !== undefined) return false;
+  if (request.wildcard && request.responseNonce === '') return true;
+  return request.newlySubscribed.some(isGlobCollection);
 }

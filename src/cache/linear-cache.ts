@@ -3,11 +3,11 @@
  * resource, as go-control-plane's `LinearCache`. Suited to EDS or LEDS for a whole fleet, combined with other
  * caches through a `MuxCache`.
  */
-import { getResourceName } from '../resource/resource-name.js';
+import { getResourceName, globCollectionOf } from '../resource/resource-name.js';
 import { TYPE_SHORT_NAME, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff } from './delta-diff.js';
+import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { EncodedResource } from './encoded-resource.js';
 import { silentLogger, type Logger } from './logger.js';
 import { TypeResources } from './snapshot.js';
@@ -245,6 +245,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     for (const name of changed) {
       const set = this.#deltaByName.get(name);
       if (set !== undefined) for (const w of set) deltas.add(w);
+      // Watches subscribed to the glob collection of the name (LEDS) are indexed under the glob.
+      const glob = globCollectionOf(name);
+      const globSet = glob === undefined ? undefined : this.#deltaByName.get(glob);
+      if (globSet !== undefined) for (const w of globSet) deltas.add(w);
     }
     // A parked delta watch had nothing to receive before this change, so only the changed names can differ now.
     for (const w of deltas) this.#reviewDelta(w, changed);
@@ -363,11 +367,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
   #reviewDelta(watch: LinearDeltaWatch, only?: readonly string[]): boolean {
     const { request } = watch;
     const diff = deltaDiff(this.#items, request, watch.rejected, only);
-    const firstWildcard = only === undefined && request.wildcard && request.responseNonce === '';
-    if (diff.resources.length === 0 && diff.removed.length === 0 && !firstWildcard) return false;
+    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !(only === undefined && mustAnswerDelta(request))) return false;
     this.#unparkDelta(watch);
     try {
-      watch.respond(this.#current().deltaResponse(diff.resources, diff.removed));
+      watch.respond(this.#current().deltaResponse(diff.resources, diff.removed, false, diff.unresolved));
     } catch (error) {
       this.#log.error?.(`a delta watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
     }

@@ -1,5 +1,5 @@
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { encodeDeltaDiscoveryResponseBody, encodeDiscoveryResponseBody } from '../resource/wire.js';
+import { encodeDeltaDiscoveryResponseBody, encodeDiscoveryResponseBody, encodeUnresolvedAlias } from '../resource/wire.js';
 import type { DeltaResponse, Response } from './config-watcher.js';
 import type { EncodedResource } from './encoded-resource.js';
 
@@ -31,20 +31,23 @@ class IncrementalResponse implements DeltaResponse {
   readonly systemVersion: string;
   readonly resources: readonly EncodedResource[];
   readonly removed: readonly string[];
+  readonly unresolved: readonly string[];
   readonly heartbeat: boolean;
   #body: Buffer | undefined;
 
-  constructor(typeUrl: ResourceTypeUrl, systemVersion: string, resources: readonly EncodedResource[], removed: readonly string[], heartbeat: boolean) {
+  constructor(typeUrl: ResourceTypeUrl, systemVersion: string, resources: readonly EncodedResource[], removed: readonly string[], heartbeat: boolean, unresolved: readonly string[]) {
     this.typeUrl = typeUrl;
     this.systemVersion = systemVersion;
     this.resources = resources;
     this.removed = removed;
     this.heartbeat = heartbeat;
+    this.unresolved = unresolved;
   }
 
   body(): Buffer {
     if (this.#body === undefined) {
       const items = this.resources.map((r) => (this.heartbeat ? r.deltaHeartbeat : r.deltaResource));
+      for (const name of this.unresolved) items.push(encodeUnresolvedAlias(name));
       this.#body = encodeDeltaDiscoveryResponseBody(this.systemVersion, items, this.typeUrl, this.removed);
     }
     return this.#body;
@@ -69,6 +72,7 @@ export function createResponse(typeUrl: ResourceTypeUrl, version: string, resour
  *
  * @param removed - names to send in `removed_resources`
  * @param heartbeat - send the resources as TTL heartbeats (name, version and TTL, no body)
+ * @param unresolved - VHDS names that match no virtual host (sent as alias-only resources)
  */
 export function createDeltaResponse(
   typeUrl: ResourceTypeUrl,
@@ -76,6 +80,7 @@ export function createDeltaResponse(
   resources: readonly EncodedResource[],
   removed: readonly string[] = [],
   heartbeat = false,
+  unresolved: readonly string[] = [],
 ): DeltaResponse {
-  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, heartbeat);
+  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, heartbeat, unresolved);
 }

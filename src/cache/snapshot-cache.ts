@@ -7,7 +7,7 @@ import type { Node } from '../types/index.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff } from './delta-diff.js';
+import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
 import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
@@ -416,10 +416,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     const diff = deltaDiff(t.items, request, watch.rejected);
-    // Envoy finishes initializing a wildcard subscription only once it gets a first response, even an empty one.
-    const firstWildcard = request.wildcard && request.responseNonce === '' && request.errorDetail === undefined;
-    if (diff.resources.length === 0 && diff.removed.length === 0 && !firstWildcard) return false;
-    const response = t.deltaResponse(diff.resources, diff.removed);
+    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !mustAnswerDelta(request)) return false;
+    const response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
     watch.done = true;
     watch.bucket.delete(watch);
     state.status.sent(request.typeUrl, t.version, new Date());

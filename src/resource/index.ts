@@ -11,7 +11,7 @@
 export { TypeUrl, TYPE_URL_PREFIX, RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, isResourceTypeUrl, assertResourceTypeUrl, typeNameOf, typeUrlOf } from './type-url.js';
 export type { ResourceTypeUrl, ResourceTypeMap } from './type-url.js';
 export { XdsError, ResourceError, Code } from './xds-error.js';
-export { getResourceName } from './resource-name.js';
+export { getResourceName, globCollectionOf, isGlobCollection } from './resource-name.js';
 export { getResourceReferences } from './references.js';
 export { pack, unpack } from './any.js';
 export { encodeMessage, decodeMessage, fromJson, toJson, canonicalize, contentHash } from './codec.js';

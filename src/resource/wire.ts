@@ -100,6 +100,14 @@ export function encodeDeltaResource(name: string, version: string, any: Uint8Arr
 }
 
 /**
+ * A delta `Resource` that answers an on-demand name the server cannot resolve (VHDS): `name` (3) and `aliases`
+ * (4) hold the name, and there is no `resource` body.
+ */
+export function encodeUnresolvedAlias(name: string): Buffer {
+  return Buffer.concat([stringField(3, name), lengthDelimited(4, Buffer.from(name, 'utf8'))]);
+}
+
+/**
  * The shared part of a `DeltaDiscoveryResponse`: `system_version_info` (1), `resources` (2, encoded Resource
  * messages), `type_url` (4), `removed_resources` (6), `control_plane` (7) when given. Append the nonce with
  * {@link withNonce}.

@@ -18,7 +18,7 @@ export interface ServerOptions {
   /** Hooks into the stream lifecycle (see {@link Callbacks}); all optional. */
   callbacks?: Callbacks | undefined;
   /**
-   * Order the responses of an ADS stream by type, as {@link RESOURCE_TYPE_URLS} lists them (clusters before
+   * Order the responses of an ADS stream by type, as `RESOURCE_TYPE_URLS` (xds-control-plane/resource) lists them (clusters before
    * endpoints, listeners before routes), when several are ready at once. Default true. Nothing is withheld:
    * a response waits at most for the current turn of the event loop.
    */

@@ -668,10 +668,10 @@ async function startOnce<P extends string>(binary: EnvoyBinary, options: StartEn
     stopping ??= (async () => {
       if (!exitInfo) {
         child.kill('SIGTERM');
-        const timer = sleep(5_000, 'timeout' as const);
+        const timer = sleep(5_000, 'timeout' as const, { ref: false });
         if ((await Promise.race([exited, timer])) === 'timeout') {
           child.kill('SIGKILL');
-          const killed = await Promise.race([exited, sleep(5_000, 'timeout' as const)]);
+          const killed = await Promise.race([exited, sleep(5_000, 'timeout' as const, { ref: false })]);
           if (killed === 'timeout') throw new Error(`Envoy pid ${child.pid} did not die after SIGKILL`);
         }
       }
