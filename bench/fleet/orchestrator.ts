@@ -502,6 +502,12 @@ async function main(): Promise<number> {
   const servers = values.servers
     ? list(values.servers, '')
     : known.filter((name) => SERVERS[name].available());
+  if (!values.servers) {
+    // Said out loud, so that a CI log shows which side of the comparison did not run.
+    if (!servers.includes('go')) console.log('go: skipped (Go is not installed on this machine; the go-control-plane side was not run)');
+    if (!servers.includes('ours')) console.log('ours: skipped (bench/fleet/ours-server.ts is missing)');
+  }
+  if (servers.length === 0) throw new Error('no server to run');
   for (const s of servers) {
     if (!SERVERS[s]) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')})`);
     if (!SERVERS[s].available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
