@@ -26,7 +26,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Expectation, LoadCommand, LoadReply, PhaseResult, XdsMode } from './protocol.js';
 import { checkResources } from './check-resources.js';
-import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess } from './servers.js';
+import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc readings
@@ -148,6 +148,11 @@ export interface ScenarioResult {
   readonly responsesReceived: number;
   /** Time the server spent in `set` (making and setting the snapshot), ms, mean. */
   readonly serverSetMs?: number;
+  /** Servers that report them (ours): event-loop delay from `set` to the end of the phase, ms (max over repetitions). */
+  readonly eventLoopDelayMaxMs?: number;
+  readonly eventLoopDelayP99Ms?: number;
+  /** Servers that report them (ours): encodes per resource of the new snapshot, set to end of phase (max). */
+  readonly encodesPerResource?: number;
   readonly errors: number;
   readonly firstError?: string;
 }
@@ -164,6 +169,9 @@ export interface PointResult {
   readonly serverRssPerStreamBytes: number;
   readonly serverPeakRssBytes: number;
   readonly loadgenPeakRssBytes: number;
+  /** Servers that report it (ours): V8 heap used before the streams connect and with all connected. */
+  readonly serverHeapIdleBytes?: number;
+  readonly serverHeapConnectedBytes?: number;
   readonly error?: string;
 }
 
@@ -173,10 +181,28 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[i];
 }
 
+/** One repetition of a scenario. */
+interface RunSample {
+  readonly r: PhaseResult;
+  readonly serverCpuSec: number;
+  readonly setMs?: number;
+  /** What the server's `stats` said at the end of the phase (servers that report it). */
+  readonly stats?: ServerReply;
+}
+
+/** `{ [key]: max over runs }` of a field some servers report, or `{}` when none does. */
+function maxOf(
+  runs: readonly RunSample[],
+  key: 'eventLoopDelayMaxMs' | 'eventLoopDelayP99Ms' | 'encodesPerResource',
+): Partial<Record<typeof key, number>> {
+  const v = runs.map((x) => x.stats?.[key]).filter((x): x is number => typeof x === 'number');
+  return v.length > 0 ? { [key]: Math.max(...v) } : {};
+}
+
 function summarize(
   scenario: ScenarioResult['scenario'],
   streams: number,
-  runs: readonly { r: PhaseResult; serverCpuSec: number; setMs?: number }[],
+  runs: readonly RunSample[],
 ): ScenarioResult {
   const all = runs.flatMap((x) => x.r.latenciesMs).sort((a, b) => a - b);
   const mean = (f: (x: (typeof runs)[number]) => number): number =>
@@ -197,6 +223,9 @@ function summarize(
     responsesReceived: mean((x) => x.r.responsesReceived),
     errors: runs.reduce((s, x) => s + x.r.errors, 0),
     ...(setRuns.length > 0 ? { serverSetMs: setRuns.reduce((s, x) => s + x.setMs!, 0) / setRuns.length } : {}),
+    ...maxOf(runs, 'eventLoopDelayMaxMs'),
+    ...maxOf(runs, 'eventLoopDelayP99Ms'),
+    ...maxOf(runs, 'encodesPerResource'),
   };
   return firstError === undefined ? base : { ...base, firstError };
 }
@@ -216,6 +245,8 @@ interface RunOptions {
   readonly outDir: string;
   /** Writes a CPU profile of the load generator under `outDir`/profiles. */
   readonly profileLoadgen: boolean;
+  /** Writes a CPU profile of our server (`--cpu-prof`) under `outDir`/profiles. */
+  readonly profileServer: boolean;
   /** Pins the server to CPU 0 and the load generator to CPU 1. */
   readonly pin: boolean;
 }
@@ -243,7 +274,10 @@ async function waitForStreams(server: ServerProcess, open: number, timeoutMs: nu
 async function runPoint(serverName: string, mode: XdsMode, n: number, m: number, o: RunOptions): Promise<PointResult> {
   const starter = SERVERS[serverName];
   if (!starter) throw new Error(`unknown server ${serverName}`);
-  const spec = { clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir };
+  const spec = {
+    clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir,
+    ...(o.profileServer ? { profileDir: join(o.outDir, 'profiles') } : {}),
+  };
   const server = await starter.start(spec);
   const lg = new LoadGenerator(o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
   if (o.pin) {
@@ -255,6 +289,8 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   let rssIdle = 0;
   let rssConnected = 0;
   let loadgenPeak = 0;
+  let heapIdle: number | undefined;
+  let heapConnected: number | undefined;
   let error: string | undefined;
   let version = 1;
   const fullConfig: Expectation[] = [
@@ -280,6 +316,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     await lg.ready();
     await sleep(300);
     rssIdle = memoryBytes(server.pid, 'VmRSS');
+    heapIdle = (await server.request({ op: 'stats' })).heapUsedBytes;
 
     // Connect storm.
     let cpu0 = cpuSeconds(server.pid);
@@ -289,10 +326,11 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     await waitForStreams(server, n, 10_000);
     await sleep(300);
     rssConnected = memoryBytes(server.pid, 'VmRSS');
+    heapConnected = (await server.request({ op: 'stats' })).heapUsedBytes;
 
     // Updates: prepare (not measured), mark, set, await.
     const update = async (change: 'one-endpoint' | 'all', expect: readonly Expectation[], tag: string) => {
-      const runs: { r: PhaseResult; serverCpuSec: number; setMs?: number }[] = [];
+      const runs: RunSample[] = [];
       for (let i = 0; i < o.repeat; i++) {
         await prepare(change);
         const id = `${tag}-${i}`;
@@ -300,7 +338,9 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
         const c0 = cpuSeconds(server.pid);
         const set = await server.request({ op: 'set', version: String(version) });
         const r = await lg.result({ cmd: 'await', id, t0: set.t0 ?? Date.now(), timeoutMs: o.timeoutMs }, o.timeoutMs);
-        runs.push({ r, serverCpuSec: cpuSeconds(server.pid) - c0, ...(set.ms === undefined ? {} : { setMs: set.ms }) });
+        const serverCpuSec = cpuSeconds(server.pid) - c0;
+        const stats = await server.request({ op: 'stats' });
+        runs.push({ r, serverCpuSec, stats, ...(set.ms === undefined ? {} : { setMs: set.ms }) });
         loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
         await sleep(100);
       }
@@ -312,7 +352,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
 
     // Reconnect: drop, change one assignment while down, reconnect with what they hold.
-    const reconnectRuns: { r: PhaseResult; serverCpuSec: number }[] = [];
+    const reconnectRuns: RunSample[] = [];
     for (let i = 0; i < o.repeat; i++) {
       await lg.send({ cmd: 'disconnect', id: `drop-${i}` });
       const left = await waitForStreams(server, 0, 30_000);
@@ -342,6 +382,8 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     serverRssPerStreamBytes: n > 0 ? (rssConnected - rssIdle) / n : 0,
     serverPeakRssBytes: peak,
     loadgenPeakRssBytes: loadgenPeak,
+    ...(heapIdle === undefined ? {} : { serverHeapIdleBytes: heapIdle }),
+    ...(heapConnected === undefined ? {} : { serverHeapConnectedBytes: heapConnected }),
   };
   return error === undefined ? base : { ...base, error };
 }
@@ -380,8 +422,25 @@ function printTable(points: readonly PointResult[]): void {
       (p.serverRssPerStreamBytes / 1024).toFixed(1), fmtMB(p.serverPeakRssBytes), fmtMB(p.loadgenPeakRssBytes),
     ]);
   }
+  const extra = points.filter((p) => p.serverHeapConnectedBytes !== undefined);
+  if (extra.length > 0) {
+    mem[0].push('heap KB/stream');
+    for (const [i, p] of points.entries()) {
+      const h = p.serverHeapConnectedBytes !== undefined && p.serverHeapIdleBytes !== undefined && p.n > 0
+        ? ((p.serverHeapConnectedBytes - p.serverHeapIdleBytes) / p.n / 1024).toFixed(1)
+        : '-';
+      mem[i + 1].push(h);
+    }
+  }
   const mw = mem[0].map((_, i) => Math.max(...mem.map((r) => r[i].length)));
   for (const r of mem) console.log(r.map((c, i) => (i < 4 ? c.padEnd(mw[i]) : c.padStart(mw[i]))).join('  '));
+  const loop = points.flatMap((p) =>
+    p.scenarios
+      .filter((s) => s.eventLoopDelayMaxMs !== undefined)
+      .map((s) => `${p.server} ${p.mode} N=${p.n} M=${p.m} ${s.scenario}: loop delay max ${fmtMs(s.eventLoopDelayMaxMs!)} ms, ` +
+        `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}`),
+  );
+  if (loop.length > 0) console.log(`\n${loop.join('\n')}`);
   for (const p of points) if (p.error !== undefined) console.log(`ERROR ${p.server} ${p.mode} N=${p.n} M=${p.m}: ${p.error}`);
 }
 
@@ -430,6 +489,7 @@ async function main(): Promise<number> {
       window: { type: 'string' },
       out: { type: 'string' },
       'profile-loadgen': { type: 'boolean', default: false },
+      'profile-server': { type: 'boolean', default: false },
       pin: { type: 'boolean', default: false },
     },
   });
@@ -442,6 +502,12 @@ async function main(): Promise<number> {
   const servers = values.servers
     ? list(values.servers, '')
     : known.filter((name) => SERVERS[name].available());
+  if (!values.servers) {
+    // Said out loud, so that a CI log shows which side of the comparison did not run.
+    if (!servers.includes('go')) console.log('go: skipped (Go is not installed on this machine; the go-control-plane side was not run)');
+    if (!servers.includes('ours')) console.log('ours: skipped (bench/fleet/ours-server.ts is missing)');
+  }
+  if (servers.length === 0) throw new Error('no server to run');
   for (const s of servers) {
     if (!SERVERS[s]) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')})`);
     if (!SERVERS[s].available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
@@ -463,6 +529,7 @@ async function main(): Promise<number> {
     windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0],
     outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
     profileLoadgen: values['profile-loadgen'],
+    profileServer: values['profile-server'],
     pin: values.pin,
   };
   mkdirSync(o.outDir, { recursive: true });

@@ -35,6 +35,8 @@ export interface ServerSpec {
   readonly endpoints: number;
   /** Folder for build products and logs (gitignored). */
   readonly outDir: string;
+  /** When set, servers that can (ours) write a CPU profile into this folder. */
+  readonly profileDir?: string;
 }
 
 /** A command of the control protocol. */
@@ -64,6 +66,16 @@ export interface ServerReply {
   readonly streams?: number;
   readonly requests?: number;
   readonly responses?: number;
+  /** `set` (ours): resources of the snapshot and encodes done while making and setting it. */
+  readonly resources?: number;
+  readonly encodes?: number;
+  /** `set`, `stats` (ours): encodes since the last `set` per resource of its snapshot (encode once: 1). */
+  readonly encodesPerResource?: number;
+  /** `stats` (ours): event-loop delay since the last `set` (the push and the ACKs), ms. */
+  readonly eventLoopDelayMaxMs?: number;
+  readonly eventLoopDelayP99Ms?: number;
+  /** `stats` (ours): V8 heap used, bytes. */
+  readonly heapUsedBytes?: number;
 }
 
 /** A running server process. */
@@ -206,15 +218,13 @@ export const startGoReference: ServerStarter = async (spec) =>
     '-endpoints', String(spec.endpoints),
   ]);
 
-/**
- * Path of our server's benchmark entry point. It does not exist yet: the integrator adds it (see
- * bench/fleet/README.md), and `ours` becomes available with no other change.
- */
+/** Path of our server's benchmark entry point. */
 export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
 
 /** Our server: `node --import tsx bench/fleet/ours-server.ts`, same flags and protocol as the Go one. */
 export const startOurs: ServerStarter = (spec) =>
   startJsonLinesServer('ours', process.execPath, [
+    ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
     '--import', 'tsx',
     OURS_ENTRY,
     '--clusters', String(spec.clusters),
@@ -222,8 +232,34 @@ export const startOurs: ServerStarter = (spec) =>
     '--endpoints', String(spec.endpoints),
   ]);
 
+/**
+ * Our server from another checkout of this repository (e.g. a `git worktree` of an earlier commit), named by
+ * the environment variable `FLEET_BASE_DIR`: `--servers ours,base` compares two versions of ours in one run.
+ */
+export const startBase: ServerStarter = (spec) => {
+  const dir = process.env['FLEET_BASE_DIR'];
+  if (dir === undefined || dir === '') throw new Error('server "base" needs FLEET_BASE_DIR (a checkout of this repository)');
+  return startJsonLinesServer(
+    'base',
+    process.execPath,
+    [
+      ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+      '--import', 'tsx',
+      join(dir, 'bench', 'fleet', 'ours-server.ts'),
+      '--clusters', String(spec.clusters),
+      '--listeners', String(spec.listeners),
+      '--endpoints', String(spec.endpoints),
+    ],
+    { cwd: dir },
+  );
+};
+
 /** The servers the orchestrator knows, by the name used in `--servers`. */
 export const SERVERS: Readonly<Record<string, { readonly available: () => boolean; readonly start: ServerStarter }>> = {
   go: { available: () => spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0, start: startGoReference },
   ours: { available: () => existsSync(OURS_ENTRY), start: startOurs },
+  base: {
+    available: () => existsSync(join(process.env['FLEET_BASE_DIR'] ?? '', 'bench', 'fleet', 'ours-server.ts')) && process.env['FLEET_BASE_DIR'] !== undefined,
+    start: startBase,
+  },
 };

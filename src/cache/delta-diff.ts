@@ -78,6 +78,8 @@ export function deltaDiff(
 
   if (only !== undefined) {
     for (const name of only) consider(name);
+  } else if (globs === undefined && !onDemand) {
+    return fullDiff(items, request, rejected, first, newly);
   } else {
     if (request.wildcard) for (const name of items.keys()) consider(name);
     else if (globs !== undefined) {
@@ -91,6 +93,74 @@ export function deltaDiff(
     for (const name of request.known.keys()) consider(name);
   }
   return { resources, removed, unresolved };
+}
+
+/**
+ * The comparison over every name of interest, in the order wildcard items, subscribed names, newly subscribed
+ * names, known names: the same decisions as `consider` above, each name decided once, without its lookups
+ * repeated per list. This runs for every request of every delta stream (each ACK opens a watch), so it is kept
+ * to one map lookup per resource in the common case; the pass over `known` is skipped when every known name
+ * was already seen.
+ */
+function fullDiff(
+  items: ReadonlyMap<string, EncodedResource>,
+  request: DeltaWatchRequest,
+  rejected: ReadonlyMap<string, string> | undefined,
+  first: boolean,
+  newly: ReadonlySet<string> | undefined,
+): DeltaDiff {
+  const resources: EncodedResource[] = [];
+  const removed: string[] = [];
+  const { known, subscribed, wildcard } = request;
+  // A newly subscribed name is sent even when the client holds it, except on a new stream (initial versions).
+  const forced = (name: string): boolean => !first && newly !== undefined && newly.has(name);
+  // Known names seen in the passes below; when they are all of them, no known name can be missing.
+  let knownSeen = 0;
+
+  if (wildcard) {
+    for (const [name, resource] of items) {
+      const held = known.get(name);
+      if (held !== undefined) knownSeen++;
+      if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
+      if (held === resource.hash && !forced(name)) continue;
+      resources.push(resource);
+    }
+  }
+  for (const name of subscribed) {
+    const resource = items.get(name);
+    const held = known.get(name);
+    if (!wildcard && held !== undefined) knownSeen++;
+    if (resource === undefined) {
+      if (held !== undefined || newly?.has(name) === true) removed.push(name);
+      continue;
+    }
+    if (wildcard) continue; // decided with the items
+    if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
+    if (held === resource.hash && !forced(name)) continue;
+    resources.push(resource);
+  }
+  if (newly !== undefined) {
+    for (const name of newly) {
+      if (subscribed.has(name)) continue; // decided with the subscribed names
+      const resource = items.get(name);
+      if (resource === undefined) {
+        removed.push(name);
+        continue;
+      }
+      if (wildcard) continue;
+      if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
+      if (known.get(name) === resource.hash && first) continue;
+      resources.push(resource);
+    }
+  }
+  if (knownSeen < known.size) {
+    // Names the client holds that are gone. Known names that exist were decided above, or are not wanted.
+    for (const name of known.keys()) {
+      if (items.has(name) || subscribed.has(name) || newly?.has(name) === true) continue;
+      removed.push(name);
+    }
+  }
+  return { resources, removed, unresolved: [] };
 }
 
 /**

@@ -213,7 +213,12 @@ export class TypeResources {
 
   /** A delta response, shared by streams that get the same resources and removals. */
   deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false, unresolved: readonly string[] = []): DeltaResponse {
-    const key = `${heartbeat ? 'h' : 'r'}${resources.map((r) => r.name).join('\n')}\u0000${removed.join('\n')}\u0000${unresolved.join('\n')}`;
+    // Every resource of the type (a wildcard client's first response, or after a full change) is one key
+    // whatever the order, without joining thousands of names per stream.
+    const names = resources.length === this.items.size && resources.length > 0 && resources.every((r) => this.items.get(r.name) === r)
+      ? '\u0000all'
+      : resources.map((r) => r.name).join('\n');
+    const key = `${heartbeat ? 'h' : 'r'}${names}\u0000${removed.join('\n')}\u0000${unresolved.join('\n')}`;
     return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat, unresolved));
   }
 }

@@ -4,7 +4,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
-import { UndecodableRequest } from './messages.js';
+import { UndecodableRequest, initialVersionsOf } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
 import { BaseStream } from './xds-stream.js';
@@ -50,7 +50,8 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(
-      request.resource_names_subscribe.length + request.resource_names_unsubscribe.length + Object.keys(request.initial_resource_versions).length,
+      request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
+        initialVersionsOf(request).size,
       `delta request for ${typeUrl}`,
     );
     const waiting = this.consult('onStreamDeltaRequest', this.id, request);
@@ -98,7 +99,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
         this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: state.lastVersion, nonce, delta: true });
       }
     }
-    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, request.initial_resource_versions);
+    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersionsOf(request));
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.#cancel(typeUrl, state);
     const watch: DeltaWatchRequest = {

@@ -3,7 +3,7 @@
  * types (proto field names). The node is converted separately, once per stream: Envoy may repeat it on every
  * request and the server only needs its id after the first.
  */
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
 import { lookupProtoNamesType, lookupType } from '../resource/registry.js';
 import { TypeUrl } from '../resource/type-url.js';
@@ -45,6 +45,17 @@ export interface Decoded<T> {
   readonly request: T;
   /** The node message, if the request carried one. */
   readonly node: NodeMessage | undefined;
+}
+
+// `initial_resource_versions` of decoded delta requests, as maps, until a callback replaces the object form.
+const decodedVersions = new WeakMap<XdsDeltaDiscoveryRequest, ReadonlyMap<string, string>>();
+
+/**
+ * The `initial_resource_versions` of a delta request as a map: the decoded map itself (no copy), or the entries
+ * of the object when the request was built elsewhere or a callback replaced it.
+ */
+export function initialVersionsOf(request: XdsDeltaDiscoveryRequest): ReadonlyMap<string, string> {
+  return decodedVersions.get(request) ?? new Map(Object.entries(request.initial_resource_versions));
 }
 
 /** A node as protobuf.js decoded it. */
@@ -97,24 +108,84 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
   return { request, node: (message['node'] ?? undefined) as NodeMessage | undefined };
 }
 
-/** Decodes a `DeltaDiscoveryRequest`; never throws. */
+/**
+ * Decodes a `DeltaDiscoveryRequest`; never throws.
+ *
+ * Read field by field rather than by the generated decoder: a reconnecting Envoy sends
+ * `initial_resource_versions` with an entry per resource it holds (thousands), and a map read straight into a
+ * `Map` costs a fraction of a plain object with thousands of keys. The object form that callbacks see is
+ * built from the map on first read. Unknown fields are skipped, as protobuf requires.
+ */
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDeltaDiscoveryRequest> | UndecodableRequest {
-  let message: protobuf.Message & Record<string, unknown>;
+  let typeUrl = '';
+  let nonce = '';
+  const subscribe: string[] = [];
+  const unsubscribe: string[] = [];
+  const versions = new Map<string, string>();
+  let node: NodeMessage | undefined;
+  let status: StatusMessage | undefined;
   try {
-    message = lookupType(TypeUrl.DeltaDiscoveryRequest).decode(bytes);
+    const reader = protobuf.Reader.create(bytes);
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          node = lookupType('envoy.config.core.v3.Node').decode(reader, reader.uint32()) as NodeMessage;
+          break;
+        case 2:
+          typeUrl = reader.string();
+          break;
+        case 3:
+          subscribe.push(reader.string());
+          break;
+        case 4:
+          unsubscribe.push(reader.string());
+          break;
+        case 5: {
+          const end = reader.uint32() + reader.pos;
+          let key = '';
+          let value = '';
+          while (reader.pos < end) {
+            const entryTag = reader.uint32();
+            if (entryTag === 10) key = reader.string();
+            else if (entryTag === 18) value = reader.string();
+            else reader.skipType(entryTag & 7);
+          }
+          versions.set(key, value);
+          break;
+        }
+        case 6:
+          nonce = reader.string();
+          break;
+        case 7:
+          status = lookupType('google.rpc.Status').decode(reader, reader.uint32()) as unknown as StatusMessage;
+          break;
+        default:
+          reader.skipType(tag & 7);
+      }
+    }
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }
-  const request: XdsDeltaDiscoveryRequest = {
-    type_url: message['type_url'] as string,
-    resource_names_subscribe: message['resource_names_subscribe'] as string[],
-    resource_names_unsubscribe: message['resource_names_unsubscribe'] as string[],
-    initial_resource_versions: { ...(message['initial_resource_versions'] as Record<string, string>) },
-    response_nonce: message['response_nonce'] as string,
-  };
-  const detail = errorDetail(message as { error_detail?: StatusMessage | null });
-  if (detail !== undefined) request.error_detail = detail;
-  return { request, node: (message['node'] ?? undefined) as NodeMessage | undefined };
+  const request = {
+    type_url: typeUrl,
+    resource_names_subscribe: subscribe,
+    resource_names_unsubscribe: unsubscribe,
+    response_nonce: nonce,
+  } as XdsDeltaDiscoveryRequest;
+  let versionsObject: { [name: string]: string } | undefined;
+  Object.defineProperty(request, 'initial_resource_versions', {
+    enumerable: true,
+    configurable: true,
+    get: () => (versionsObject ??= Object.fromEntries(versions)),
+    set: (value: { [name: string]: string }) => {
+      versionsObject = value;
+      decodedVersions.delete(request);
+    },
+  });
+  decodedVersions.set(request, versions);
+  if (status !== undefined) request.error_detail = { code: status.code, message: status.message };
+  return { request, node };
 }
 
 /** Converts a decoded node to its ProtoJSON shape (proto field names). */

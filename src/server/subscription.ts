@@ -86,11 +86,16 @@ export class DeltaSubscription {
    * `initial_resource_versions`). Returns the names newly subscribed, which the cache must answer even if
    * unchanged; names the client already holds from a previous stream are not among them.
    */
-  update(subscribe: readonly string[], unsubscribe: readonly string[], initialVersions: Readonly<Record<string, string>>): string[] {
+  update(
+    subscribe: readonly string[],
+    unsubscribe: readonly string[],
+    initialVersions: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+  ): string[] {
     const first = !this.#started;
     this.#started = true;
     if (first) {
-      for (const [name, version] of Object.entries(initialVersions)) this.known.set(name, version);
+      const entries = initialVersions instanceof Map ? initialVersions : Object.entries(initialVersions);
+      for (const [name, version] of entries as Iterable<[string, string]>) this.known.set(name, version);
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
     }
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.

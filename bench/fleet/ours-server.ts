@@ -1,0 +1,216 @@
+/**
+ * Our xDS server as a fleet-benchmark server process (the control protocol is described in servers.ts and
+ * bench/fleet/README.md).
+ *
+ * One `SnapshotCache` in ADS mode whose node hash maps every node to the key `fleet`, one snapshot per version,
+ * served over ADS SotW and delta by `createServer(...)` on 127.0.0.1 (any free port).
+ *
+ *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E [--sliced]
+ *
+ * `--sliced` makes snapshots with `await Snapshot.create` (encoding in 5 ms slices) instead of `new Snapshot`.
+ *
+ * Besides the protocol's fields, the answers carry measures of ours:
+ * - `set`: `resources` of the snapshot, `encodes` done while making and setting it, and `encodesPerResource`
+ *   (encodes / resources: encode once means 1 for a snapshot whose resources are all new objects).
+ * - `stats`: `eventLoopDelayMaxMs` and `eventLoopDelayP99Ms` since the last `set` (the push and the ACKs that
+ *   follow), `encodesPerResource` since the last `set` (it also counts encodes after `set` answered: any
+ *   per-stream encoding would show there), `heapUsedBytes`, `externalBytes`, `arrayBuffersBytes`.
+ *
+ * @packageDocumentation
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from '../../src/cache/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
+import { createServer } from '../../src/server/index.js';
+import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
+
+/** The one cache key every node maps to. */
+const FLEET_KEY = 'fleet';
+
+interface Command {
+  readonly op?: string;
+  readonly version?: string;
+  readonly clusters?: number;
+  readonly listeners?: number;
+  readonly endpoints?: number;
+  readonly change?: FleetChange;
+}
+
+function positive(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag}: not a non-negative integer: ${value}`);
+  return v;
+}
+
+function toResources(r: FleetResources): SnapshotResources {
+  return {
+    [TypeUrl.Cluster]: r.clusters,
+    [TypeUrl.Endpoint]: r.endpoints,
+    [TypeUrl.Listener]: r.listeners,
+    [TypeUrl.Route]: r.routes,
+  };
+}
+
+function count(r: FleetResources): number {
+  return r.clusters.length + r.endpoints.length + r.listeners.length + r.routes.length;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      clusters: { type: 'string' },
+      listeners: { type: 'string' },
+      endpoints: { type: 'string' },
+      sliced: { type: 'boolean', default: false },
+    },
+  });
+  const shape = {
+    clusters: positive(values.clusters, 100, 'clusters'),
+    listeners: positive(values.listeners, 1, 'listeners'),
+    endpoints: positive(values.endpoints, 3, 'endpoints'),
+  };
+  const makeSnapshot = async (version: string, resources: FleetResources): Promise<Snapshot> =>
+    values.sliced ? Snapshot.create(version, toResources(resources)) : new Snapshot(version, toResources(resources));
+
+  let streams = 0;
+  let requests = 0;
+  let responses = 0;
+  const cache = new SnapshotCache({ ads: true, hash: () => FLEET_KEY });
+  const generator = new FleetGenerator();
+  const initial = generator.build(shape, 'none');
+  await cache.setSnapshot(FLEET_KEY, await makeSnapshot('1', initial));
+
+  const xds = createServer(cache, {
+    callbacks: {
+      onStreamOpen: () => {
+        streams++;
+      },
+      onStreamClosed: () => {
+        streams--;
+      },
+      onDeltaStreamOpen: () => {
+        streams++;
+      },
+      onDeltaStreamClosed: () => {
+        streams--;
+      },
+      onStreamRequest: () => {
+        requests++;
+      },
+      onStreamDeltaRequest: () => {
+        requests++;
+      },
+      onStreamResponse: () => {
+        responses++;
+      },
+      onStreamDeltaResponse: () => {
+        responses++;
+      },
+    },
+  });
+  const port = await xds.listen('127.0.0.1:0');
+  const write = (v: unknown): void => {
+    process.stdout.write(`${JSON.stringify(v)}\n`);
+  };
+  write({ listening: port });
+
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  let encodesAtSet = EncodedResource.encodeCount;
+  let resourcesAtSet = count(initial);
+  let prepared: { version: string; resources: FleetResources } | undefined;
+  let closing = false;
+
+  const quit = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    loopDelay.disable();
+    await xds.close({ deadlineMs: 1000 }).catch(() => undefined);
+    cache.close();
+    process.exit(0);
+  };
+
+  const handle = async (cmd: Command): Promise<unknown> => {
+    switch (cmd.op) {
+      case 'prepare': {
+        if (cmd.version === undefined) throw new Error('prepare needs a version');
+        const started = performance.now();
+        const resources = generator.build(
+          {
+            clusters: cmd.clusters ?? shape.clusters,
+            listeners: cmd.listeners ?? shape.listeners,
+            endpoints: cmd.endpoints ?? shape.endpoints,
+          },
+          cmd.change ?? 'none',
+        );
+        prepared = { version: cmd.version, resources };
+        return { ok: true, op: 'prepare', version: cmd.version, ms: performance.now() - started };
+      }
+      case 'set': {
+        if (prepared === undefined || prepared.version !== cmd.version) {
+          throw new Error(`version ${String(cmd.version)} was not prepared`);
+        }
+        const { version, resources } = prepared;
+        prepared = undefined;
+        loopDelay.reset();
+        encodesAtSet = EncodedResource.encodeCount;
+        resourcesAtSet = count(resources);
+        const t0 = performance.timeOrigin + performance.now();
+        const started = performance.now();
+        await cache.setSnapshot(FLEET_KEY, await makeSnapshot(version, resources));
+        const ms = performance.now() - started;
+        const encodes = EncodedResource.encodeCount - encodesAtSet;
+        return {
+          ok: true, op: 'set', version, t0, ms,
+          resources: resourcesAtSet, encodes, encodesPerResource: encodes / Math.max(1, resourcesAtSet),
+        };
+      }
+      case 'stats': {
+        const mem = process.memoryUsage();
+        const encodes = EncodedResource.encodeCount - encodesAtSet;
+        return {
+          ok: true, op: 'stats', streams, requests, responses,
+          eventLoopDelayMaxMs: loopDelay.max / 1e6,
+          eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+          encodes,
+          encodesPerResource: encodes / Math.max(1, resourcesAtSet),
+          heapUsedBytes: mem.heapUsed,
+          externalBytes: mem.external,
+          arrayBuffersBytes: mem.arrayBuffers,
+        };
+      }
+      case 'quit':
+        return { ok: true, op: 'quit' };
+      default:
+        throw new Error(`unknown op ${String(cmd.op)}`);
+    }
+  };
+
+  // Commands are answered one at a time, in order.
+  const lines = createInterface({ input: process.stdin });
+  let queue: Promise<void> = Promise.resolve();
+  lines.on('line', (line) => {
+    queue = queue.then(async () => {
+      let op: string | undefined;
+      try {
+        const cmd = JSON.parse(line) as Command;
+        op = cmd.op;
+        write(await handle(cmd));
+        if (op === 'quit') await quit();
+      } catch (err) {
+        write({ ok: false, op, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  });
+  lines.on('close', () => {
+    void queue.then(quit);
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`ours-server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

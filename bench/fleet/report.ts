@@ -1,0 +1,168 @@
+/**
+ * Turns the JSON files of fleet-benchmark runs into the Markdown of docs/benchmarks.md: the matrix, ours
+ * beside go-control-plane with the ratios, memory, our extra measures, and ASCII charts of convergence
+ * against N.
+ *
+ *   node --import tsx bench/fleet/report.ts .bench-out/fleet-<time>.json [more.json ...] > matrix.md
+ *
+ * Points of later files replace points of earlier ones with the same (server, mode, N, M).
+ *
+ * @packageDocumentation
+ */
+import { readFileSync } from 'node:fs';
+import type { PointResult, ScenarioResult } from './orchestrator.js';
+
+interface RunFile {
+  readonly started: string;
+  readonly machine: Record<string, unknown>;
+  readonly options: Record<string, unknown>;
+  readonly points: PointResult[];
+}
+
+const SCENARIOS: readonly ScenarioResult['scenario'][] = ['connect', 'one-endpoint', 'all', 'reconnect'];
+
+function ms(v: number | undefined): string {
+  if (v === undefined || !Number.isFinite(v)) return '-';
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+function ratio(ours: number | undefined, go: number | undefined): string {
+  if (ours === undefined || go === undefined || !Number.isFinite(ours) || !Number.isFinite(go) || go <= 0) return '-';
+  return (ours / go).toFixed(2);
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1048576).toFixed(0);
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const [head, ...body] = rows;
+  const line = (r: readonly string[]): string => `| ${r.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
+}
+
+function bar(value: number, max: number, width: number): string {
+  // Logarithmic, so that 20 ms and 20 s both show.
+  if (!Number.isFinite(value) || value <= 0) return '';
+  const lo = Math.log10(5);
+  const n = Math.max(1, Math.round(((Math.log10(value) - lo) / (Math.log10(max) - lo)) * width));
+  return '#'.repeat(Math.min(width, n));
+}
+
+function main(): void {
+  const files = process.argv.slice(2);
+  if (files.length === 0) throw new Error('usage: report.ts RUN.json [RUN.json ...]');
+  const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunFile);
+  const points = new Map<string, PointResult>();
+  for (const run of runs) for (const p of run.points) points.set(`${p.server} ${p.mode} ${p.n} ${p.m}`, p);
+  const get = (server: string, mode: string, n: number, m: number): PointResult | undefined => points.get(`${server} ${mode} ${n} ${m}`);
+  const ns = [...new Set([...points.values()].map((p) => p.n))].sort((a, b) => a - b);
+  const msz = [...new Set([...points.values()].map((p) => p.m))].sort((a, b) => a - b);
+  const modes = (['sotw', 'delta'] as const).filter((mode) => [...points.values()].some((p) => p.mode === mode));
+  const out: string[] = [];
+
+  const machine = runs[0].machine;
+  out.push(`Runs: ${runs.map((r) => r.started).join(', ')}. Machine: ${String(machine['cpu'])}, ${String(machine['cores'])} cores, ` +
+    `${(Number(machine['memoryBytes']) / 2 ** 30).toFixed(0)} GiB, Linux ${String(machine['kernel'])}, Node ${String(machine['node'])}, ${String(machine['go'])}.`);
+  out.push('');
+
+  for (const mode of modes) {
+    out.push(`#### ${mode === 'sotw' ? 'State of the world' : 'Delta'} (ADS)`);
+    out.push('');
+    const rows: string[][] = [[
+      'N', 'M', 'scenario', 'go p50', 'ours p50', 'p50 ratio', 'go p99', 'ours p99', 'p99 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'load gen CPU s (go / ours)',
+    ]];
+    for (const m of msz) {
+      for (const n of ns) {
+        const go = get('go', mode, n, m);
+        const ours = get('ours', mode, n, m);
+        if (go === undefined && ours === undefined) continue;
+        for (const sc of SCENARIOS) {
+          const g = go?.scenarios.find((s) => s.scenario === sc);
+          const o = ours?.scenarios.find((s) => s.scenario === sc);
+          rows.push([
+            String(n), String(m), sc,
+            ms(g?.p50Ms), ms(o?.p50Ms), ratio(o?.p50Ms, g?.p50Ms),
+            ms(g?.p99Ms), ms(o?.p99Ms), ratio(o?.p99Ms, g?.p99Ms),
+            g?.serverCpuSec.toFixed(2) ?? '-', o?.serverCpuSec.toFixed(2) ?? '-', ratio(o?.serverCpuSec, g?.serverCpuSec),
+            `${g?.loadgenCpuSec.toFixed(2) ?? '-'} / ${o?.loadgenCpuSec.toFixed(2) ?? '-'}`,
+          ]);
+        }
+      }
+    }
+    out.push(table(rows));
+    out.push('');
+  }
+
+  out.push('#### Memory');
+  out.push('');
+  const mem: string[][] = [[
+    'mode', 'N', 'M', 'go RSS idle / connected MB', 'ours RSS idle / connected MB', 'go KB/stream', 'ours KB/stream', 'ratio', 'ours heap KB/stream', 'go peak MB', 'ours peak MB',
+  ]];
+  for (const mode of modes) {
+    for (const m of msz) {
+      for (const n of ns) {
+        const go = get('go', mode, n, m);
+        const ours = get('ours', mode, n, m);
+        if (go === undefined && ours === undefined) continue;
+        const heap = ours?.serverHeapConnectedBytes !== undefined && ours.serverHeapIdleBytes !== undefined
+          ? ((ours.serverHeapConnectedBytes - ours.serverHeapIdleBytes) / n / 1024).toFixed(1)
+          : '-';
+        mem.push([
+          mode, String(n), String(m),
+          go ? `${mb(go.serverRssIdleBytes)} / ${mb(go.serverRssConnectedBytes)}` : '-',
+          ours ? `${mb(ours.serverRssIdleBytes)} / ${mb(ours.serverRssConnectedBytes)}` : '-',
+          go ? (go.serverRssPerStreamBytes / 1024).toFixed(0) : '-',
+          ours ? (ours.serverRssPerStreamBytes / 1024).toFixed(0) : '-',
+          ratio(ours?.serverRssPerStreamBytes, go?.serverRssPerStreamBytes),
+          heap,
+          go ? mb(go.serverPeakRssBytes) : '-',
+          ours ? mb(ours.serverPeakRssBytes) : '-',
+        ]);
+      }
+    }
+  }
+  out.push(table(mem));
+  out.push('');
+
+  out.push('#### Ours only: event-loop delay during the push, encodes per resource version');
+  out.push('');
+  const extra: string[][] = [['mode', 'N', 'M', 'scenario', 'set ms', 'loop delay max ms', 'loop delay p99 ms', 'encodes per resource']];
+  for (const mode of modes) {
+    for (const m of msz) {
+      for (const n of ns) {
+        const ours = get('ours', mode, n, m);
+        for (const s of ours?.scenarios ?? []) {
+          if (s.eventLoopDelayMaxMs === undefined) continue;
+          extra.push([mode, String(n), String(m), s.scenario, ms(s.serverSetMs), ms(s.eventLoopDelayMaxMs), ms(s.eventLoopDelayP99Ms), (s.encodesPerResource ?? Number.NaN).toFixed(2)]);
+        }
+      }
+    }
+  }
+  out.push(table(extra));
+  out.push('');
+
+  out.push('#### Convergence p50 against N (log scale; `g` go-control-plane, `o` ours)');
+  out.push('');
+  out.push('```');
+  const all = [...points.values()].flatMap((p) => p.scenarios.map((s) => s.p50Ms)).filter(Number.isFinite);
+  const max = Math.max(...all, 10);
+  for (const mode of modes) {
+    for (const sc of ['connect', 'all'] as const) {
+      for (const m of msz) {
+        out.push(`${mode} ${sc} M=${m}`);
+        for (const n of ns) {
+          for (const server of ['go', 'ours']) {
+            const s = get(server, mode, n, m)?.scenarios.find((x) => x.scenario === sc);
+            if (s === undefined) continue;
+            out.push(`  N=${String(n).padEnd(5)} ${server === 'go' ? 'g' : 'o'} ${bar(s.p50Ms, max, 50).padEnd(50)} ${ms(s.p50Ms)} ms`);
+          }
+        }
+      }
+    }
+  }
+  out.push('```');
+  console.log(out.join('\n'));
+}
+
+main();
