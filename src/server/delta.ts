@@ -1,4 +1,4 @@
-import type { CancelWatch, DeltaResponse, DeltaWatchRequest } from '../cache/config-watcher.js';
+import type { DeltaResponse, DeltaWatchRequest } from '../cache/config-watcher.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
@@ -7,13 +7,10 @@ import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest, initialVersionsOf } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
-import { BaseStream } from './xds-stream.js';
+import { BaseStream, type WatchSlot } from './xds-stream.js';
 
-interface TypeState {
+interface TypeState extends WatchSlot {
   readonly subscription: DeltaSubscription;
-  cancel: CancelWatch | undefined;
-  token: number;
-  watching: boolean;
   request: XdsDeltaDiscoveryRequest | undefined;
   lastNonce: string | undefined;
   lastVersion: string;
@@ -101,7 +98,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
     }
     const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersionsOf(request));
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
-    this.#cancel(typeUrl, state);
+    this.cancelWatch(typeUrl, state);
     const watch: DeltaWatchRequest = {
       node,
       typeUrl,
@@ -113,33 +110,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
       errorDetail: request.error_detail,
     };
     state.request = request;
-    const token = state.token;
-    const current = state;
-    let answered = false;
-    state.watching = true;
-    let cancel: CancelWatch;
-    try {
-      cancel = this.env.cache.createDeltaWatch(watch, (response) => {
-        if (current.token !== token || this.closed) return;
-        answered = true;
-        current.watching = false;
-        current.cancel = undefined;
-        this.queue.push(response);
-      });
-    } catch (error) {
-      state.watching = false;
-      throw error;
-    }
-    if (!answered) state.cancel = cancel;
-  }
-
-  #cancel(typeUrl: ResourceTypeUrl, state: TypeState): void {
-    state.token++;
-    state.watching = false;
-    const cancel = state.cancel;
-    state.cancel = undefined;
-    cancel?.();
-    this.queue.drop(typeUrl);
+    this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));
   }
 
   protected write(response: DeltaResponse): boolean {
@@ -158,7 +129,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
   }
 
   protected releaseWatches(): void {
-    for (const [typeUrl, state] of this.#types) this.#cancel(typeUrl, state);
+    for (const [typeUrl, state] of this.#types) this.cancelWatch(typeUrl, state);
     this.#types.clear();
   }
 

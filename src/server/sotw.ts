@@ -1,4 +1,4 @@
-import type { CancelWatch, Response, WatchRequest } from '../cache/config-watcher.js';
+import type { Response, WatchRequest } from '../cache/config-watcher.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
@@ -7,15 +7,11 @@ import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDiscoveryRequest } from './messages.js';
 import { SotwSubscription } from './subscription.js';
-import { BaseStream } from './xds-stream.js';
+import { BaseStream, type WatchSlot } from './xds-stream.js';
 
 /** Per type: the subscription, the open watch, and the last response written (for nonces, ACK and NACK). */
-interface TypeState {
+interface TypeState extends WatchSlot {
   readonly subscription: SotwSubscription;
-  cancel: CancelWatch | undefined;
-  /** Bumped with each new watch, so that an answer to a replaced watch is ignored. */
-  token: number;
-  watching: boolean;
   /** The request that opened the current watch (given to onStreamResponse). */
   request: XdsDiscoveryRequest | undefined;
   /** Nonce and version of the last response written; undefined before the first. */
@@ -24,12 +20,6 @@ interface TypeState {
   /** The last response written (its resource names are what the client holds at `lastVersion`). */
   lastResponse: Response | undefined;
 }
-
-/**
- * `WatchRequest` with `knownNames`, which the caches read to answer a request that adds a name without a version
- * change (Envoy adding an EDS cluster). Declared here until the seam's type carries it.
- */
-type WatchRequestWithKnown = WatchRequest & { knownNames?: ReadonlySet<string> | undefined };
 
 // The names of a response's resources, computed once per response whatever the number of streams it went to.
 const namesOfResponse = new WeakMap<Response, ReadonlySet<string>>();
@@ -129,8 +119,8 @@ export class SotwStream extends BaseStream<Response> {
       }
     }
     state.subscription.update(request.resource_names);
-    this.#cancel(typeUrl, state);
-    const watch: WatchRequestWithKnown = {
+    this.cancelWatch(typeUrl, state);
+    const watch: WatchRequest = {
       node,
       typeUrl,
       resourceNames: state.subscription.names,
@@ -142,34 +132,7 @@ export class SotwStream extends BaseStream<Response> {
       knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
     };
     state.request = request;
-    const token = state.token;
-    const current = state;
-    let answered = false;
-    state.watching = true;
-    let cancel: CancelWatch;
-    try {
-      cancel = this.env.cache.createWatch(watch, (response) => {
-        if (current.token !== token || this.closed) return;
-        answered = true;
-        current.watching = false;
-        current.cancel = undefined;
-        this.queue.push(response);
-      });
-    } catch (error) {
-      state.watching = false;
-      throw error;
-    }
-    if (!answered) state.cancel = cancel;
-  }
-
-  #cancel(typeUrl: ResourceTypeUrl, state: TypeState): void {
-    state.token++;
-    state.watching = false;
-    const cancel = state.cancel;
-    state.cancel = undefined;
-    cancel?.();
-    // A response computed for the old subscription must not go out after the new request.
-    this.queue.drop(typeUrl);
+    this.openWatch(state, (respond) => this.env.cache.createWatch(watch, respond));
   }
 
   protected write(response: Response): boolean {
@@ -188,7 +151,7 @@ export class SotwStream extends BaseStream<Response> {
   }
 
   protected releaseWatches(): void {
-    for (const [typeUrl, state] of this.#types) this.#cancel(typeUrl, state);
+    for (const [typeUrl, state] of this.#types) this.cancelWatch(typeUrl, state);
     this.#types.clear();
   }
 

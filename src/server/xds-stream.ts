@@ -1,5 +1,5 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import type { ConfigWatcher } from '../cache/config-watcher.js';
+import type { CancelWatch, ConfigWatcher } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
@@ -38,6 +38,16 @@ export interface XdsStream {
 
 /** The stream's gRPC call: requests come in decoded (or as a decode failure), responses go out as bytes. */
 export type XdsCall = ServerDuplexStream<unknown, Buffer>;
+
+/** What a stream keeps of the watch of one type. */
+export interface WatchSlot {
+  /** Cancels the open watch; undefined when none is open (or it already answered). */
+  cancel: CancelWatch | undefined;
+  /** Bumped with each new watch, so that an answer to a replaced watch is ignored. */
+  token: number;
+  /** True while a watch is open and has not answered. */
+  watching: boolean;
+}
 
 /**
  * What SotW and delta streams have in common: the call's lifecycle, the node taken from the first request, the
@@ -96,6 +106,41 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
 
   /** Tells the closed callback of this kind of stream. */
   protected abstract notifyClosed(node: Node | undefined): void;
+
+  /**
+   * Opens the watch of one type through `create` (which calls the cache), replacing nothing: call
+   * {@link BaseStream.cancelWatch} first. The cache may answer before `create` returns; an answer to a watch that
+   * was replaced since, or that arrives after the stream ended, is dropped.
+   */
+  protected openWatch(slot: WatchSlot, create: (respond: (response: R) => void) => CancelWatch): void {
+    const token = slot.token;
+    let answered = false;
+    slot.watching = true;
+    let cancel: CancelWatch;
+    try {
+      cancel = create((response) => {
+        if (slot.token !== token || this.closed) return;
+        answered = true;
+        slot.watching = false;
+        slot.cancel = undefined;
+        this.queue.push(response);
+      });
+    } catch (error) {
+      slot.watching = false;
+      throw error;
+    }
+    if (!answered) slot.cancel = cancel;
+  }
+
+  /** Cancels the watch of one type and drops its pending response: it was computed for the old subscription. */
+  protected cancelWatch(typeUrl: ResourceTypeUrl, slot: WatchSlot): void {
+    slot.token++;
+    slot.watching = false;
+    const cancel = slot.cancel;
+    slot.cancel = undefined;
+    cancel?.();
+    this.queue.drop(typeUrl);
+  }
 
   /** Starts serving the call. */
   start(): void {
