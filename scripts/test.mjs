@@ -24,7 +24,12 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--conditions=xds-source', '--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...files], {
-  stdio: 'inherit',
-});
+// Bounds: a test that hangs fails after 3 minutes; a test file whose process does not exit, after 20 minutes in all.
+const SUITE_TIMEOUT_MS = 20 * 60 * 1000;
+const result = spawnSync(
+  process.execPath,
+  ['--conditions=xds-source', '--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...flags, ...files],
+  { stdio: 'inherit', timeout: SUITE_TIMEOUT_MS, killSignal: 'SIGKILL' },
+);
+if (result.error) console.error(`test run stopped: ${result.error.message}`);
 process.exit(result.status ?? 1);

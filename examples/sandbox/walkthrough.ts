@@ -39,9 +39,35 @@ export interface StepResult {
   title: string;
   /** What the step printed: curl output, config_dump excerpt, log lines. */
   shows: string;
+  /** The same, as data (for tests). */
+  facts: StepFacts;
 }
 
-/** A dynamic cluster as `config_dump` shows it. */
+/** An upstream address as `config_dump` shows it. */
+export interface ClusterFact {
+  name: string;
+  /** `version_info` of a dynamic cluster; absent for a static one. */
+  version?: string;
+  /** First endpoint's host and port. */
+  address?: string;
+  port?: number;
+}
+
+/** What a step observed. */
+export interface StepFacts {
+  /** A request to the listener failed with this error (e.g. `ECONNREFUSED`). */
+  listenerError?: string;
+  /** First line of the listener's answer, e.g. `Request served by service1`. */
+  servedBy?: string;
+  /** `static_clusters` of config_dump. */
+  staticClusters?: ClusterFact[];
+  /** `dynamic_active_clusters` of config_dump (empty when config_dump has none). */
+  dynamicClusters?: ClusterFact[];
+  /** Ports of the echo services, by name. */
+  services?: Record<string, number>;
+}
+
+/** A cluster as `config_dump` shows it. */
 interface DynamicCluster {
   version_info?: string;
   cluster?: { name?: string; load_assignment?: { endpoints?: { lb_endpoints?: { endpoint?: { address?: { socket_address?: { address?: string; port_value?: number } } } }[] }[] } };
@@ -61,6 +87,20 @@ async function dynamicClusters(envoy: EnvoyInstance): Promise<DynamicCluster[]> 
   const section = configSection(await envoy.configDump(), 'ClustersConfigDump') as { dynamic_active_clusters?: DynamicCluster[] } | undefined;
   return section?.dynamic_active_clusters ?? [];
 }
+
+function clusterFacts(clusters: DynamicCluster[]): ClusterFact[] {
+  return clusters.map((c) => {
+    const address = c.cluster?.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.socket_address;
+    return {
+      name: c.cluster?.name ?? '',
+      ...(c.version_info !== undefined ? { version: c.version_info } : {}),
+      ...(address?.address !== undefined ? { address: address.address } : {}),
+      ...(address?.port_value !== undefined ? { port: address.port_value } : {}),
+    };
+  });
+}
+
+const firstLine = (text: string): string => text.split('\n', 1)[0] ?? '';
 
 function describeClusters(clusters: DynamicCluster[]): string {
   if (clusters.length === 0) return 'dynamic_active_clusters: null';
@@ -129,8 +169,8 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
  */
 export async function runWalkthrough(ports: WalkthroughPorts, report: (result: StepResult) => void = () => {}): Promise<StepResult[]> {
   const results: StepResult[] = [];
-  const step = (n: number, title: string, shows: string) => {
-    const result = { step: n, title, shows };
+  const step = (n: number, title: string, shows: string, facts: StepFacts = {}) => {
+    const result = { step: n, title, shows, facts };
     results.push(result);
     report(result);
   };
@@ -145,17 +185,25 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
       ready: 'admin',
       bootstrap: sandboxBootstrap({ controlPlanePort: ports.controlPlane, adminPort: ports.admin }),
     });
-    step(1, 'Start proxy, service1 and service2 (not the control plane)', `Envoy (pid ${envoy.pid}) admin on :${envoy.adminPort}; service1 on :${services[0].port}, service2 on :${services[1].port}`);
+    step(1, 'Start proxy, service1 and service2 (not the control plane)', `Envoy (pid ${envoy.pid}) admin on :${envoy.adminPort}; service1 on :${services[0].port}, service2 on :${services[1].port}`, {
+      services: Object.fromEntries(services.map((s) => [s.name, s.port])),
+    });
 
     const refused = await curl(ports.listener);
     const dump = await envoy.configDump();
-    const statics = (configSection(dump, 'ClustersConfigDump') as { static_clusters?: { cluster?: { name?: string; load_assignment?: unknown } }[] } | undefined)?.static_clusters ?? [];
+    const statics = (configSection(dump, 'ClustersConfigDump') as { static_clusters?: DynamicCluster[] } | undefined)?.static_clusters ?? [];
+    const initialDynamic = await dynamicClusters(envoy);
     step(
       2,
       'Check the initial config: no listener yet, only the static xds_cluster',
       `curl :${ports.listener} -> ${refused.ok ? 'answered?! ' + refused.text : `fails (${refused.error})`}\n` +
         `static_clusters: ${statics.map((c) => `${c.cluster?.name} ${JSON.stringify(c.cluster?.load_assignment)}`).join(', ')}\n` +
-        describeClusters(await dynamicClusters(envoy)),
+        describeClusters(initialDynamic),
+      {
+        ...(refused.ok ? { servedBy: firstLine(refused.text) } : { listenerError: refused.error }),
+        staticClusters: clusterFacts(statics),
+        dynamicClusters: clusterFacts(initialDynamic),
+      },
     );
 
     controlPlane = await startControlPlane(ports, services, 'service1', '1');
@@ -165,18 +213,28 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
       const r = await curl(ports.listener);
       return r.ok && r.text.startsWith('Request served by service1') ? r.text : undefined;
     });
-    step(4, 'Query the proxy', `curl :${ports.listener}\n${first.trim()}`);
+    step(4, 'Query the proxy', `curl :${ports.listener}\n${first.trim()}`, { servedBy: firstLine(first) });
 
     const v1 = await until('version "1" in config_dump', async () => {
       const clusters = await dynamicClusters(envoy!);
       return clusters.some((c) => c.version_info === '1' && c.cluster?.name === ClusterName) ? clusters : undefined;
     });
-    step(5, "Dump Envoy's dynamic_active_clusters", describeClusters(v1));
+    step(5, "Dump Envoy's dynamic_active_clusters", describeClusters(v1), { dynamicClusters: clusterFacts(v1) });
 
     await stopControlPlane(controlPlane);
     controlPlane = undefined;
+    // Wait until Envoy has seen the control plane go (its ADS stream ended), then ask again.
+    await until('Envoy to lose the control plane', async () => {
+      const stats = await envoy!.stats('^control_plane\\.connected_state$');
+      return stats['control_plane.connected_state'] === 0;
+    });
     const afterStop = await curl(ports.listener);
-    step(6, 'Stop the control plane: Envoy keeps serving', `curl :${ports.listener} | grep "served by" -> ${afterStop.ok ? afterStop.text.split('\n')[0] : afterStop.error}`);
+    step(
+      6,
+      'Stop the control plane: Envoy keeps serving',
+      `curl :${ports.listener} | grep "served by" -> ${afterStop.ok ? firstLine(afterStop.text) : afterStop.error}`,
+      afterStop.ok ? { servedBy: firstLine(afterStop.text) } : { listenerError: afterStop.error },
+    );
 
     controlPlane = await startControlPlane(ports, services, 'service2', '2');
     step(7, 'Change UpstreamHost to service2 and the version to "2", restart the control plane', 'main.ts --upstream service2 --version 2');
@@ -189,7 +247,10 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
       const clusters = await dynamicClusters(envoy!);
       return clusters.some((c) => c.version_info === '2') ? clusters : undefined;
     });
-    step(8, 'Envoy uses the new configuration', `curl :${ports.listener} | grep "served by" -> ${second.split('\n')[0]}\n${describeClusters(v2)}`);
+    step(8, 'Envoy uses the new configuration', `curl :${ports.listener} | grep "served by" -> ${firstLine(second)}\n${describeClusters(v2)}`, {
+      servedBy: firstLine(second),
+      dynamicClusters: clusterFacts(v2),
+    });
 
     const change = await fetch(`http://127.0.0.1:${ports.controlPlaneAdmin}/upstream?host=service1`, { method: 'POST' });
     const changed = (await change.text()).trim();
@@ -201,7 +262,8 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
     step(
       9,
       'Beyond the guide: change the upstream while the control plane runs (no restart)',
-      `curl -X POST ':${ports.controlPlaneAdmin}/upstream?host=service1' -> ${changed}\ncurl :${ports.listener} | grep "served by" -> ${third.split('\n')[0]}\n${describeClusters(v3)}`,
+      `curl -X POST ':${ports.controlPlaneAdmin}/upstream?host=service1' -> ${changed}\ncurl :${ports.listener} | grep "served by" -> ${firstLine(third)}\n${describeClusters(v3)}`,
+      { servedBy: firstLine(third), dynamicClusters: clusterFacts(v3) },
     );
     return results;
   } finally {
