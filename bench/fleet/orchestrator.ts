@@ -11,11 +11,12 @@
  *
  * Measures per scenario: convergence p50/p99/max, server CPU seconds (/proc/PID/stat), load-generator CPU,
  * bytes received; per point: server RSS before and after the streams connected (and per stream), peak RSS
- * (VmHWM). Writes `.bench-out/fleet-<time>.json` and prints a table.
+ * (VmHWM); for servers that report them (ours), event-loop delay during the push, encodes per resource
+ * version and V8 heap per stream. Writes `.bench-out/fleet-<time>.json` and prints a table.
  *
- * Flags: `--servers go,ours` `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
+ * Flags: `--servers go,ours` (also `base`: our server from the checkout in `FLEET_BASE_DIR`) `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
  * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--pin`.
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin`.
  *
  * @packageDocumentation
  */
