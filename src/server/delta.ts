@@ -23,17 +23,9 @@ interface TypeState extends WatchSlot {
  * the rejected resources count as held at their rejected versions, so they are not sent again until they
  * change.
  */
-export class DeltaStream extends BaseStream<DeltaResponse> {
-  readonly #types = new Map<ResourceTypeUrl, TypeState>();
-
+export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
   protected get kind(): 'delta' {
     return 'delta';
-  }
-
-  get openWatches(): number {
-    let count = 0;
-    for (const state of this.#types.values()) if (state.watching) count++;
-    return count;
   }
 
   protected open(context: RequestContext): Promise<void> | undefined {
@@ -51,20 +43,13 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
         initialVersionsOf(request).size,
       `delta request for ${typeUrl}`,
     );
-    const waiting = this.consult('onStreamDeltaRequest', this.id, request);
-    if (waiting === undefined) {
-      this.#process(typeUrl, request);
-      return undefined;
-    }
-    return waiting.then(() => {
-      if (!this.closed) this.#process(typeUrl, request);
-    });
+    return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
     const { logger, legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
-    let state = this.#types.get(typeUrl);
+    let state = this.types.get(typeUrl);
     if (state === undefined) {
       state = {
         subscription: new DeltaSubscription(legacyWildcardTypes.has(typeUrl)),
@@ -75,7 +60,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
         lastNonce: undefined,
         lastVersion: '',
       };
-      this.#types.set(typeUrl, state);
+      this.types.set(typeUrl, state);
     }
     const nonce = request.response_nonce;
     if (nonce !== '' && nonce === state.lastNonce) {
@@ -114,7 +99,7 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
   }
 
   protected write(response: DeltaResponse): boolean {
-    const state = this.#types.get(response.typeUrl);
+    const state = this.types.get(response.typeUrl);
     if (state === undefined) return true;
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
@@ -126,11 +111,6 @@ export class DeltaStream extends BaseStream<DeltaResponse> {
       'delta response',
     );
     return this.call.write(withNonce(response.body(), nonce));
-  }
-
-  protected releaseWatches(): void {
-    for (const [typeUrl, state] of this.#types) this.cancelWatch(typeUrl, state);
-    this.#types.clear();
   }
 
   protected notifyClosed(node: Node | undefined): void {

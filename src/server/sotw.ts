@@ -41,17 +41,9 @@ function namesOf(response: Response): ReadonlySet<string> {
  *   cache which version was rejected, so it is never sent again to this stream;
  * - each accepted request replaces the type's watch (one watch per type per stream).
  */
-export class SotwStream extends BaseStream<Response> {
-  readonly #types = new Map<ResourceTypeUrl, TypeState>();
-
+export class SotwStream extends BaseStream<Response, TypeState> {
   protected get kind(): 'sotw' {
     return 'sotw';
-  }
-
-  get openWatches(): number {
-    let count = 0;
-    for (const state of this.#types.values()) if (state.watching) count++;
-    return count;
   }
 
   protected open(context: RequestContext): Promise<void> | undefined {
@@ -65,20 +57,13 @@ export class SotwStream extends BaseStream<Response> {
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(request.resource_names.length, `request for ${typeUrl}`);
-    const waiting = this.consult('onStreamRequest', this.id, request);
-    if (waiting === undefined) {
-      this.#process(typeUrl, request);
-      return undefined;
-    }
-    return waiting.then(() => {
-      if (!this.closed) this.#process(typeUrl, request);
-    });
+    return this.afterCallback(this.consult('onStreamRequest', this.id, request), () => this.#process(typeUrl, request));
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDiscoveryRequest): void {
     const { logger, legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
-    let state = this.#types.get(typeUrl);
+    let state = this.types.get(typeUrl);
     if (state === undefined) {
       state = {
         subscription: new SotwSubscription(legacyWildcardTypes.has(typeUrl)),
@@ -90,7 +75,7 @@ export class SotwStream extends BaseStream<Response> {
         lastVersion: '',
         lastResponse: undefined,
       };
-      this.#types.set(typeUrl, state);
+      this.types.set(typeUrl, state);
     }
     const nonce = request.response_nonce;
     if (state.lastNonce !== undefined && nonce !== state.lastNonce) {
@@ -136,7 +121,7 @@ export class SotwStream extends BaseStream<Response> {
   }
 
   protected write(response: Response): boolean {
-    const state = this.#types.get(response.typeUrl);
+    const state = this.types.get(response.typeUrl);
     if (state === undefined) return true;
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
@@ -148,11 +133,6 @@ export class SotwStream extends BaseStream<Response> {
       'response',
     );
     return this.call.write(withNonce(response.body(), nonce));
-  }
-
-  protected releaseWatches(): void {
-    for (const [typeUrl, state] of this.#types) this.cancelWatch(typeUrl, state);
-    this.#types.clear();
   }
 
   protected notifyClosed(node: Node | undefined): void {

@@ -54,13 +54,15 @@ export interface WatchSlot {
  * type URL checks, the request rate limit, the ordering of callbacks and requests, and releasing everything
  * when the stream ends however it ends.
  */
-export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }> implements XdsStream {
+export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }, S extends WatchSlot> implements XdsStream {
   readonly id: number;
   protected readonly env: StreamEnvironment;
   protected readonly call: XdsCall;
   /** The type a per-type service serves; undefined on ADS. */
   protected readonly fixedType: ResourceTypeUrl | undefined;
   protected readonly queue: ResponseQueue<R>;
+  /** Per-type state: the subscription, the watch, the last nonce sent. */
+  protected readonly types = new Map<ResourceTypeUrl, S>();
   protected node: Node | undefined;
   #nodeId: string | undefined;
   #nonce = 0;
@@ -83,7 +85,11 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     return this.#closed;
   }
 
-  abstract get openWatches(): number;
+  get openWatches(): number {
+    let count = 0;
+    for (const state of this.types.values()) if (state.watching) count++;
+    return count;
+  }
 
   get pendingResponses(): number {
     return this.queue.size;
@@ -102,7 +108,25 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected abstract write(response: R): boolean;
 
   /** Cancels every watch and forgets per-type state. */
-  protected abstract releaseWatches(): void;
+  protected releaseWatches(): void {
+    for (const [typeUrl, state] of this.types) this.cancelWatch(typeUrl, state);
+    this.types.clear();
+  }
+
+  /**
+   * Runs `process` once the request callback allows it: at once when there is no callback or it returned
+   * nothing, after its promise otherwise (and not at all if the stream ended meanwhile). A rejected promise ends
+   * the stream with its status, through the caller.
+   */
+  protected afterCallback(waiting: Promise<void> | undefined, process: () => void): Promise<void> | undefined {
+    if (waiting === undefined) {
+      process();
+      return undefined;
+    }
+    return waiting.then(() => {
+      if (!this.closed) process();
+    });
+  }
 
   /** Tells the closed callback of this kind of stream. */
   protected abstract notifyClosed(node: Node | undefined): void;
