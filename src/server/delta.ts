@@ -47,7 +47,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
-    const { logger, legacyWildcardTypes } = this.env.options;
+    const { legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
     let state = this.types.get(typeUrl);
     if (state === undefined) {
@@ -64,22 +64,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     }
     const nonce = request.response_nonce;
     if (nonce !== '' && nonce === state.lastNonce) {
-      if (request.error_detail !== undefined) {
-        logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion: state.lastVersion, nonce, error: request.error_detail.message }, 'delta NACK');
-        this.notify('onNack', {
-          streamId: this.id,
-          node,
-          nodeId: node.id ?? '',
-          typeUrl,
-          rejectedVersion: state.lastVersion,
-          currentVersion: '',
-          nonce,
-          errorDetail: request.error_detail,
-          delta: true,
-        });
-      } else {
-        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: state.lastVersion, nonce, delta: true });
-      }
+      this.reportAnswer(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
     const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersionsOf(request));
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);

@@ -84,24 +84,12 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     }
     let rejectedVersion: string | undefined;
     if (state.lastNonce !== undefined) {
-      if (request.error_detail !== undefined) {
-        rejectedVersion = state.lastVersion;
-        logger.warn({ streamId: this.id, nodeId: node.id, typeUrl, rejectedVersion, nonce, error: request.error_detail.message }, 'NACK');
-        this.notify('onNack', {
-          streamId: this.id,
-          node,
-          nodeId: node.id ?? '',
-          typeUrl,
-          rejectedVersion,
-          currentVersion: request.version_info,
-          nonce,
-          errorDetail: request.error_detail,
-          delta: false,
-        });
-      } else {
-        logger.debug({ streamId: this.id, typeUrl, version: request.version_info, nonce }, 'ACK');
-        this.notify('onAck', { streamId: this.id, node, nodeId: node.id ?? '', typeUrl, version: request.version_info, nonce, delta: false });
-      }
+      // The request answers the last response: a NACK rejects the version that response carried.
+      if (request.error_detail !== undefined) rejectedVersion = state.lastVersion;
+      this.reportAnswer(node, typeUrl, nonce, request.error_detail, {
+        sent: rejectedVersion ?? request.version_info,
+        current: request.version_info,
+      });
     }
     state.subscription.update(request.resource_names);
     this.cancelWatch(typeUrl, state);

@@ -7,7 +7,7 @@ import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
-import type { NodeMessage } from './messages.js';
+import type { NodeMessage, RequestErrorDetail } from './messages.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
@@ -111,6 +111,34 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected releaseWatches(): void {
     for (const [typeUrl, state] of this.types) this.cancelWatch(typeUrl, state);
     this.types.clear();
+  }
+
+  /**
+   * Reports a request that answers this stream's last response of a type: a NACK when it carries
+   * `error_detail` (logged as a warning, with Envoy's message), an ACK otherwise.
+   *
+   * @param versions - the version the response carried (rejected or accepted) and, for a NACK, the version the
+   *   client still runs ('' in delta, whose requests name none)
+   */
+  protected reportAnswer(
+    node: Node,
+    typeUrl: ResourceTypeUrl,
+    nonce: string,
+    errorDetail: RequestErrorDetail | undefined,
+    versions: { sent: string; current: string },
+  ): void {
+    const delta = this.kind === 'delta';
+    const nodeId = node.id ?? '';
+    if (errorDetail !== undefined) {
+      this.env.options.logger.warn(
+        { streamId: this.id, nodeId, typeUrl, rejectedVersion: versions.sent, nonce, error: errorDetail.message },
+        delta ? 'delta NACK' : 'NACK',
+      );
+      this.notify('onNack', { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta });
+    } else {
+      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: versions.sent, nonce }, delta ? 'delta ACK' : 'ACK');
+      this.notify('onAck', { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta });
+    }
   }
 
   /**
