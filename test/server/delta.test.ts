@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { status as Status } from '@grpc/grpc-js';
 import { EncodedResource } from '../../src/cache/encoded-resource.js';
-import { getResourceName, TypeUrl } from '../../src/resource/index.js';
-import type { ResourceTypeUrl } from '../../src/resource/index.js';
+import { getResourceName, RESOURCE_TYPE_URLS, TypeUrl } from '../../src/resource/index.js';
 import type { DeltaWatchRequest } from '../../src/cache/config-watcher.js';
 import type { AckEvent, NackEvent } from '../../src/server/index.js';
 import { cluster, endpoints, samples } from '../support/sample-resources.js';
@@ -100,18 +99,8 @@ describe('delta over ADS', () => {
   });
 });
 
-const PER_TYPE_DELTA: ResourceTypeUrl[] = [
-  TypeUrl.Cluster,
-  TypeUrl.Endpoint,
-  TypeUrl.LbEndpoint,
-  TypeUrl.Listener,
-  TypeUrl.Route,
-  TypeUrl.ScopedRoute,
-  TypeUrl.VirtualHost,
-  TypeUrl.Secret,
-  TypeUrl.Runtime,
-  TypeUrl.ExtensionConfig,
-];
+// Every resource type has a delta method on its own service.
+const PER_TYPE_DELTA = RESOURCE_TYPE_URLS;
 
 describe('delta over each per-type service', () => {
   for (const typeUrl of PER_TYPE_DELTA) {
