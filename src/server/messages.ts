@@ -108,6 +108,96 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
   return { request, node: (message['node'] ?? undefined) as NodeMessage | undefined };
 }
 
+/** Reads one `initial_resource_versions` entry (its length, then key and value) into `versions`. */
+function readVersionEntry(reader: protobuf.Reader, versions: Map<string, string>): void {
+  const end = reader.uint32() + reader.pos;
+  let key = '';
+  let value = '';
+  while (reader.pos < end) {
+    const entryTag = reader.uint32();
+    if (entryTag === 10) key = reader.string();
+    else if (entryTag === 18) value = reader.string();
+    else reader.skipType(entryTag & 7);
+  }
+  versions.set(key, value);
+}
+
+// Runs shorter than this are decoded each time: comparing and caching would cost more than they save.
+const MIN_RUN_BYTES = 1024;
+// Runs longer than this are not kept, so that the cache stays small whatever clients send.
+const MAX_RUN_BYTES = 4 * 1024 * 1024;
+const RUNS_KEPT = 8;
+
+/**
+ * Recently decoded runs of one repeated field, by their bytes. The streams of a fleet that shares one
+ * configuration reconnect with the same `initial_resource_versions` and the same subscriptions, byte for byte;
+ * comparing the bytes with a run seen before costs far less than decoding thousands of strings again, and the
+ * decoded value (and its strings, whose hashes are then computed once) is shared between requests.
+ */
+class RunCache<T> {
+  readonly #runs: { readonly bytes: Uint8Array; readonly value: T }[] = [];
+
+  /** @param decode - decodes a run (each element with its tag) up to `end` */
+  constructor(private readonly decode: (reader: protobuf.Reader, end: number) => T) {}
+
+  /**
+   * With the reader just past the one-byte `tag` of a field, takes every element of the field that follows
+   * without another field in between; returns their decoded value (shared: not to be modified), or undefined
+   * (nothing read) when the run is too short or too long to cache, or malformed.
+   */
+  take(reader: protobuf.Reader, tag: number): T | undefined {
+    if (tag > 0x7f) return undefined;
+    const buf = reader.buf;
+    const start = reader.pos - 1;
+    let pos = start;
+    while (pos < reader.len && buf[pos] === tag) {
+      let length = 0;
+      let shift = 0;
+      let byte: number;
+      pos++;
+      do {
+        if (pos >= reader.len || shift > 28) return undefined;
+        byte = buf[pos++]!;
+        length += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte >= 0x80);
+      pos += length;
+    }
+    if (pos > reader.len || pos - start < MIN_RUN_BYTES || pos - start > MAX_RUN_BYTES) return undefined;
+    const bytes = buf.subarray(start, pos);
+    for (const run of this.#runs) {
+      if (run.bytes.length === bytes.length && Buffer.compare(run.bytes, bytes) === 0) {
+        reader.pos = pos;
+        return run.value;
+      }
+    }
+    reader.pos = start;
+    const value = this.decode(reader, pos);
+    // A copy: the request's buffer is not kept alive by the cache.
+    this.#runs.unshift({ bytes: Uint8Array.prototype.slice.call(bytes), value });
+    if (this.#runs.length > RUNS_KEPT) this.#runs.pop();
+    return value;
+  }
+}
+
+const versionRuns = new RunCache<ReadonlyMap<string, string>>((reader, end) => {
+  const versions = new Map<string, string>();
+  while (reader.pos < end) {
+    reader.uint32();
+    readVersionEntry(reader, versions);
+  }
+  return versions;
+});
+
+const subscribeRuns = new RunCache<readonly string[]>((reader, end) => {
+  const names: string[] = [];
+  while (reader.pos < end) {
+    reader.uint32();
+    names.push(reader.string());
+  }
+  return names;
+});
+
 /**
  * Decodes a `DeltaDiscoveryRequest`; never throws.
  *
@@ -119,9 +209,10 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDeltaDiscoveryRequest> | UndecodableRequest {
   let typeUrl = '';
   let nonce = '';
-  const subscribe: string[] = [];
+  let subscribe: string[] = [];
   const unsubscribe: string[] = [];
-  const versions = new Map<string, string>();
+  let versions: ReadonlyMap<string, string> | undefined;
+  let owned: Map<string, string> | undefined;
   let node: NodeMessage | undefined;
   let status: StatusMessage | undefined;
   try {
@@ -135,23 +226,23 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
         case 2:
           typeUrl = reader.string();
           break;
-        case 3:
-          subscribe.push(reader.string());
+        case 3: {
+          const run = subscribe.length === 0 ? subscribeRuns.take(reader, tag) : undefined;
+          if (run !== undefined) subscribe = run.slice();
+          else subscribe.push(reader.string());
           break;
+        }
         case 4:
           unsubscribe.push(reader.string());
           break;
         case 5: {
-          const end = reader.uint32() + reader.pos;
-          let key = '';
-          let value = '';
-          while (reader.pos < end) {
-            const entryTag = reader.uint32();
-            if (entryTag === 10) key = reader.string();
-            else if (entryTag === 18) value = reader.string();
-            else reader.skipType(entryTag & 7);
+          if (versions === undefined) {
+            versions = versionRuns.take(reader, tag);
+            if (versions !== undefined) break;
           }
-          versions.set(key, value);
+          // A map taken from the cache is shared with other requests: further entries go into a copy.
+          if (owned === undefined) versions = owned = new Map(versions);
+          readVersionEntry(reader, owned);
           break;
         }
         case 6:
@@ -167,6 +258,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }
+  const initial = versions ?? new Map<string, string>();
   const request = {
     type_url: typeUrl,
     resource_names_subscribe: subscribe,
@@ -177,13 +269,13 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   Object.defineProperty(request, 'initial_resource_versions', {
     enumerable: true,
     configurable: true,
-    get: () => (versionsObject ??= Object.fromEntries(versions)),
+    get: () => (versionsObject ??= Object.fromEntries(initial)),
     set: (value: { [name: string]: string }) => {
       versionsObject = value;
       decodedVersions.delete(request);
     },
   });
-  decodedVersions.set(request, versions);
+  decodedVersions.set(request, initial);
   if (status !== undefined) request.error_detail = { code: status.code, message: status.message };
   return { request, node };
 }

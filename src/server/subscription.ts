@@ -68,8 +68,9 @@ export class DeltaSubscription {
   #started = false;
   /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
   readonly subscribed = new Set<string>();
-  /** The version (content hash) of each resource the client holds, as far as the server knows. */
-  readonly known = new Map<string, string>();
+  #known: ReadonlyMap<string, string> = new Map<string, string>();
+  /** False while `#known` is the request's map of initial versions, which may be shared: copied on first change. */
+  #ownsKnown = true;
 
   /** @param legacyWildcard - whether a first request that names nothing means wildcard for this type */
   constructor(legacyWildcard: boolean) {
@@ -79,6 +80,20 @@ export class DeltaSubscription {
   /** True if the client wants every resource of the type. */
   get wildcard(): boolean {
     return this.#wildcard;
+  }
+
+  /** The version (content hash) of each resource the client holds, as far as the server knows. */
+  get known(): ReadonlyMap<string, string> {
+    return this.#known;
+  }
+
+  /** The known versions, to be changed: a copy if they are still the request's map. */
+  #mutableKnown(): Map<string, string> {
+    if (!this.#ownsKnown) {
+      this.#known = new Map(this.#known);
+      this.#ownsKnown = true;
+    }
+    return this.#known as Map<string, string>;
   }
 
   /**
@@ -94,8 +109,13 @@ export class DeltaSubscription {
     const first = !this.#started;
     this.#started = true;
     if (first) {
-      const entries = initialVersions instanceof Map ? initialVersions : Object.entries(initialVersions);
-      for (const [name, version] of entries as Iterable<[string, string]>) this.known.set(name, version);
+      if (initialVersions instanceof Map) {
+        // Taken as is (a reconnecting client sends thousands, and a fleet the same ones): copied only on change.
+        this.#known = initialVersions as ReadonlyMap<string, string>;
+        this.#ownsKnown = false;
+      } else {
+        this.#known = new Map(Object.entries(initialVersions));
+      }
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
     }
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.
@@ -109,7 +129,7 @@ export class DeltaSubscription {
       }
       if (this.subscribed.has(name)) continue;
       this.subscribed.add(name);
-      if (!(first && this.known.has(name))) newly.push(name);
+      if (!(first && this.#known.has(name))) newly.push(name);
     }
     let droppedWildcard = false;
     for (const name of unsubscribe) {
@@ -122,21 +142,24 @@ export class DeltaSubscription {
       if (was && this.#wildcard) {
         // Under wildcard the client still wants the resource: an empty known version makes the cache send it
         // again (or report it removed), as the protocol requires.
-        this.known.set(name, '');
-      } else {
-        this.known.delete(name);
+        this.#mutableKnown().set(name, '');
+      } else if (this.#known.has(name)) {
+        this.#mutableKnown().delete(name);
       }
     }
     if (droppedWildcard && !this.#wildcard) {
       // The client forgets what it held only through the wildcard; so do we, so a later subscription sends it.
-      for (const name of this.known.keys()) if (!this.subscribed.has(name)) this.known.delete(name);
+      const known = this.#mutableKnown();
+      for (const name of known.keys()) if (!this.subscribed.has(name)) known.delete(name);
     }
     return newly;
   }
 
   /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
-    for (const resource of resources) this.known.set(resource.name, resource.hash);
-    for (const name of removed) this.known.delete(name);
+    if (resources.length === 0 && removed.length === 0) return;
+    const known = this.#mutableKnown();
+    for (const resource of resources) known.set(resource.name, resource.hash);
+    for (const name of removed) known.delete(name);
   }
 }

@@ -151,3 +151,47 @@ test('each resource version is encoded once however many streams receive it', as
   await Promise.all(streams.map((s) => envoyLike(s)));
   assert.equal(EncodedResource.encodeCount - before, resources, 'no encode after the snapshot was built');
 });
+
+test('delta ADS: many clients reconnecting with the same versions are each sent only what differs', async () => {
+  // Enough clusters that the versions and subscriptions are long runs, which the decoder shares between requests.
+  const names = Array.from({ length: 150 }, (_, i) => `cluster-${String(i).padStart(5, '0')}`);
+  await cache.setSnapshot(NODE.id, snapshot('1', 8080, names));
+  const d1 = client.delta();
+  d1.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: [] });
+  d1.send({ type_url: TypeUrl.Endpoint, resource_names_subscribe: names });
+  const got = new Map<string, { [name: string]: string }>();
+  for (let i = 0; i < 2; i++) {
+    const r = await d1.next();
+    got.set(r.type_url, Object.fromEntries(r.resources.map((x) => [x.name, x.version!])));
+    d1.ack(r);
+  }
+  d1.end();
+  const cds = got.get(TypeUrl.Cluster)!;
+  const eds = got.get(TypeUrl.Endpoint)!;
+  assert.equal(Object.keys(cds).length, names.length);
+
+  const reconnect = async (edsVersions: { [name: string]: string }): Promise<Map<string, string[]>> => {
+    const d = client.delta();
+    d.send({ node: NODE, type_url: TypeUrl.Cluster, initial_resource_versions: cds });
+    d.send({ type_url: TypeUrl.Endpoint, resource_names_subscribe: names, initial_resource_versions: edsVersions });
+    const sent = new Map<string, string[]>();
+    // CDS is answered even when empty (Envoy waits for a first wildcard response); EDS only if something differs.
+    const r = await d.next();
+    sent.set(r.type_url, r.names);
+    d.ack(r);
+    if (r.type_url !== TypeUrl.Endpoint) {
+      const e = await Promise.race([d.next(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 200))]);
+      if (e !== undefined) sent.set(e.type_url, e.names);
+    }
+    d.end();
+    return sent;
+  };
+  for (let i = 0; i < 2; i++) {
+    const sent = await reconnect(eds);
+    assert.deepEqual(sent.get(TypeUrl.Cluster), [], 'every cluster is current');
+    assert.equal(sent.has(TypeUrl.Endpoint), false, 'every assignment is current');
+  }
+  const sent = await reconnect({ ...eds, [names[7]]: 'stale' });
+  assert.deepEqual(sent.get(TypeUrl.Endpoint), [names[7]], 'only the assignment held at another version');
+  assert.deepEqual((await reconnect(eds)).get(TypeUrl.Endpoint), undefined, 'a different run did not change the shared one');
+});

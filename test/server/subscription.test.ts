@@ -74,3 +74,17 @@ describe('delta subscription', () => {
     assert.equal(s.known.has('a'), false);
   });
 });
+
+describe('delta subscription: initial versions given as a map', () => {
+  test('are taken without copying, and copied before any change', () => {
+    const initial: ReadonlyMap<string, string> = new Map([['a', 'h1'], ['b', 'h2']]);
+    const s = new DeltaSubscription(true);
+    assert.deepEqual(s.update([], [], initial), []);
+    assert.equal(s.known, initial);
+    s.sent([], []);
+    assert.equal(s.known, initial, 'nothing sent: still shared');
+    s.sent([{ name: 'a', hash: 'h3' }], ['b']);
+    assert.deepEqual([...s.known], [['a', 'h3']]);
+    assert.deepEqual([...initial], [['a', 'h1'], ['b', 'h2']], 'the given map is never changed');
+  });
+});
