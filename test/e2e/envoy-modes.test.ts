@@ -4,7 +4,6 @@
 // B (a new cluster, a new route, new endpoints), an endpoints-only change moves it back, and config_dump shows
 // our version strings.
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import { type Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl, type ResourceTypeUrl } from '../../src/resource/index.js';
 import type { ClusterLoadAssignment } from '../../src/types/index.js';
@@ -19,22 +18,10 @@ import {
   proxySnapshot,
   servedBy,
   XDS_MODES,
-  type XdsMode,
-} from '../support/envoy-xds.js';
-import { startEchoServer, type EchoServer } from '../support/echo-server.js';
+  type XdsMode, useUpstreams } from '../support/envoy-xds.js';
 import { freePort } from '../support/ports.js';
 
-let upstreamA: EchoServer;
-let upstreamB: EchoServer;
-
-before(async () => {
-  upstreamA = await startEchoServer({ name: 'A' });
-  upstreamB = await startEchoServer({ name: 'B' });
-});
-
-after(async () => {
-  await Promise.all([upstreamA.close(), upstreamB.close()]);
-});
+const upstreams = useUpstreams();
 
 /** What reached the server, to check that Envoy used the mode under test. */
 interface Seen {
@@ -130,8 +117,8 @@ async function runMode(mode: XdsMode): Promise<void> {
     const options = { mode, nodeId, controlPlane: { grpc, ...(rest !== undefined ? { rest } : {}) } };
     const source = configSource(options);
     const listenerPort = await freePort();
-    const a = upstreamA.port;
-    const b = upstreamB.port;
+    const a = upstreams.a.port;
+    const b = upstreams.b.port;
 
     const v1 = proxySnapshot({ version: `${mode}-1`, listenerPort, source, clusters: { a: [a] }, routes: [{ prefix: '/', cluster: 'a' }] });
     await cache.setSnapshot(nodeId, v1);

@@ -3,28 +3,16 @@
 // and the cache's status carry Envoy's message; the rejected version goes to each stream exactly once (no resend
 // loop); a fixed version is then accepted. Over ADS state-of-the-world, ADS delta and per-type SotW.
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl, type ResourceTypeUrl } from '../../src/resource/index.js';
 import type { Listener } from '../../src/types/index.js';
 import { createServer, type NackEvent } from '../../src/server/index.js';
 import { envoyTest, startEnvoy, type EnvoyInstance } from '../support/envoy.js';
-import { configSource, dumpedVersions, isDelta, modeBootstrap, proxySnapshot, servedBy, type XdsMode } from '../support/envoy-xds.js';
-import { startEchoServer, type EchoServer } from '../support/echo-server.js';
+import { configSource, dumpedVersions, isDelta, modeBootstrap, proxySnapshot, servedBy, type XdsMode, useUpstreams } from '../support/envoy-xds.js';
 import { freePort } from '../support/ports.js';
 
-let upstreamA: EchoServer;
-let upstreamB: EchoServer;
-
-before(async () => {
-  upstreamA = await startEchoServer({ name: 'A' });
-  upstreamB = await startEchoServer({ name: 'B' });
-});
-
-after(async () => {
-  await Promise.all([upstreamA.close(), upstreamB.close()]);
-});
+const upstreams = useUpstreams();
 
 /** The snapshot with its listener's HTTP connection manager stripped of `stat_prefix` (required by Envoy). */
 function withoutStatPrefix(snapshot: Snapshot, version: string): Snapshot {
@@ -67,7 +55,7 @@ async function nackScenario(mode: XdsMode): Promise<void> {
     const source = configSource(options);
     const listenerPort = await freePort();
     const good = (version: string, upstream: 'a' | 'b') =>
-      proxySnapshot({ version, listenerPort, source, clusters: { a: [upstreamA.port], b: [upstreamB.port] }, routes: [{ prefix: '/', cluster: upstream }] });
+      proxySnapshot({ version, listenerPort, source, clusters: { a: [upstreams.a.port], b: [upstreams.b.port] }, routes: [{ prefix: '/', cluster: upstream }] });
 
     const v1 = good('1', 'a');
     await cache.setSnapshot(nodeId, v1);

@@ -5,26 +5,14 @@
 // state-of-the-world and ADS delta.
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
-import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SnapshotCache } from '../../src/cache/index.js';
 import { createServer } from '../../src/server/index.js';
 import { envoyTest, startEnvoy, type EnvoyInstance } from '../support/envoy.js';
-import { configSource, dumpedVersions, httpGet, modeBootstrap, proxySnapshot, type XdsMode } from '../support/envoy-xds.js';
-import { startEchoServer, type EchoServer } from '../support/echo-server.js';
+import { configSource, dumpedVersions, httpGet, modeBootstrap, proxySnapshot, type XdsMode, useUpstreams } from '../support/envoy-xds.js';
 import { freePort } from '../support/ports.js';
 
-let upstreamA: EchoServer;
-let upstreamB: EchoServer;
-
-before(async () => {
-  upstreamA = await startEchoServer({ name: 'A' });
-  upstreamB = await startEchoServer({ name: 'B' });
-});
-
-after(async () => {
-  await Promise.all([upstreamA.close(), upstreamB.close()]);
-});
+const upstreams = useUpstreams();
 
 /** A failed request: connection error, or a status other than 200. */
 interface Failure {
@@ -102,8 +90,8 @@ async function trafficScenario(mode: XdsMode): Promise<void> {
     const options = { mode, nodeId, controlPlane: { grpc } };
     const source = configSource(options);
     const listenerPort = await freePort();
-    const a = upstreamA.port;
-    const b = upstreamB.port;
+    const a = upstreams.a.port;
+    const b = upstreams.b.port;
 
     await cache.setSnapshot(nodeId, proxySnapshot({ version: '1', listenerPort, source, clusters: { one: [a] }, routes: [{ prefix: '/', cluster: 'one' }] }));
     // A draining listener keeps its connections, and the route configuration they use, for --drain-time-s

@@ -6,9 +6,11 @@
  * @module
  */
 import { type Agent, request } from 'node:http';
+import { after, before } from 'node:test';
 import { Snapshot } from '../../src/cache/index.js';
 import { ExtensionTypeUrl, TypeUrl, WellKnown } from '../../src/resource/index.js';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../src/types/index.js';
+import { startEchoServer, type EchoServer } from './echo-server.js';
 import { configSection, type Bootstrap, type ConfigDump, type EnvoyInstance } from './envoy.js';
 
 /** How Envoy talks xDS to us. */
@@ -323,4 +325,26 @@ export async function dumpedVersions(envoy: EnvoyInstance): Promise<DumpedVersio
       .map((lb) => lb.endpoint?.address?.socket_address?.port_value ?? 0);
   }
   return out;
+}
+
+/** The two upstreams the mode, NACK and traffic tests move traffic between. */
+export interface Upstreams {
+  readonly a: EchoServer;
+  readonly b: EchoServer;
+}
+
+/**
+ * Starts echo servers `A` and `B` before the file's tests and closes them after. Call at the top level of a test
+ * file; the returned object is filled in by the time the tests run.
+ */
+export function useUpstreams(): Upstreams {
+  const upstreams = {} as { a: EchoServer; b: EchoServer };
+  before(async () => {
+    upstreams.a = await startEchoServer({ name: 'A' });
+    upstreams.b = await startEchoServer({ name: 'B' });
+  });
+  after(async () => {
+    await Promise.all([upstreams.a.close(), upstreams.b.close()]);
+  });
+  return upstreams;
 }
