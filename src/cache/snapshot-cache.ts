@@ -58,6 +58,11 @@ interface DeltaWatch {
   done: boolean;
   /** For a NACK: content (name to hash) the client rejected, never sent to it again. */
   rejected: ReadonlyMap<string, string> | undefined;
+  /**
+   * The resources this watch was last compared with and found nothing to send. The request does not change
+   * while the watch waits, so against later resources only the names that changed since need comparing.
+   */
+  baseline: TypeResources | undefined;
 }
 
 /** Everything the cache holds for one key while streams are open; dropped when the last one closes. */
@@ -392,7 +397,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const state = this.#state(key, request.node);
     this.#report(state.status.deltaRequest(request, new Date()));
     const bucket = state.bucket(state.deltaWatches, request.typeUrl);
-    const watch: DeltaWatch = { request, respond, bucket, done: false, rejected: undefined };
+    const watch: DeltaWatch = { request, respond, bucket, done: false, rejected: undefined, baseline: undefined };
     const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
     if (t !== undefined) {
       if (request.errorDetail !== undefined) {
@@ -415,8 +420,18 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const { request } = watch;
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
-    const diff = deltaDiff(t.items, request, watch.rejected);
-    if (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !mustAnswerDelta(request)) return false;
+    let diff;
+    if (watch.baseline === undefined) {
+      diff = deltaDiff(t.items, request, watch.rejected);
+    } else {
+      // Names that did not change since the baseline decide as they did then: nothing to send.
+      const changed = t.changedSince(watch.baseline);
+      diff = changed.length === 0 ? undefined : deltaDiff(t.items, request, watch.rejected, changed);
+    }
+    if (diff === undefined || (diff.resources.length === 0 && diff.removed.length === 0 && diff.unresolved.length === 0 && !mustAnswerDelta(request))) {
+      watch.baseline = t;
+      return false;
+    }
     const response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
     watch.done = true;
     watch.bucket.delete(watch);

@@ -127,6 +127,8 @@ export class TypeResources {
   // Responses by content key: every watch answered with the same type, version and names shares one object.
   readonly #responses = new Map<string, Response>();
   readonly #deltas = new Map<string, DeltaResponse>();
+  // changedSince's answers by the earlier resources they compare with (usually one: the previous snapshot's).
+  readonly #changed = new WeakMap<TypeResources, readonly string[]>();
 
   constructor(typeUrl: ResourceTypeUrl, version: string, items: ReadonlyMap<string, EncodedResource>) {
     this.typeUrl = typeUrl;
@@ -160,6 +162,24 @@ export class TypeResources {
   /** True if `digest` and version match: the client that holds one holds the other. */
   sameAs(other: TypeResources): boolean {
     return other === this || (other.version === this.version && other.digest === this.digest);
+  }
+
+  /**
+   * The names whose content differs between `earlier` and these resources: added, changed (another content
+   * hash) or removed. Memoised per `earlier`, so every delta watch that waits on the same snapshot shares one
+   * comparison.
+   */
+  changedSince(earlier: TypeResources): readonly string[] {
+    if (earlier === this) return [];
+    let changed = this.#changed.get(earlier);
+    if (changed === undefined) {
+      const names: string[] = [];
+      for (const [name, resource] of this.items) if (earlier.items.get(name)?.hash !== resource.hash) names.push(name);
+      for (const name of earlier.items.keys()) if (!this.items.has(name)) names.push(name);
+      changed = names;
+      this.#changed.set(earlier, changed);
+    }
+    return changed;
   }
 
   #pick(wildcard: boolean, names: Iterable<string>, filter?: (r: EncodedResource) => boolean): { key: string; resources: readonly EncodedResource[] } {

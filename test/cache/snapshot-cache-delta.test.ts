@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { Snapshot, SnapshotCache, withTtl } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
+import { deltaDiff } from '../../src/cache/delta-diff.js';
 import { decodeDelta, delta, deltaAck, deltaWatch, names } from './helpers.js';
 
 const C = TypeUrl.Cluster;
@@ -148,4 +149,47 @@ test('delta watches of one key are answered in ADS order', async () => {
   cache.createDeltaWatch(delta(C, { wildcard: true }), (r) => order.push(r.typeUrl));
   await cache.setSnapshot('node-1', snap('1', ['a']));
   assert.deepEqual(order, [C, E]);
+});
+
+test('a delta watch that waits through several snapshots is answered as a full comparison would answer it', async () => {
+  // The cache compares a waiting watch only on the names that changed since it last found nothing to send;
+  // this checks that shortcut against the full comparison on random snapshots and subscriptions.
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const all = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const randomSnapshot = (version: string): Snapshot =>
+    new Snapshot(version, { [E]: all.filter(() => random(4) > 0).map((c) => endpoints(c, 1, 8000 + random(3))) });
+  let waited = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const cache = new SnapshotCache();
+    const first = randomSnapshot('0');
+    await cache.setSnapshot('node-1', first);
+    const wildcard = random(3) === 0;
+    const subscribed = new Set(all.filter(() => random(2) === 0));
+    const known = new Map<string, string>();
+    for (const name of all) {
+      const r = first.getResources(E).get(name);
+      if (r !== undefined && random(3) > 0) known.set(name, r.hash);
+      else if (random(5) === 0) known.set(name, 'stale');
+    }
+    const request = delta(E, { wildcard, subscribed, known, responseNonce: 'n1' });
+    const w = deltaWatch(cache, request);
+    if (w.responses.length > 0) continue;
+    for (let step = 1; step <= 6 && w.responses.length === 0; step++) {
+      const next = randomSnapshot(String(step));
+      const expected = deltaDiff(next.typeResources(E)!.items, request);
+      await cache.setSnapshot('node-1', next);
+      if (expected.resources.length === 0 && expected.removed.length === 0) {
+        assert.equal(w.responses.length, 0, `trial ${trial} step ${step}: nothing to send, yet answered`);
+        waited++;
+      } else {
+        assert.deepEqual(names(w.last), expected.resources.map((r) => r.name).sort(), `trial ${trial} step ${step}`);
+        assert.deepEqual([...w.last!.removed].sort(), [...expected.removed].sort(), `trial ${trial} step ${step}`);
+      }
+    }
+  }
+  assert.ok(waited > 50, `the watches waited through ${waited} snapshots: too few to test the shortcut`);
 });
