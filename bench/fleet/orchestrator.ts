@@ -16,7 +16,9 @@
  *
  * Flags: `--servers go,ours` (also `base`: our server from the checkout in `FLEET_BASE_DIR`) `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
  * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin`.
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin`
+ * `--scenarios one-endpoint,all,reconnect` (after the connect storm, which always runs) `--warmup K` (snapshots
+ * set before the fleet connects, default 10).
  *
  * @packageDocumentation
  */
@@ -156,6 +158,8 @@ export interface ScenarioResult {
   readonly encodesPerResource?: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** Each repetition on its own, in order: its convergence p50 and max, server CPU, and `set` time. */
+  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number }[];
 }
 
 /** Results of one (server, mode, N, M) point. */
@@ -227,6 +231,15 @@ function summarize(
     ...maxOf(runs, 'eventLoopDelayMaxMs'),
     ...maxOf(runs, 'eventLoopDelayP99Ms'),
     ...maxOf(runs, 'encodesPerResource'),
+    runs: runs.map((x) => {
+      const sorted = [...x.r.latenciesMs].sort((a, b) => a - b);
+      return {
+        p50Ms: percentile(sorted, 50),
+        maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
+        serverCpuSec: x.serverCpuSec,
+        ...(x.setMs === undefined ? {} : { setMs: x.setMs }),
+      };
+    }),
   };
   return firstError === undefined ? base : { ...base, firstError };
 }
@@ -250,7 +263,14 @@ interface RunOptions {
   readonly profileServer: boolean;
   /** Pins the server to CPU 0 and the load generator to CPU 1. */
   readonly pin: boolean;
+  /** Snapshots made and set before the fleet connects, unmeasured. */
+  readonly warmup: number;
+  /** The scenarios to run after the connect storm (which always runs: the others need a connected fleet). */
+  readonly scenarios: ReadonlySet<string>;
 }
+
+/** The scenarios that follow the connect storm, in the order they run. */
+const UPDATE_SCENARIOS = ['one-endpoint', 'all', 'reconnect'] as const;
 
 function clusterName(i: number): string {
   return `cluster-${String(i).padStart(5, '0')}`;
@@ -315,6 +335,14 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     server.request({ op: 'prepare', version: String(++version), clusters: m, listeners: o.listeners, endpoints: o.endpoints, change });
   try {
     await lg.ready();
+    // Warm-up, before any stream connects: the server makes and sets `warmup` snapshots (changes alternating
+    // between every resource and one assignment), so that a JIT-compiled server is measured warm, as a control
+    // plane that has been running is. No stream receives them; the connect storm that follows is still the
+    // first time the server's stream code runs.
+    for (let i = 0; i < o.warmup; i++) {
+      await prepare(i % 2 === 0 ? 'all' : 'one-endpoint');
+      await server.request({ op: 'set', version: String(version) });
+    }
     await sleep(300);
     rssIdle = memoryBytes(server.pid, 'VmRSS');
     heapIdle = (await server.request({ op: 'stats' })).heapUsedBytes;
@@ -347,14 +375,18 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
       }
       return runs;
     };
-    scenarios.push(
-      summarize('one-endpoint', n, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
-    );
-    scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
+    if (o.scenarios.has('one-endpoint')) {
+      scenarios.push(
+        summarize('one-endpoint', n, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
+      );
+    }
+    if (o.scenarios.has('all')) {
+      scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
+    }
 
     // Reconnect: drop, change one assignment while down, reconnect with what they hold.
     const reconnectRuns: RunSample[] = [];
-    for (let i = 0; i < o.repeat; i++) {
+    for (let i = 0; i < (o.scenarios.has('reconnect') ? o.repeat : 0); i++) {
       await lg.send({ cmd: 'disconnect', id: `drop-${i}` });
       const left = await waitForStreams(server, 0, 30_000);
       if (left !== 0) throw new Error(`${left} streams still open on the server after the disconnect`);
@@ -365,7 +397,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
       reconnectRuns.push({ r, serverCpuSec: cpuSeconds(server.pid) - cpu0 });
       loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
     }
-    scenarios.push(summarize('reconnect', n, reconnectRuns));
+    if (o.scenarios.has('reconnect')) scenarios.push(summarize('reconnect', n, reconnectRuns));
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
@@ -472,6 +504,13 @@ function numbers(value: string | undefined, fallback: string): number[] {
   });
 }
 
+function count(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag}: not a non-negative integer: ${value}`);
+  return v;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -492,6 +531,8 @@ async function main(): Promise<number> {
       'profile-loadgen': { type: 'boolean', default: false },
       'profile-server': { type: 'boolean', default: false },
       pin: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      warmup: { type: 'string' },
     },
   });
   const preset = values.smoke
@@ -532,6 +573,13 @@ async function main(): Promise<number> {
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
+    warmup: count(values.warmup, values.smoke ? 1 : 10, 'warmup'),
+    scenarios: new Set(
+      list(values.scenarios, UPDATE_SCENARIOS.join(',')).map((s) => {
+        if (!(UPDATE_SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenarios: ${s} is not one of ${UPDATE_SCENARIOS.join(', ')}`);
+        return s;
+      }),
+    ),
   };
   mkdirSync(o.outDir, { recursive: true });
   if (values.smoke && o.servers.includes('go')) {
@@ -566,7 +614,7 @@ async function main(): Promise<number> {
   const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir) }, points }, null, 2)}\n`,
+    `${JSON.stringify({ started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points }, null, 2)}\n`,
   );
   console.log('');
   printTable(points);

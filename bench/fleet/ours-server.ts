@@ -21,9 +21,9 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from '../../src/cache/index.js';
-import { TypeUrl } from '../../src/resource/index.js';
-import { createServer } from '../../src/server/index.js';
+import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
+import { TypeUrl } from 'xds-control-plane/resource';
+import { createServer } from 'xds-control-plane/server';
 import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
 
 /** The one cache key every node maps to. */
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   };
   write({ listening: port });
 
-  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   let encodesAtSet = EncodedResource.encodeCount;
   let resourcesAtSet = count(initial);
