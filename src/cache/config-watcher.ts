@@ -74,6 +74,13 @@ export interface DeltaWatchRequest {
   responseNonce: string;
   /** Set when this request is a NACK. */
   errorDetail?: ErrorDetail | undefined;
+  /**
+   * A hint the server gives with a plain ACK: the response this request acknowledges, when it is the last one
+   * sent for the type, `known` already includes it, and the request changes no subscription. A cache that made
+   * that response from a diff then knows the client is in sync with the resources it diffed, and compares only
+   * the names that changed since, instead of every name. Caches may ignore it.
+   */
+  syncedWith?: DeltaResponse | undefined;
 }
 
 /**

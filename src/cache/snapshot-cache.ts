@@ -9,6 +9,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
 import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
+import { createDeltaResponse } from './response.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
 import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
 
@@ -138,6 +139,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   #heartbeatTimer: NodeJS.Timeout | undefined;
   // setSnapshot's pending work: watches to review, per snapshot set.
   readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
+  // The resources each delta response was diffed from, for the ACKs that name it (`syncedWith`).
+  readonly #diffedFrom = new WeakMap<DeltaResponse, TypeResources>();
   #running = false;
   #scheduled = false;
   #sliceOpen = false;
@@ -404,8 +407,13 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
         // Delta NACKs name no version: what this client would be sent now is what it rejected.
         const diff = deltaDiff(t.items, request);
         watch.rejected = new Map(diff.resources.map((r) => [r.name, r.hash]));
-      } else if (this.#reviewDelta(state, watch, undefined, t)) {
-        return () => undefined;
+      } else {
+        // A plain ACK of a response diffed from some resources: the client holds what the diff found, so only
+        // names changed since then can differ.
+        if (request.syncedWith !== undefined) watch.baseline = this.#diffedFrom.get(request.syncedWith);
+        if (this.#reviewDelta(state, watch, undefined, t)) {
+          return () => undefined;
+        }
       }
     }
     bucket.add(watch);
@@ -432,7 +440,15 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       watch.baseline = t;
       return false;
     }
-    const response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
+    let response: DeltaResponse;
+    if (watch.rejected === undefined) {
+      response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
+      // What the diff found is all the client lacked (VHDS's unresolved names aside): an ACK of it is in sync.
+      if (diff.unresolved.length === 0) this.#diffedFrom.set(response, t);
+    } else {
+      // Diffed with a NACK's exclusions: its own object, so that no ACK of an equal shared response says so.
+      response = createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
+    }
     watch.done = true;
     watch.bucket.delete(watch);
     state.status.sent(request.typeUrl, t.version, new Date());

@@ -14,6 +14,8 @@ interface TypeState extends WatchSlot {
   request: XdsDeltaDiscoveryRequest | undefined;
   lastNonce: string | undefined;
   lastVersion: string;
+  /** The last response written, until the next request of the type: an ACK of it may say it is in sync. */
+  lastResponse: DeltaResponse | undefined;
 }
 
 /**
@@ -59,6 +61,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
+        lastResponse: undefined,
       };
       this.types.set(typeUrl, state);
     }
@@ -66,6 +69,14 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     if (nonce !== '' && nonce === state.lastNonce) {
       this.reportAnswer(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
+    // A plain ACK of the last response, the first request since it was written: the client holds exactly what
+    // `known` says after that response, which the cache may use to compare only what changed since.
+    const syncedWith =
+      state.lastResponse !== undefined && nonce === state.lastNonce && request.error_detail === undefined &&
+      request.resource_names_subscribe.length === 0 && request.resource_names_unsubscribe.length === 0
+        ? state.lastResponse
+        : undefined;
+    state.lastResponse = undefined;
     const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersionsOf(request));
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
@@ -78,6 +89,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       newlySubscribed: newly,
       responseNonce: nonce,
       errorDetail: request.error_detail,
+      syncedWith,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));
@@ -90,12 +102,13 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
     state.subscription.sent(response.resources, response.removed);
+    state.lastResponse = response.heartbeat ? undefined : response;
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },
       'delta response',
     );
-    return this.call.write(withNonce(response.body(), nonce));
+   return this.call.write(withNonce(response.body(), nonce));
   }
 
   protected notifyClosed(node: Node | undefined): void {

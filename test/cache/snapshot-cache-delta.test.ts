@@ -193,3 +193,48 @@ test('a delta watch that waits through several snapshots is answered as a full c
   }
   assert.ok(waited > 50, `the watches waited through ${waited} snapshots: too few to test the shortcut`);
 });
+
+test('an ACK in sync with the response it acknowledges is answered as a full comparison would answer it', async () => {
+  // With `syncedWith`, the cache compares only the names changed since the resources it diffed the response
+  // from; this checks that against the full comparison, with the snapshot changed before or after the ACK.
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const all = ['a', 'b', 'c', 'd', 'e'];
+  const randomSnapshot = (version: string): Snapshot =>
+    new Snapshot(version, { [E]: all.filter(() => random(4) > 0).map((c) => endpoints(c, 1, 8000 + random(3))) });
+  let checked = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const cache = new SnapshotCache();
+    await cache.setSnapshot('node-1', randomSnapshot('0'));
+    const known = new Map<string, string>();
+    for (const name of all) if (random(3) === 0) known.set(name, 'stale');
+    const request = delta(E, { wildcard: random(2) === 0, subscribed: new Set(all.filter(() => random(2) === 0)), known, responseNonce: 'n0' });
+    const first = deltaWatch(cache, request);
+    if (first.responses.length === 0) continue;
+    const acked = { ...deltaAck(request, first.last!), syncedWith: first.last! };
+    let next: Snapshot | undefined;
+    if (random(2) === 0) {
+      next = randomSnapshot('1');
+      await cache.setSnapshot('node-1', next);
+    }
+    const current = next ?? cache.getSnapshot('node-1')!;
+    const expected = deltaDiff(current.typeResources(E)!.items, acked);
+    const w = deltaWatch(cache, acked);
+    if (expected.resources.length === 0 && expected.removed.length === 0) {
+      assert.equal(w.responses.length, 0, `trial ${trial}: nothing to send, yet answered`);
+      const later = randomSnapshot('2');
+      const expectedLater = deltaDiff(later.typeResources(E)!.items, acked);
+      await cache.setSnapshot('node-1', later);
+      assert.deepEqual(names(w.last), expectedLater.resources.map((r) => r.name).sort(), `trial ${trial}, later`);
+      assert.deepEqual([...(w.last?.removed ?? [])].sort(), [...expectedLater.removed].sort(), `trial ${trial}, later`);
+    } else {
+      assert.deepEqual(names(w.last), expected.resources.map((r) => r.name).sort(), `trial ${trial}`);
+      assert.deepEqual([...w.last!.removed].sort(), [...expected.removed].sort(), `trial ${trial}`);
+    }
+    checked++;
+  }
+  assert.ok(checked > 100, `only ${checked} trials had a response to acknowledge`);
+});

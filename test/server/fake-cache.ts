@@ -32,6 +32,8 @@ export class FakeCache implements ConfigWatcher {
   readonly watchRequests: (WatchRequest | DeltaWatchRequest)[] = [];
   /** Responses made, to check sharing. */
   responsesMade = 0;
+  /** Every delta response given to a watch, in order. */
+  readonly deltaResponses: DeltaResponse[] = [];
   /** Set to make createWatch throw. */
   failWith: Error | undefined;
 
@@ -143,12 +145,14 @@ export class FakeCache implements ConfigWatcher {
     this.#watches.delete(watch);
     this.responsesMade++;
     let body: Buffer | undefined;
-    watch.respond({
+    const response: DeltaResponse = {
       typeUrl: request.typeUrl,
       systemVersion: data.version,
       resources,
       removed,
       body: () => (body ??= encodeDeltaDiscoveryResponseBody(data.version, resources.map((r) => r.deltaResource), request.typeUrl, removed)),
-    });
+    };
+    this.deltaResponses.push(response);
+    watch.respond(response);
   }
 }
