@@ -229,6 +229,29 @@ function newKindState(wildcard: boolean): KindState {
   };
 }
 
+/**
+ * The encoded `initial_resource_versions` of a type: the streams of a fleet hold the same versions, so the last
+ * block encoded per type is reused when the map has the same entries (checked entry by entry, which costs far
+ * less than encoding a thousand names again per stream).
+ */
+const lastInitialVersions = new Map<XdsKind, { versions: Map<string, string>; block: Buffer }>();
+function initialVersionsBlock(kind: XdsKind, versions: ReadonlyMap<string, string>): Buffer {
+  const last = lastInitialVersions.get(kind);
+  if (last !== undefined && last.versions.size === versions.size) {
+    let same = true;
+    for (const [name, version] of versions) {
+      if (last.versions.get(name) !== version) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last.block;
+  }
+  const block = encodeStringMap(5, versions);
+  lastInitialVersions.set(kind, { versions: new Map(versions), block });
+  return block;
+}
+
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -336,7 +359,7 @@ class SimulatedEnvoy {
     this.nodeField(w, 1);
     w.string(2, TYPE_URLS[kind]);
     if (s.names) w.raw(encodeRepeatedString(3, s.names));
-    if (s.versions.size > 0) w.raw(encodeStringMap(5, s.versions));
+    if (s.versions.size > 0) w.raw(initialVersionsBlock(kind, s.versions));
     this.write(w);
   }
 

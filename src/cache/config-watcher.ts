@@ -81,6 +81,13 @@ export interface DeltaWatchRequest {
    * the names that changed since, instead of every name. Caches may ignore it.
    */
   syncedWith?: DeltaResponse | undefined;
+  /**
+   * A hint the server gives when this request's subscribed names, wildcard, known versions and newly subscribed
+   * names are the very objects other streams' first requests have (a fleet reconnecting with the same
+   * subscriptions and initial versions): requests with the same key are equal, so a cache may compute one
+   * answer for them all. Caches may ignore it.
+   */
+  sharedKey?: object | undefined;
 }
 
 /**

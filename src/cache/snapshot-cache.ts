@@ -430,7 +430,10 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     if (t === undefined) return false;
     let diff;
     if (watch.baseline === undefined) {
-      diff = deltaDiff(t.items, request, watch.rejected);
+      const { sharedKey } = request;
+      diff = sharedKey !== undefined && watch.rejected === undefined && request.errorDetail === undefined
+        ? t.sharedDiff(sharedKey, () => deltaDiff(t.items, request))
+        : deltaDiff(t.items, request, watch.rejected);
     } else {
       // Names that did not change since the baseline decide as they did then: nothing to send.
       const changed = t.changedSince(watch.baseline);

@@ -90,6 +90,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       syncedWith,
+      sharedKey: nonce === '' ? state.subscription.sharedKey : undefined,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));

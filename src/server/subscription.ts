@@ -59,18 +59,56 @@ export class SotwSubscription {
 }
 
 /**
+ * A first request's subscribe list, read once for every stream that sends the same list object (the request
+ * decoder hands identical long lists to streams as one shared array): the names as a set, whether `*` is among
+ * them, and per map of initial versions the names newly subscribed and the key that marks identical requests.
+ */
+interface SharedFirstRead {
+  readonly names: ReadonlySet<string>;
+  readonly wildcard: boolean;
+  readonly byKnown: WeakMap<ReadonlyMap<string, string>, { readonly newly: readonly string[]; readonly key: object }>;
+}
+
+/** Lists shorter than this are read per stream: sharing them saves little. */
+const SHARE_MIN_NAMES = 32;
+const sharedFirstReads = new WeakMap<readonly string[], SharedFirstRead>();
+
+function sharedFirstRead(subscribe: readonly string[]): SharedFirstRead {
+  let read = sharedFirstReads.get(subscribe);
+  if (read === undefined) {
+    const names = new Set<string>();
+    let wildcard = false;
+    for (const name of subscribe) {
+      if (name === WILDCARD) wildcard = true;
+      else names.add(name);
+    }
+    read = { names, wildcard, byKnown: new WeakMap() };
+    sharedFirstReads.set(subscribe, read);
+  }
+  return read;
+}
+
+/**
  * A delta subscription: requests carry changes (names subscribed and unsubscribed), and the server remembers
  * which version of each resource the client holds.
+ *
+ * The streams of a fleet often reconnect with the same long subscribe list and the same initial versions; then
+ * the subscribed set and the known versions are shared between their subscriptions until one changes (each
+ * copies on its first change), and {@link DeltaSubscription.sharedKey} says so.
  */
 export class DeltaSubscription {
   #legacy: boolean;
   #wildcard = false;
   #started = false;
   /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
-  readonly subscribed = new Set<string>();
+  #subscribed: ReadonlySet<string> = new Set<string>();
+  /** False while `#subscribed` is shared with other subscriptions: copied on first change. */
+  #ownsSubscribed = true;
   #known: ReadonlyMap<string, string> = new Map<string, string>();
   /** False while `#known` is the request's map of initial versions, which may be shared: copied on first change. */
   #ownsKnown = true;
+  /** Set while nothing is owned: the same object for every subscription in the same state. */
+  #sharedKey: object | undefined;
 
   /** @param legacyWildcard - whether a first request that names nothing means wildcard for this type */
   constructor(legacyWildcard: boolean) {
@@ -82,13 +120,37 @@ export class DeltaSubscription {
     return this.#wildcard;
   }
 
+  /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
+  get subscribed(): ReadonlySet<string> {
+    return this.#subscribed;
+  }
+
   /** The version (content hash) of each resource the client holds, as far as the server knows. */
   get known(): ReadonlyMap<string, string> {
     return this.#known;
   }
 
+  /**
+   * An object shared by every subscription whose subscribed names, wildcard, known versions and last newly
+   * subscribed names are the same shared objects (a fleet's streams right after their identical first
+   * requests); `undefined` once this one has changed anything. Equal keys mean equal requests.
+   */
+  get sharedKey(): object | undefined {
+    return this.#sharedKey;
+  }
+
+  #mutableSubscribed(): Set<string> {
+    this.#sharedKey = undefined;
+    if (!this.#ownsSubscribed) {
+      this.#subscribed = new Set(this.#subscribed);
+      this.#ownsSubscribed = true;
+    }
+    return this.#subscribed as Set<string>;
+  }
+
   /** The known versions, to be changed: a copy if they are still the request's map. */
   #mutableKnown(): Map<string, string> {
+    this.#sharedKey = undefined;
     if (!this.#ownsKnown) {
       this.#known = new Map(this.#known);
       this.#ownsKnown = true;
@@ -105,9 +167,10 @@ export class DeltaSubscription {
     subscribe: readonly string[],
     unsubscribe: readonly string[],
     initialVersions: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
-  ): string[] {
+  ): readonly string[] {
     const first = !this.#started;
     this.#started = true;
+    this.#sharedKey = undefined;
     if (first) {
       if (initialVersions instanceof Map) {
         // Taken as is (a reconnecting client sends thousands, and a fleet the same ones): copied only on change.
@@ -121,15 +184,33 @@ export class DeltaSubscription {
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.
     if (subscribe.length > 0) this.#legacy = false;
 
-    const newly: string[] = [];
-    for (const name of subscribe) {
-      if (name === WILDCARD) {
-        this.#wildcard = true;
-        continue;
+    let newly: readonly string[];
+    if (first && subscribe.length >= SHARE_MIN_NAMES && !this.#ownsKnown) {
+      const read = sharedFirstRead(subscribe);
+      this.#subscribed = read.names;
+      this.#ownsSubscribed = false;
+      if (read.wildcard) this.#wildcard = true;
+      let byKnown = read.byKnown.get(this.#known);
+      if (byKnown === undefined) {
+        const known = this.#known;
+        byKnown = { newly: [...read.names].filter((name) => !known.has(name)), key: {} };
+        read.byKnown.set(known, byKnown);
       }
-      if (this.subscribed.has(name)) continue;
-      this.subscribed.add(name);
-      if (!(first && this.#known.has(name))) newly.push(name);
+      newly = byKnown.newly;
+      // The wildcard comes from the list itself here (`*` in it; a list this long ends the legacy wildcard).
+      if (unsubscribe.length === 0) this.#sharedKey = byKnown.key;
+    } else {
+      const added: string[] = [];
+      for (const name of subscribe) {
+        if (name === WILDCARD) {
+          this.#wildcard = true;
+          continue;
+        }
+        if (this.#subscribed.has(name)) continue;
+        this.#mutableSubscribed().add(name);
+        if (!(first && this.#known.has(name))) added.push(name);
+      }
+      newly = added;
     }
     let droppedWildcard = false;
     for (const name of unsubscribe) {
@@ -138,7 +219,8 @@ export class DeltaSubscription {
         this.#wildcard = false;
         continue;
       }
-      const was = this.subscribed.delete(name);
+      const was = this.#subscribed.has(name);
+      if (was) this.#mutableSubscribed().delete(name);
       if (was && this.#wildcard) {
         // Under wildcard the client still wants the resource: an empty known version makes the cache send it
         // again (or report it removed), as the protocol requires.
@@ -150,7 +232,7 @@ export class DeltaSubscription {
     if (droppedWildcard && !this.#wildcard) {
       // The client forgets what it held only through the wildcard; so do we, so a later subscription sends it.
       const known = this.#mutableKnown();
-      for (const name of known.keys()) if (!this.subscribed.has(name)) known.delete(name);
+      for (const name of known.keys()) if (!this.#subscribed.has(name)) known.delete(name);
     }
     return newly;
   }
@@ -163,3 +245,4 @@ export class DeltaSubscription {
     for (const name of removed) known.delete(name);
   }
 }
+

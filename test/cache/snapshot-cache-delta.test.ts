@@ -238,3 +238,23 @@ test('an ACK in sync with the response it acknowledges is answered as a full com
   }
   assert.ok(checked > 100, `only ${checked} trials had a response to acknowledge`);
 });
+
+test('delta requests that say they are equal (sharedKey) get one diff, equal to each one compared alone', async () => {
+  const cache = new SnapshotCache();
+  const s = snap('1', ['a', 'b', 'c']);
+  await cache.setSnapshot('node-1', s);
+  const known = new Map([['a', s.getResources(E).get('a')!.hash], ['b', 'stale']]);
+  const subscribed = new Set(['a', 'b', 'c']);
+  const sharedKey = {};
+  const request = delta(E, { subscribed, known, newlySubscribed: ['c'], sharedKey });
+  const first = deltaWatch(cache, request);
+  const second = deltaWatch(cache, { ...request, node: { id: 'node-2' } });
+  await cache.setSnapshot('node-2', s);
+  const third = deltaWatch(cache, { ...request, node: { id: 'node-2' } });
+  assert.deepEqual(names(first.last), ['b', 'c']);
+  assert.deepEqual(names(third.last), ['b', 'c']);
+  assert.equal(third.last, first.last, 'one response object for equal requests of one snapshot');
+  assert.equal(second.last, first.last, 'answered when node-2 got the snapshot, with the same response');
+  const alone = deltaWatch(cache, delta(E, { subscribed, known, newlySubscribed: ['c'] }));
+  assert.deepEqual(names(alone.last), ['b', 'c']);
+});

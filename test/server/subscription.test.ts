@@ -87,4 +87,42 @@ describe('delta subscription: initial versions given as a map', () => {
     assert.deepEqual([...s.known], [['a', 'h3']]);
     assert.deepEqual([...initial], [['a', 'h1'], ['b', 'h2']], 'the given map is never changed');
   });
+
+  test('streams sending the same long subscribe list and initial versions share them, each copying on its first change', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `cluster-${i}`);
+    const subscribe = [...names, names[0]];
+    const initial = new Map(names.slice(0, 30).map((n) => [n, 'h1']));
+    const a = new DeltaSubscription(false);
+    const b = new DeltaSubscription(false);
+    const newlyA = a.update(subscribe, [], initial);
+    const newlyB = b.update(subscribe, [], initial);
+    assert.deepEqual(newlyA, names.slice(30), 'names held from the previous stream are not newly subscribed');
+    assert.equal(newlyB, newlyA);
+    assert.equal(a.subscribed, b.subscribed, 'one set for both');
+    assert.equal(a.subscribed.size, 40);
+    assert.ok(a.sharedKey !== undefined && a.sharedKey === b.sharedKey, 'equal requests have one key');
+
+    const other = new DeltaSubscription(false);
+    other.update(subscribe, [], new Map(initial));
+    assert.notEqual(other.sharedKey, a.sharedKey, 'other initial versions, another key');
+    const wild = new DeltaSubscription(false);
+    wild.update(['*', ...names], [], initial);
+    assert.equal(wild.wildcard, true);
+    assert.notEqual(wild.sharedKey, a.sharedKey, 'another list, another key');
+
+    a.update(['extra'], [], {});
+    assert.equal(a.sharedKey, undefined, 'changed: no longer equal to the others');
+    assert.ok(a.subscribed.has('extra'));
+    assert.equal(b.subscribed.has('extra'), false, 'the other stream is untouched');
+    b.sent([{ name: 'cluster-0', hash: 'h2' }], ['cluster-1']);
+    assert.equal(b.sharedKey, undefined);
+    assert.equal(b.known.get('cluster-0'), 'h2');
+    assert.equal(initial.get('cluster-0'), 'h1', 'the shared initial versions are never changed');
+    assert.ok(initial.has('cluster-1'));
+    const c = new DeltaSubscription(false);
+    c.update(subscribe, ['cluster-2'], initial);
+    assert.equal(c.sharedKey, undefined, 'a first request that also unsubscribes is its own');
+    assert.equal(c.subscribed.has('cluster-2'), false);
+    assert.ok(a.subscribed.has('cluster-2') && b.subscribed.has('cluster-2'));
+  });
 });
