@@ -4,7 +4,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
-import { UndecodableRequest, initialVersionsOf } from './messages.js';
+import { UndecodableRequest, initialVersionsOf, subscribeListOf } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
@@ -77,7 +77,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         ? state.lastResponse
         : undefined;
     state.lastResponse = undefined;
-    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersionsOf(request));
+    const newly = state.subscription.update(subscribeListOf(request), request.resource_names_unsubscribe, initialVersionsOf(request));
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
     const watch: DeltaWatchRequest = {

@@ -58,6 +58,21 @@ export function initialVersionsOf(request: XdsDeltaDiscoveryRequest): ReadonlyMa
   return decodedVersions.get(request) ?? new Map(Object.entries(request.initial_resource_versions));
 }
 
+const sharedSubscribes = new WeakMap<XdsDeltaDiscoveryRequest, readonly string[]>();
+
+/**
+ * The `resource_names_subscribe` of a delta request: the decoded list shared with other requests that carried
+ * the same bytes (see `RunCache`), as long as the request's own copy still holds the same names (a callback may
+ * have changed it); else the request's own list.
+ */
+export function subscribeListOf(request: XdsDeltaDiscoveryRequest): readonly string[] {
+  const own = request.resource_names_subscribe;
+  const shared = sharedSubscribes.get(request);
+  if (shared === undefined || shared.length !== own.length) return own;
+  for (let i = 0; i < own.length; i++) if (own[i] !== shared[i]) return own;
+  return shared;
+}
+
 /** A node as protobuf.js decoded it. */
 export type NodeMessage = protobuf.Message & { id: string };
 
@@ -210,6 +225,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   let typeUrl = '';
   let nonce = '';
   let subscribe: string[] = [];
+  let sharedSubscribe: readonly string[] | undefined;
   const unsubscribe: string[] = [];
   let versions: ReadonlyMap<string, string> | undefined;
   let owned: Map<string, string> | undefined;
@@ -228,8 +244,14 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
           break;
         case 3: {
           const run = subscribe.length === 0 ? subscribeRuns.take(reader, tag) : undefined;
-          if (run !== undefined) subscribe = run.slice();
-          else subscribe.push(reader.string());
+          if (run !== undefined) {
+            // The request gets its own copy (callbacks may change it); the shared list is kept beside it.
+            subscribe = run.slice();
+            sharedSubscribe = run;
+          } else {
+            subscribe.push(reader.string());
+            sharedSubscribe = undefined;
+          }
           break;
         }
         case 4:
@@ -276,6 +298,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
     },
   });
   decodedVersions.set(request, initial);
+  if (sharedSubscribe !== undefined) sharedSubscribes.set(request, sharedSubscribe);
   if (status !== undefined) request.error_detail = { code: status.code, message: status.message };
   return { request, node };
 }
