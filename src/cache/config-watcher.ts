@@ -82,10 +82,10 @@ export interface DeltaWatchRequest {
    */
   syncedWith?: DeltaResponse | undefined;
   /**
-   * A hint the server gives when this request's subscribed names, wildcard, known versions and newly subscribed
-   * names are the very objects other streams' first requests have (a fleet reconnecting with the same
-   * subscriptions and initial versions): requests with the same key are equal, so a cache may compute one
-   * answer for them all. Caches may ignore it.
+   * A hint the server gives with a first request whose subscribed names, wildcard, known versions and newly
+   * subscribed names equal those of other streams' first requests, because they were decoded from the same bytes
+   * (a fleet connecting or reconnecting with the same subscriptions and initial versions): requests with the
+   * same key are equal, so a cache may compute one answer for them all. Caches may ignore it.
    */
   sharedKey?: object | undefined;
 }

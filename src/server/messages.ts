@@ -58,6 +58,9 @@ export function initialVersionsOf(request: XdsDeltaDiscoveryRequest): ReadonlyMa
   return decodedVersions.get(request) ?? new Map(Object.entries(request.initial_resource_versions));
 }
 
+/** The initial versions of every request that has none: one shared empty map, never changed. */
+const NO_VERSIONS: ReadonlyMap<string, string> = new Map<string, string>();
+
 const sharedSubscribes = new WeakMap<XdsDeltaDiscoveryRequest, readonly string[]>();
 
 /**
@@ -280,7 +283,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }
-  const initial = versions ?? new Map<string, string>();
+  const initial = versions ?? NO_VERSIONS;
   const request = {
     type_url: typeUrl,
     resource_names_subscribe: subscribe,

@@ -72,6 +72,17 @@ interface SharedFirstRead {
 /** Lists shorter than this are read per stream: sharing them saves little. */
 const SHARE_MIN_NAMES = 32;
 const sharedFirstReads = new WeakMap<readonly string[], SharedFirstRead>();
+const emptyListKeys = new WeakMap<ReadonlyMap<string, string>, { readonly wildcard: object; readonly named: object }>();
+
+/** The key of first requests that name nothing, per map of initial versions and wildcard. */
+function emptyListKey(known: ReadonlyMap<string, string>, wildcard: boolean): object {
+  let keys = emptyListKeys.get(known);
+  if (keys === undefined) {
+    keys = { wildcard: {}, named: {} };
+    emptyListKeys.set(known, keys);
+  }
+  return wildcard ? keys.wildcard : keys.named;
+}
 
 function sharedFirstRead(subscribe: readonly string[]): SharedFirstRead {
   let read = sharedFirstReads.get(subscribe);
@@ -185,7 +196,11 @@ export class DeltaSubscription {
     if (subscribe.length > 0) this.#legacy = false;
 
     let newly: readonly string[];
-    if (first && subscribe.length >= SHARE_MIN_NAMES && !this.#ownsKnown) {
+    if (first && subscribe.length === 0 && !this.#ownsKnown) {
+      // Nothing named (a legacy wildcard, or a type not yet wanted): the state is the versions and the wildcard.
+      newly = [];
+      if (unsubscribe.length === 0) this.#sharedKey = emptyListKey(this.#known, this.#wildcard);
+    } else if (first && subscribe.length >= SHARE_MIN_NAMES && !this.#ownsKnown) {
       const read = sharedFirstRead(subscribe);
       this.#subscribed = read.names;
       this.#ownsSubscribed = false;

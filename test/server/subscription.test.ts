@@ -125,4 +125,21 @@ describe('delta subscription: initial versions given as a map', () => {
     assert.equal(c.subscribed.has('cluster-2'), false);
     assert.ok(a.subscribed.has('cluster-2') && b.subscribed.has('cluster-2'));
   });
+
+  test('first requests that name nothing share a key per map of initial versions and wildcard', () => {
+    const initial = new Map([['a', 'h1']]);
+    const legacyA = new DeltaSubscription(true);
+    const legacyB = new DeltaSubscription(true);
+    const plain = new DeltaSubscription(false);
+    assert.deepEqual(legacyA.update([], [], initial), []);
+    legacyB.update([], [], initial);
+    plain.update([], [], initial);
+    assert.ok(legacyA.sharedKey !== undefined && legacyA.sharedKey === legacyB.sharedKey);
+    assert.notEqual(plain.sharedKey, legacyA.sharedKey, 'a wildcard stream and a stream wanting nothing differ');
+    const other = new DeltaSubscription(true);
+    other.update([], [], new Map(initial));
+    assert.notEqual(other.sharedKey, legacyA.sharedKey);
+    legacyA.update([], [], {});
+    assert.equal(legacyA.sharedKey, undefined, 'a later request is not a first request');
+  });
 });
