@@ -263,6 +263,8 @@ interface RunOptions {
   readonly profileServer: boolean;
   /** Pins the server to CPU 0 and the load generator to CPU 1. */
   readonly pin: boolean;
+  /** Our servers make snapshots with `await Snapshot.create` (sliced encoding) instead of `new Snapshot`. */
+  readonly sliced: boolean;
   /** Snapshots made and set before the fleet connects, unmeasured. */
   readonly warmup: number;
   /** The scenarios to run after the connect storm (which always runs: the others need a connected fleet). */
@@ -296,7 +298,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   const starter = SERVERS[serverName];
   if (!starter) throw new Error(`unknown server ${serverName}`);
   const spec = {
-    clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir,
+    clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir, sliced: o.sliced,
     ...(o.profileServer ? { profileDir: join(o.outDir, 'profiles') } : {}),
   };
   const server = await starter.start(spec);
@@ -533,6 +535,7 @@ async function main(): Promise<number> {
       pin: { type: 'boolean', default: false },
       scenarios: { type: 'string' },
       warmup: { type: 'string' },
+      sliced: { type: 'boolean', default: false },
     },
   });
   const preset = values.smoke
@@ -573,6 +576,7 @@ async function main(): Promise<number> {
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
+    sliced: values.sliced,
     warmup: count(values.warmup, values.smoke ? 1 : 10, 'warmup'),
     scenarios: new Set(
       list(values.scenarios, UPDATE_SCENARIOS.join(',')).map((s) => {

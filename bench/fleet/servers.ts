@@ -37,6 +37,8 @@ export interface ServerSpec {
   readonly outDir: string;
   /** When set, servers that can (ours) write a CPU profile into this folder. */
   readonly profileDir?: string;
+  /** Our servers only: make snapshots with `await Snapshot.create` (encoding in slices) instead of `new Snapshot`. */
+  readonly sliced?: boolean;
 }
 
 /** A command of the control protocol. */
@@ -252,6 +254,7 @@ export const startOurs: ServerStarter = (spec) => {
     '--clusters', String(spec.clusters),
     '--listeners', String(spec.listeners),
     '--endpoints', String(spec.endpoints),
+    ...(spec.sliced === true ? ['--sliced'] : []),
   ]);
 };
 
@@ -273,6 +276,7 @@ export const startBase: ServerStarter = (spec) => {
       '--clusters', String(spec.clusters),
       '--listeners', String(spec.listeners),
       '--endpoints', String(spec.endpoints),
+      ...(spec.sliced === true ? ['--sliced'] : []),
     ],
     { cwd: dir },
   );
