@@ -109,7 +109,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },
       'delta response',
     );
-   return this.call.write(withNonce(response.body(), nonce));
+    return this.call.write(withNonce(response.body(), nonce));
   }
 
   protected notifyClosed(node: Node | undefined): void {

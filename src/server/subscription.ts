@@ -260,4 +260,3 @@ export class DeltaSubscription {
     for (const name of removed) known.delete(name);
   }
 }
-
