@@ -345,9 +345,11 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
       await prepare(i % 2 === 0 ? 'all' : 'one-endpoint');
       await server.request({ op: 'set', version: String(version) });
     }
+    // Memory readings follow a garbage collection in the server (both servers do one on `gc`), so that the
+    // warm-up's garbage is neither counted as idle memory nor reused by the streams unseen.
+    heapIdle = (await server.request({ op: 'stats', gc: true })).heapUsedBytes;
     await sleep(300);
     rssIdle = memoryBytes(server.pid, 'VmRSS');
-    heapIdle = (await server.request({ op: 'stats' })).heapUsedBytes;
 
     // Connect storm.
     let cpu0 = cpuSeconds(server.pid);
@@ -355,9 +357,9 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     scenarios.push(summarize('connect', n, [{ r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0 }]));
     loadgenPeak = Math.max(loadgenPeak, connect.rssBytes);
     await waitForStreams(server, n, 10_000);
+    heapConnected = (await server.request({ op: 'stats', gc: true })).heapUsedBytes;
     await sleep(300);
     rssConnected = memoryBytes(server.pid, 'VmRSS');
-    heapConnected = (await server.request({ op: 'stats' })).heapUsedBytes;
 
     // Updates: prepare (not measured), mark, set, await.
     const update = async (change: 'one-endpoint' | 'all', expect: readonly Expectation[], tag: string) => {

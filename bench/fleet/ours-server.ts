@@ -31,6 +31,7 @@ const FLEET_KEY = 'fleet';
 
 interface Command {
   readonly op?: string;
+  readonly gc?: boolean;
   readonly version?: string;
   readonly clusters?: number;
   readonly listeners?: number;
@@ -169,6 +170,8 @@ async function main(): Promise<void> {
         };
       }
       case 'stats': {
+        // Started with --expose-gc by the orchestrator; garbage is collected before a memory reading.
+        if (cmd.gc === true) (globalThis as { gc?: () => void }).gc?.();
         const mem = process.memoryUsage();
         const encodes = EncodedResource.encodeCount - encodesAtSet;
         return {

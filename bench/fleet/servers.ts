@@ -52,7 +52,8 @@ export type ServerCommand =
       readonly change: 'none' | 'one-endpoint' | 'all';
     }
   | { readonly op: 'set'; readonly version: string }
-  | { readonly op: 'stats' }
+  /** `gc`: collect garbage (and give freed memory back to the OS) before answering, for a memory reading. */
+  | { readonly op: 'stats'; readonly gc?: boolean }
   | { readonly op: 'quit' };
 
 /** An answer of the control protocol. */
@@ -249,6 +250,7 @@ export const startOurs: ServerStarter = (spec) => {
   buildPackage(REPO_ROOT);
   return startJsonLinesServer('ours', process.execPath, [
     ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+    '--expose-gc',
     '--import', 'tsx',
     OURS_ENTRY,
     '--clusters', String(spec.clusters),
@@ -271,6 +273,7 @@ export const startBase: ServerStarter = (spec) => {
     process.execPath,
     [
       ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+      '--expose-gc',
       '--import', 'tsx',
       join(dir, 'bench', 'fleet', 'ours-server.ts'),
       '--clusters', String(spec.clusters),

@@ -13,6 +13,7 @@
 //	        cache.NewSnapshot + cache.SetSnapshot of the prepared resources (the measured part); the answer
 //	        carries t0 (wall clock, Unix ms) taken just before NewSnapshot
 //	stdin:  {"op":"stats"}   -> {"ok":true,"streams":N,"requests":R,"responses":S}
+//	        with "gc":true, garbage is collected and freed memory returned to the OS first
 //	stdin:  {"op":"quit"}    -> exits
 //
 // With -dump none,one-endpoint,all it prints, for each change applied in turn, one line
@@ -30,6 +31,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +72,7 @@ type command struct {
 	Listeners int    `json:"listeners"`
 	Endpoints int    `json:"endpoints"`
 	Change    string `json:"change"`
+	GC        bool   `json:"gc"`
 }
 
 type counters struct {
@@ -189,6 +193,11 @@ func main() {
 			prepared = nil
 			out.write(map[string]any{"ok": true, "op": "set", "version": cmd.Version, "t0": t0, "ms": msSince(started)})
 		case "stats":
+			if cmd.GC {
+				// Garbage collected and returned to the OS before a memory reading, as the Node server does.
+				runtime.GC()
+				debug.FreeOSMemory()
+			}
 			out.write(map[string]any{
 				"ok": true, "op": "stats",
 				"streams":   stats.streams.Load(),
