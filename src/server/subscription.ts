@@ -9,6 +9,8 @@
  *   that to unsubscribe when they stop watching.
  */
 
+import { LayeredVersions } from './known-versions.js';
+
 /** The wildcard resource name. */
 export const WILDCARD = '*';
 
@@ -71,6 +73,23 @@ interface SharedFirstRead {
 
 /** Lists shorter than this are read per stream: sharing them saves little. */
 const SHARE_MIN_NAMES = 32;
+
+/**
+ * The versions a response's resources stand for, one map per resources array: a response object (and its
+ * array) is shared by every stream it is sent to, so is this map.
+ */
+const sharedResponseVersions = new WeakMap<readonly { name: string; hash: string }[], ReadonlyMap<string, string>>();
+
+function responseVersions(resources: readonly { name: string; hash: string }[]): ReadonlyMap<string, string> {
+  let versions = sharedResponseVersions.get(resources);
+  if (versions === undefined) {
+    const map = new Map<string, string>();
+    for (const resource of resources) map.set(resource.name, resource.hash);
+    versions = map;
+    sharedResponseVersions.set(resources, versions);
+  }
+  return versions;
+}
 const sharedFirstReads = new WeakMap<readonly string[], SharedFirstRead>();
 const emptyListKeys = new WeakMap<ReadonlyMap<string, string>, { readonly wildcard: object; readonly named: object }>();
 
@@ -159,14 +178,14 @@ export class DeltaSubscription {
     return this.#subscribed as Set<string>;
   }
 
-  /** The known versions, to be changed: a copy if they are still the request's map. */
-  #mutableKnown(): Map<string, string> {
+  /** The known versions, to be changed: layered over them while they are shared (see {@link LayeredVersions}). */
+  #mutableKnown(): Map<string, string> | LayeredVersions {
     this.#sharedKey = undefined;
     if (!this.#ownsKnown) {
-      this.#known = new Map(this.#known);
+      this.#known = new LayeredVersions(this.#known);
       this.#ownsKnown = true;
     }
-    return this.#known as Map<string, string>;
+    return this.#known as Map<string, string> | LayeredVersions;
   }
 
   /**
@@ -247,14 +266,34 @@ export class DeltaSubscription {
     if (droppedWildcard && !this.#wildcard) {
       // The client forgets what it held only through the wildcard; so do we, so a later subscription sends it.
       const known = this.#mutableKnown();
-      for (const name of known.keys()) if (!this.#subscribed.has(name)) known.delete(name);
+      for (const name of [...known.keys()]) if (!this.#subscribed.has(name)) known.delete(name);
     }
     return newly;
   }
 
-  /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
+  /**
+   * Records what a response sent: resources now held at their versions, removed ones forgotten. A response that
+   * carries at least every name held (a first full response, a change of everything) leaves the client holding
+   * exactly its resources: the versions are then the response's own map, shared by every stream it went to.
+   */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
     if (resources.length === 0 && removed.length === 0) return;
+    if (removed.length === 0 && resources.length >= SHARE_MIN_NAMES && resources.length >= this.#known.size) {
+      const versions = responseVersions(resources);
+      let covered = true;
+      for (const name of this.#known.keys()) {
+        if (!versions.has(name)) {
+          covered = false;
+          break;
+        }
+      }
+      if (covered) {
+        this.#known = versions;
+        this.#ownsKnown = false;
+        this.#sharedKey = undefined;
+        return;
+      }
+    }
     const known = this.#mutableKnown();
     for (const resource of resources) known.set(resource.name, resource.hash);
     for (const name of removed) known.delete(name);

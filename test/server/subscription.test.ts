@@ -142,4 +142,40 @@ describe('delta subscription: initial versions given as a map', () => {
     legacyA.update([], [], {});
     assert.equal(legacyA.sharedKey, undefined, 'a later request is not a first request');
   });
+
+  test('streams sent the same full response share the versions it stands for, and change them each on its own', () => {
+    const resources = Array.from({ length: 40 }, (_, i) => ({ name: `cluster-${i}`, hash: `h${i}` }));
+    const a = new DeltaSubscription(true);
+    const b = new DeltaSubscription(true);
+    a.update([], [], {});
+    b.update([], [], {});
+    a.sent(resources, []);
+    b.sent(resources, []);
+    assert.equal(a.known, b.known, 'one map for both');
+    assert.equal(a.known.size, 40);
+    const shared = a.known;
+
+    a.sent([{ name: 'cluster-0', hash: 'changed' }], ['cluster-1']);
+    assert.equal(a.known.get('cluster-0'), 'changed');
+    assert.equal(a.known.has('cluster-1'), false);
+    assert.equal(a.known.size, 39);
+    assert.equal(b.known, shared, 'the other stream still holds the shared map');
+    assert.equal(shared.get('cluster-0'), 'h0', 'which never changes');
+    assert.ok(shared.has('cluster-1'));
+
+    // A response that does not cover what the client holds adds to it.
+    const c = new DeltaSubscription(true);
+    c.update([], [], new Map([['other', 'x']]));
+    c.sent(resources, []);
+    assert.equal(c.known.size, 41);
+    assert.equal(c.known.get('other'), 'x');
+    // One that covers it again (a change of everything) makes it the response's map.
+    const everything = [...resources.map((r) => ({ ...r, hash: `${r.hash}'` })), { name: 'other', hash: 'y' }];
+    c.sent(everything, []);
+    const d = new DeltaSubscription(true);
+    d.update([], [], {});
+    d.sent(everything, []);
+    assert.equal(c.known, d.known);
+    assert.equal(c.known.get('other'), 'y');
+  });
 });
