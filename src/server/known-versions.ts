@@ -1,11 +1,10 @@
 /**
- * The versions a delta client holds, as a map of resource name to content hash, built so that the streams of a
- * fleet share what they hold in common.
+ * The versions a delta client holds, as a map of resource name to content hash.
  *
- * The streams of a fleet mostly hold the same versions: all of them after the same full response, or after
- * reconnecting with the same `initial_resource_versions`. {@link LayeredVersions} keeps such a shared map as its
- * base, never changed, and each stream's own changes (a changed resource, a removal) in a small map on top, so
- * that the first change of one stream neither copies thousands of entries nor makes the others pay for it.
+ * A reconnecting fleet presents the same `initial_resource_versions`, which the request decoder hands to every
+ * stream as one shared map. {@link LayeredVersions} keeps such a map as its base, never changed, and a stream's
+ * own changes (a changed resource, a removal) in a small map on top, so that a stream's first response does not
+ * copy thousands of entries.
  */
 
 /**

@@ -73,23 +73,6 @@ interface SharedFirstRead {
 
 /** Lists shorter than this are read per stream: sharing them saves little. */
 const SHARE_MIN_NAMES = 32;
-
-/**
- * The versions a response's resources stand for, one map per resources array: a response object (and its
- * array) is shared by every stream it is sent to, so is this map.
- */
-const sharedResponseVersions = new WeakMap<readonly { name: string; hash: string }[], ReadonlyMap<string, string>>();
-
-function responseVersions(resources: readonly { name: string; hash: string }[]): ReadonlyMap<string, string> {
-  let versions = sharedResponseVersions.get(resources);
-  if (versions === undefined) {
-    const map = new Map<string, string>();
-    for (const resource of resources) map.set(resource.name, resource.hash);
-    versions = map;
-    sharedResponseVersions.set(resources, versions);
-  }
-  return versions;
-}
 const sharedFirstReads = new WeakMap<readonly string[], SharedFirstRead>();
 const emptyListKeys = new WeakMap<ReadonlyMap<string, string>, { readonly wildcard: object; readonly named: object }>();
 
@@ -271,29 +254,9 @@ export class DeltaSubscription {
     return newly;
   }
 
-  /**
-   * Records what a response sent: resources now held at their versions, removed ones forgotten. A response that
-   * carries at least every name held (a first full response, a change of everything) leaves the client holding
-   * exactly its resources: the versions are then the response's own map, shared by every stream it went to.
-   */
+  /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
     if (resources.length === 0 && removed.length === 0) return;
-    if (removed.length === 0 && resources.length >= SHARE_MIN_NAMES && resources.length >= this.#known.size) {
-      const versions = responseVersions(resources);
-      let covered = true;
-      for (const name of this.#known.keys()) {
-        if (!versions.has(name)) {
-          covered = false;
-          break;
-        }
-      }
-      if (covered) {
-        this.#known = versions;
-        this.#ownsKnown = false;
-        this.#sharedKey = undefined;
-        return;
-      }
-    }
     const known = this.#mutableKnown();
     for (const resource of resources) known.set(resource.name, resource.hash);
     for (const name of removed) known.delete(name);
