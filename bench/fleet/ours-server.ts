@@ -14,7 +14,10 @@
  *   (encodes / resources: encode once means 1 for a snapshot whose resources are all new objects).
  * - `stats`: `eventLoopDelayMaxMs` and `eventLoopDelayP99Ms` since the last `set` (the push and the ACKs that
  *   follow), `encodesPerResource` since the last `set` (it also counts encodes after `set` answered: any
- *   per-stream encoding would show there), `heapUsedBytes`, `externalBytes`, `arrayBuffersBytes`.
+ *   per-stream encoding would show there), `heapUsedBytes`, `externalBytes`, `arrayBuffersBytes`. With
+ *   `"gc": true` it collects garbage first (the orchestrator starts it with `--expose-gc`).
+ *
+ * The library is imported by its package name, which resolves to the compiled `dist/`.
  *
  * @packageDocumentation
  */
