@@ -302,7 +302,14 @@ test('heartbeats send TTL resources without their body to up-to-date watches onl
 test('the heartbeat timer sends heartbeats until the cache is closed', async () => {
   const cache = new SnapshotCache({ heartbeatIntervalMs: 5 });
   await cache.setSnapshot('node-1', new Snapshot('1', { [C]: [withTtl(cluster('a'), 100)] }));
-  const got = await new Promise<Response>((resolve) => cache.createWatch(sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n' }), resolve));
+  // The heartbeat timer is unref'd (it must not keep an application alive), so a ref'd timer keeps this test's
+  // event loop running until the heartbeat comes, and fails the test if it never does.
+  let guard: NodeJS.Timeout | undefined;
+  const got = await Promise.race([
+    new Promise<Response>((resolve) => cache.createWatch(sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n' }), resolve)),
+    new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('no heartbeat within 2 s')), 2000))),
+  ]);
+  clearTimeout(guard);
   cache.close();
   assert.equal(got.heartbeat, true);
 });
