@@ -7,7 +7,7 @@ import type { Node } from '../types/index.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
+import { deltaDiff, mustAnswerDelta, type DeltaDiff } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createDeltaResponse } from './response.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
@@ -141,6 +141,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
   // The resources each delta response was diffed from, for the ACKs that name it (`syncedWith`).
   readonly #diffedFrom = new WeakMap<DeltaResponse, TypeResources>();
+  // The response made from each diff, for diffs that several watches share.
+  readonly #responseOfDiff = new WeakMap<DeltaDiff, DeltaResponse>();
   #running = false;
   #scheduled = false;
   #sliceOpen = false;
@@ -429,11 +431,11 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     let diff;
+    let sharedDiff = false;
     if (watch.baseline === undefined) {
       const { sharedKey } = request;
-      diff = sharedKey !== undefined && watch.rejected === undefined && request.errorDetail === undefined
-        ? t.sharedDiff(sharedKey, () => deltaDiff(t.items, request))
-        : deltaDiff(t.items, request, watch.rejected);
+      sharedDiff = sharedKey !== undefined && watch.rejected === undefined && request.errorDetail === undefined;
+      diff = sharedDiff ? t.sharedDiff(sharedKey!, () => deltaDiff(t.items, request)) : deltaDiff(t.items, request, watch.rejected);
     } else {
       // Names that did not change since the baseline decide as they did then: nothing to send.
       const changed = t.changedSince(watch.baseline);
@@ -445,7 +447,13 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     }
     let response: DeltaResponse;
     if (watch.rejected === undefined) {
-      response = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
+      // A diff shared by equal requests (sharedKey) has one response: found without keying its names again.
+      let shared = sharedDiff ? this.#responseOfDiff.get(diff) : undefined;
+      if (shared === undefined) {
+        shared = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
+        if (sharedDiff) this.#responseOfDiff.set(diff, shared);
+      }
+      response = shared;
       // What the diff found is all the client lacked (VHDS's unresolved names aside): an ACK of it is in sync.
       if (diff.unresolved.length === 0) this.#diffedFrom.set(response, t);
     } else {
