@@ -106,8 +106,9 @@ function sharedFirstRead(subscribe: readonly string[]): SharedFirstRead {
  * which version of each resource the client holds.
  *
  * The streams of a fleet often reconnect with the same long subscribe list and the same initial versions; then
- * the subscribed set and the known versions are shared between their subscriptions until one changes (each
- * copies on its first change), and {@link DeltaSubscription.sharedKey} says so.
+ * the subscribed set and the known versions are shared between their subscriptions until one changes (it then
+ * copies the set, and keeps its own versions in a layer over the shared ones), and
+ * {@link DeltaSubscription.sharedKey} says so.
  */
 export class DeltaSubscription {
   #legacy: boolean;
@@ -118,7 +119,7 @@ export class DeltaSubscription {
   /** False while `#subscribed` is shared with other subscriptions: copied on first change. */
   #ownsSubscribed = true;
   #known: ReadonlyMap<string, string> = new Map<string, string>();
-  /** False while `#known` is the request's map of initial versions, which may be shared: copied on first change. */
+  /** False while `#known` is the request's map of initial versions, which may be shared: layered over on first change. */
   #ownsKnown = true;
   /** Set while nothing is owned: the same object for every subscription in the same state. */
   #sharedKey: object | undefined;
