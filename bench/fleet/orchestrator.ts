@@ -27,7 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Expectation, LoadCommand, LoadReply, PhaseResult, XdsMode } from './protocol.js';
+import { nonNegativeInteger, type Expectation, type LoadCommand, type LoadReply, type PhaseResult, type XdsMode } from './protocol.js';
 import { checkResources } from './check-resources.js';
 import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
@@ -508,13 +508,6 @@ function numbers(value: string | undefined, fallback: string): number[] {
   });
 }
 
-function count(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag}: not a non-negative integer: ${value}`);
-  return v;
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -579,7 +572,7 @@ async function main(): Promise<number> {
     profileServer: values['profile-server'],
     pin: values.pin,
     sliced: values.sliced,
-    warmup: count(values.warmup, values.smoke ? 1 : 10, 'warmup'),
+    warmup: nonNegativeInteger(values.warmup, values.smoke ? 1 : 10, 'warmup'),
     scenarios: new Set(
       list(values.scenarios, UPDATE_SCENARIOS.join(',')).map((s) => {
         if (!(UPDATE_SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenarios: ${s} is not one of ${UPDATE_SCENARIOS.join(', ')}`);

@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
 import { TypeUrl } from 'xds-control-plane/resource';
 import { createServer } from 'xds-control-plane/server';
+import { nonNegativeInteger } from './protocol.js';
 import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
 
 /** The one cache key every node maps to. */
@@ -40,13 +41,6 @@ interface Command {
   readonly listeners?: number;
   readonly endpoints?: number;
   readonly change?: FleetChange;
-}
-
-function positive(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag}: not a non-negative integer: ${value}`);
-  return v;
 }
 
 function toResources(r: FleetResources): SnapshotResources {
@@ -72,9 +66,9 @@ async function main(): Promise<void> {
     },
   });
   const shape = {
-    clusters: positive(values.clusters, 100, 'clusters'),
-    listeners: positive(values.listeners, 1, 'listeners'),
-    endpoints: positive(values.endpoints, 3, 'endpoints'),
+    clusters: nonNegativeInteger(values.clusters, 100, 'clusters'),
+    listeners: nonNegativeInteger(values.listeners, 1, 'listeners'),
+    endpoints: nonNegativeInteger(values.endpoints, 3, 'endpoints'),
   };
   const makeSnapshot = async (version: string, resources: FleetResources): Promise<Snapshot> =>
     values.sliced ? Snapshot.create(version, toResources(resources)) : new Snapshot(version, toResources(resources));

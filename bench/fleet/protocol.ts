@@ -109,3 +109,11 @@ export type LoadReply =
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** A command-line flag's value as a non-negative integer (`fallback` when the flag is absent); throws naming the flag. */
+export function nonNegativeInteger(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${flag}: not a non-negative integer: ${value}`);
+  return v;
+}
