@@ -68,8 +68,14 @@ test('a key must name the resource it holds, under a known folder', () => {
   assert.ok(endpoints instanceof EncodedResource, 'endpoints are named by cluster_name');
 });
 
-test('an error quotes at most a bounded piece of the stored value', () => {
+test('an error quotes at most a bounded piece of a value that is not JSON', () => {
   const problem = readEntry(PREFIX, `${PREFIX}routes/r`, `x${'y'.repeat(10_000)}`);
   assert.ok(!(problem instanceof EncodedResource));
   assert.ok(problem.error.length < 400, `error of ${problem.error.length} characters`);
+});
+
+test('an error about a long value inside the resource stays bounded', () => {
+  const problem = readEntry(PREFIX, `${PREFIX}clusters/c`, JSON.stringify({ name: 'c', type: 'X'.repeat(10_000) }));
+  assert.ok(!(problem instanceof EncodedResource));
+  assert.ok(problem.error.length <= 401, `error of ${problem.error.length} characters`);
 });

@@ -43,8 +43,9 @@ export interface BuiltConfig {
   readonly dangling: readonly string[];
 }
 
-/** Longest piece of a stored value quoted in an error message. */
+/** Longest piece of a stored value quoted in an error message, and longest error message. */
 const QUOTE_LIMIT = 120;
+const ERROR_LIMIT = 400;
 
 /** `Cluster`, `ClusterLoadAssignment`, …: the message name, for messages. */
 function kind(typeUrl: ResourceTypeUrl): string {
@@ -89,7 +90,8 @@ export function readEntry(prefix: string, key: string, value: string): EncodedRe
   try {
     return EncodedResource.encode(typeUrl, resource);
   } catch (error) {
-    return { key, error: error instanceof Error ? error.message : String(error) };
+    const message = error instanceof Error ? error.message : String(error);
+    return { key, error: message.length > ERROR_LIMIT ? `${message.slice(0, ERROR_LIMIT)}…` : message };
   }
 }
 

@@ -70,6 +70,7 @@ export class EtcdMirror {
       }
       this.#watcher = watcher;
       watcher.on('data', (response) => this.#apply(response));
+      watcher.on('disconnected', (error) => this.#listener.onError(error, `watch lost its connection; resuming from revision ${this.revision}`));
       // The client resumes a dropped watch from the last revision it saw. An error it cannot resume from (the
       // revision was compacted away) ends the watch: read everything again.
       watcher.on('error', (error) => {
