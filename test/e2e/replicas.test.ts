@@ -56,7 +56,15 @@ class Replica {
     args.push('--etcd', etcdUrl, '--prefix', PREFIX, '--port', String(xdsPort), '--admin', String(adminPort), '--host', '127.0.0.1');
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const replica = new Replica(name, xdsPort, adminPort, child);
-    await waitFor(() => replica.healthy(), { timeoutMs: 30_000, what: `replica ${name} to read the store (output: ${replica.output})` });
+    const killOnExit = (): void => void child.kill('SIGKILL');
+    process.once('exit', killOnExit); // a test process that dies leaves no replica behind
+    child.once('exit', () => process.off('exit', killOnExit));
+    try {
+      await waitFor(() => replica.healthy(), { timeoutMs: 30_000, what: `replica ${name} to read the store` });
+    } catch (error) {
+      await replica.stop('SIGKILL');
+      throw new Error(`${(error as Error).message}; its output:\n${replica.output}`, { cause: error });
+    }
     return replica;
   }
 
@@ -165,7 +173,9 @@ for (const { apiType, label } of MODES) {
       service2 = await startEchoServer({ name: 'service2' });
       listenerPort = await freePort();
       await writeConfig(client, PREFIX, sampleConfig({ listenerPort, upstreams: [{ host: '127.0.0.1', port: service1.port }] }));
-      replicas = await Promise.all([Replica.start('a', etcd.url), Replica.start('b', etcd.url)]);
+      const started = await Promise.allSettled([Replica.start('a', etcd.url), Replica.start('b', etcd.url)]);
+      replicas = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      for (const r of started) if (r.status === 'rejected') throw r.reason;
       envoy = await startEnvoy({ bootstrap: bootstrap(replicas, apiType), name: 'replicas' });
     });
 
