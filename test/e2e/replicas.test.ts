@@ -232,6 +232,18 @@ for (const { apiType, label } of MODES) {
       assert.equal(servedBy(await httpGet(listenerPort)), 'Request served by service2');
     });
 
+    test('a replica started after every change serves the same versions as the replicas that followed them', async () => {
+      const late = await Replica.start('late', etcd.url);
+      try {
+        const [a, b, c] = await Promise.all([...replicas, late].map((r) => r.status()));
+        assert.equal(c.revision, a.revision);
+        assert.deepEqual(c.versions, a.versions);
+        assert.deepEqual(c.versions, b.versions);
+      } finally {
+        await late.stop();
+      }
+    });
+
     const failoverRule =
       apiType === 'DELTA_GRPC'
         ? 'the other replica sends nothing Envoy already holds'
