@@ -63,6 +63,8 @@ export interface EtcdInstance {
   log(): string;
   /** Stops it (SIGTERM, SIGKILL after 5 s) and removes its data directory. Idempotent. */
   stop(): Promise<void>;
+  /** Stops it and starts it again on the same ports with the same data (its clients see it go away and come back). */
+  restart(): Promise<void>;
 }
 
 function health(url: string): Promise<boolean> {
@@ -105,6 +107,52 @@ export async function startEtcd(options: { startTimeoutMs?: number } = {}): Prom
     '--logger', 'zap',
     '--log-level', 'warn',
   ];
+  const log = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
+
+  let running = await launch(path, args, logFile);
+  const waitHealthy = async (): Promise<void> => {
+    const deadline = Date.now() + startTimeoutMs;
+    while (!(await health(url))) {
+      if (running.exited || Date.now() > deadline) {
+        const tail = log().trimEnd().split('\n').slice(-20).join('\n');
+        await running.kill();
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error(`etcd ${running.exited ? 'exited during start-up' : 'not healthy in time'} (${url}); its log ends with:\n${tail}`);
+      }
+      await sleep(50);
+    }
+  };
+  await waitHealthy();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await running.kill();
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  const restart = async (): Promise<void> => {
+    if (stopping) throw new Error('etcd was stopped');
+    await running.kill();
+    running = await launch(path, args, logFile);
+    await waitHealthy();
+  };
+  return { url, version, log, stop, restart };
+}
+
+/** An etcd process: whether it has exited, and a way to end it (SIGTERM, SIGKILL after 5 s). */
+interface EtcdProcess {
+  readonly exited: boolean;
+  kill(): Promise<void>;
+}
+
+async function launch(path: string, args: readonly string[], logFile: string): Promise<EtcdProcess> {
   const logFd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
@@ -114,28 +162,20 @@ export async function startEtcd(options: { startTimeoutMs?: number } = {}): Prom
   }
   let exited = false;
   const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+    const done = (): void => {
       exited = true;
       resolve();
-    });
-    child.once('error', () => {
-      exited = true;
-      resolve();
-    });
+    };
+    child.once('exit', done);
+    child.once('error', done);
   });
   const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const log = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
+  process.once('exit', killOnExit); // a test process that dies leaves no etcd behind
+  return {
+    get exited() {
+      return exited;
+    },
+    kill: async () => {
       if (!exited) {
         child.kill('SIGTERM');
         if ((await Promise.race([exit.then(() => 'exited'), sleep(5_000, 'timeout', { ref: false })])) === 'timeout') {
@@ -144,17 +184,6 @@ export async function startEtcd(options: { startTimeoutMs?: number } = {}): Prom
         }
       }
       process.off('exit', killOnExit);
-      rmSync(dir, { recursive: true, force: true });
-    })());
-
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20_000);
-  while (!(await health(url))) {
-    if (exited || Date.now() > deadline) {
-      const tail = log().trimEnd().split('\n').slice(-20).join('\n');
-      await stop();
-      throw new Error(`etcd ${exited ? 'exited during start-up' : 'not healthy in time'} (${url}); its log ends with:\n${tail}`);
-    }
-    await sleep(50);
-  }
-  return { url, version, log, stop };
+    },
+  };
 }
