@@ -1,7 +1,7 @@
 import type { ConfigWatcher, Response } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { consult, notify } from './callbacks.js';
 import type { RequestContext } from './callbacks.js';
 import { nodeToJson, UndecodableRequest } from './messages.js';
@@ -29,7 +29,7 @@ export async function fetchResources(
   let typeUrl: ResourceTypeUrl;
   if (fixedType !== undefined) {
     if (request.type_url !== '' && request.type_url !== fixedType) {
-      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${request.type_url}" does not match this endpoint, which serves "${fixedType}"`);
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${excerpt(request.type_url)}" does not match this endpoint, which serves "${fixedType}"`);
     }
     typeUrl = fixedType;
   } else {
@@ -51,6 +51,6 @@ export async function fetchResources(
     errorDetail: request.error_detail,
   });
   notify(options.logger, options.callbacks, 'onFetchResponse', request, response);
-  options.logger.debug({ nodeId: node.id, typeUrl, version: response?.version ?? request.version_info, current: response === undefined }, 'fetch');
+  options.logger.debug({ nodeId: excerpt(node.id ?? ''), typeUrl, version: excerpt(response?.version ?? request.version_info), current: response === undefined }, 'fetch');
   return { request, response };
 }

@@ -9,10 +9,11 @@ import { encodeMessage, toJson } from '../resource/codec.js';
 import { lookupType } from '../resource/registry.js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { fetchResources } from './fetch.js';
 import { decodeDiscoveryRequest } from './messages.js';
 import type { ResolvedOptions } from './options.js';
+import { MAX_STATUS_LENGTH } from './xds-stream.js';
 
 /** The REST paths and the type each serves, as the `google.api.http` options of Envoy's `.proto` files say. */
 export const REST_PATHS: Readonly<Record<string, ResourceTypeUrl>> = {
@@ -79,11 +80,11 @@ export function createRestHandler(cache: ConfigWatcher, options: ResolvedOptions
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const typeUrl = REST_PATHS[path];
     if (typeUrl === undefined) {
-      send(res, 404, `no xDS REST endpoint at ${path}; known paths: ${Object.keys(REST_PATHS).join(', ')}\n`);
+      send(res, 404, `no xDS REST endpoint at ${excerpt(path)}; known paths: ${Object.keys(REST_PATHS).join(', ')}\n`);
       return;
     }
     if (req.method !== 'POST') {
-      send(res, 405, `${path} takes POST with a DiscoveryRequest in JSON\n`, { allow: 'POST' });
+      send(res, 405, `${excerpt(path)} takes POST with a DiscoveryRequest in JSON\n`, { allow: 'POST' });
       return;
     }
     if (isClosing()) {
@@ -96,7 +97,7 @@ export function createRestHandler(cache: ConfigWatcher, options: ResolvedOptions
       try {
         json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
       } catch (error) {
-        throw new XdsError(Code.INVALID_ARGUMENT, `request body is not JSON: ${(error as Error).message}`);
+        throw new XdsError(Code.INVALID_ARGUMENT, `request body is not JSON: ${excerpt((error as Error).message)}`);
       }
       // Validation through the codec names the offending field of a malformed DiscoveryRequest.
       const bytes = encodeMessage(TypeUrl.DiscoveryRequest, json);
@@ -111,9 +112,10 @@ export function createRestHandler(cache: ConfigWatcher, options: ResolvedOptions
     } catch (error) {
       const xds = XdsError.from(error);
       const status = HTTP_STATUS[xds.code] ?? 500;
-      if (status >= 500) logger.error({ path, err: xds }, 'REST fetch failed');
-      else logger.warn({ path, code: Code[xds.code], reason: xds.message }, 'REST fetch rejected');
-      send(res, status, `${xds.message}\n`);
+      const message = excerpt(xds.message, MAX_STATUS_LENGTH);
+      if (status >= 500) logger.error({ path: excerpt(path), err: xds }, 'REST fetch failed');
+      else logger.warn({ path: excerpt(path), code: Code[xds.code], reason: message }, 'REST fetch rejected');
+      send(res, status, `${message}\n`);
     }
   };
   return (req, res) => {

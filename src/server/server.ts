@@ -5,7 +5,7 @@ import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
 import { lookupProtoNamesType } from '../resource/registry.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
 import { fetchResources } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
@@ -16,6 +16,7 @@ import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
 import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
+import { boundedStatus } from './xds-stream.js';
 import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 
 /** Counts that show what the server holds; open watches and streams must return to zero as clients leave. */
@@ -127,12 +128,12 @@ class XdsServerImpl implements XdsServer {
     fetchResources(this.#cache, this.#options, call.request, info.typeUrl, context).then(
       ({ request, response }) => {
         if (response === undefined) {
-          callback(new XdsError(Code.FAILED_PRECONDITION, `version "${request.version_info}" is current: nothing to fetch (REST answers 304 Not Modified)`));
+          callback(new XdsError(Code.FAILED_PRECONDITION, `version "${excerpt(request.version_info)}" is current: nothing to fetch (REST answers 304 Not Modified)`));
         } else {
           callback(null, response.body());
         }
       },
-      (error: unknown) => callback(XdsError.from(error)),
+      (error: unknown) => callback(boundedStatus(XdsError.from(error))),
     );
   }
 

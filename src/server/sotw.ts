@@ -1,6 +1,6 @@
 import type { Response, WatchRequest } from '../cache/config-watcher.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
@@ -79,7 +79,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     }
     const nonce = request.response_nonce;
     if (state.lastNonce !== undefined && nonce !== state.lastNonce) {
-      logger.debug({ streamId: this.id, typeUrl, nonce, latest: state.lastNonce }, 'stale nonce: request ignored');
+      logger.debug({ streamId: this.id, typeUrl, nonce: excerpt(nonce), latest: state.lastNonce }, 'stale nonce: request ignored');
       return;
     }
     let rejectedVersion: string | undefined;

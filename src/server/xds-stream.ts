@@ -2,7 +2,7 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CancelWatch, ConfigWatcher } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
@@ -11,6 +11,19 @@ import type { NodeMessage, RequestErrorDetail } from './messages.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
+
+/** Longest status message sent, in characters: a longer one (a callback's, quoting a client) is cut to this. */
+export const MAX_STATUS_LENGTH = 1024;
+
+/**
+ * The error as a status goes out: its message cut to {@link MAX_STATUS_LENGTH}. Messages of this library quote
+ * client text through `excerpt` already; this also bounds what callbacks and caches throw. A status is an HTTP/2
+ * trailer: one of megabytes never reaches the client and stalls its connection.
+ */
+export function boundedStatus(error: XdsError): XdsError {
+  if (error.message.length <= MAX_STATUS_LENGTH) return error;
+  return new XdsError(error.code, excerpt(error.message, MAX_STATUS_LENGTH), { cause: error });
+}
 
 /** What every stream of a server shares. */
 export interface StreamEnvironment {
@@ -65,6 +78,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected readonly types = new Map<ResourceTypeUrl, S>();
   protected node: Node | undefined;
   #nodeId: string | undefined;
+  /** The node id as logs quote it (cut short: it is client text). */
+  #nodeLabel: string | undefined;
   #nonce = 0;
   #closed = false;
   readonly #limiter: RateLimiter | undefined;
@@ -131,12 +146,12 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     const nodeId = node.id ?? '';
     if (errorDetail !== undefined) {
       this.env.options.logger.warn(
-        { streamId: this.id, nodeId, typeUrl, rejectedVersion: versions.sent, nonce, error: errorDetail.message },
+        { streamId: this.id, nodeId: this.#nodeLabel, typeUrl, rejectedVersion: versions.sent, nonce, error: excerpt(errorDetail.message) },
         delta ? 'delta NACK' : 'NACK',
       );
       this.notify('onNack', { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta });
     } else {
-      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: versions.sent, nonce }, delta ? 'delta ACK' : 'ACK');
+      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: excerpt(versions.sent), nonce }, delta ? 'delta ACK' : 'ACK');
       this.notify('onAck', { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta });
     }
   }
@@ -259,13 +274,14 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
       const node = message === undefined ? {} : nodeToJson(message);
       this.node = node;
       this.#nodeId = node.id ?? '';
+      this.#nodeLabel = excerpt(this.#nodeId);
       this.env.cache.streamOpened?.(node);
       return node;
     }
     if (message !== undefined && message.id !== this.#nodeId) {
       throw new XdsError(
         Code.INVALID_ARGUMENT,
-        `node id changed on this stream from "${this.#nodeId}" to "${message.id}"; a stream serves one node: open a new stream for another`,
+        `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(message.id)}"; a stream serves one node: open a new stream for another`,
       );
     }
     return this.node;
@@ -275,7 +291,7 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected resolveType(typeUrl: string): ResourceTypeUrl {
     if (this.fixedType !== undefined) {
       if (typeUrl === '' || typeUrl === this.fixedType) return this.fixedType;
-      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${typeUrl}" does not match this service, which serves "${this.fixedType}"; send it on the aggregated (ADS) service or on its own service`);
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${excerpt(typeUrl)}" does not match this service, which serves "${this.fixedType}"; send it on the aggregated (ADS) service or on its own service`);
     }
     if (typeUrl === '') throw new XdsError(Code.INVALID_ARGUMENT, 'type_url is required on an aggregated (ADS) stream');
     return assertResourceTypeUrl(typeUrl);
@@ -308,10 +324,11 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     if (this.#closed) return;
     this.#closed = true;
     const level = error.code === Code.UNAVAILABLE ? 'info' : 'warn';
-    this.env.options.logger[level]({ streamId: this.id, nodeId: this.#nodeId, code: Code[error.code], reason: error.message }, 'xds stream ended by the server');
+    const status = boundedStatus(error);
+    this.env.options.logger[level]({ streamId: this.id, nodeId: this.#nodeLabel, code: Code[error.code], reason: status.message }, 'xds stream ended by the server');
     this.#release('ended by the server');
     // grpc-js answers an 'error' event on a server stream by ending it with the error's code and message.
-    this.call.emit('error', error);
+    this.call.emit('error', status);
   }
 
   #released = false;
@@ -322,7 +339,7 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.#closed = true;
     this.queue.close();
     this.releaseWatches();
-    this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeId, reason }, 'xds stream closed');
+    this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeLabel, reason }, 'xds stream closed');
     this.notifyClosed(this.node);
     if (this.node !== undefined) this.env.cache.streamClosed?.(this.node);
     this.env.released(this);
