@@ -9,6 +9,8 @@ import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
 import { fetchResources } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
+import { StreamLimits } from './limits.js';
+import type { StreamLease } from './limits.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
 import { createRestHandler } from './rest.js';
@@ -23,6 +25,8 @@ import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 export interface ServerStats {
   /** Streams open now. */
   readonly streams: number;
+  /** Connections (client address and port) with open streams. */
+  readonly connections: number;
   /** Watches open in the cache for those streams. */
   readonly watches: number;
   /** Responses waiting for slow readers (at most one per type per stream). */
@@ -85,6 +89,7 @@ class XdsServerImpl implements XdsServer {
     this.#env = {
       cache,
       options: this.#options,
+      limits: new StreamLimits(this.#options),
       nextStreamId: () => ++this.#nextId,
       released: (stream) => {
         this.#streams.delete(stream);
@@ -101,8 +106,8 @@ class XdsServerImpl implements XdsServer {
   #implementation(info: XdsServiceInfo): UntypedServiceImplementation {
     const handlers: UntypedServiceImplementation = {};
     const { sotw, delta, fetch } = info.methods;
-    if (sotw !== undefined) handlers[sotw] = (call: XdsCall) => this.#openStream(new SotwStream(this.#env, call, info.typeUrl), call);
-    if (delta !== undefined) handlers[delta] = (call: XdsCall) => this.#openStream(new DeltaStream(this.#env, call, info.typeUrl), call);
+    if (sotw !== undefined) handlers[sotw] = (call: XdsCall) => this.#openStream(call, () => new SotwStream(this.#env, call, info.typeUrl));
+    if (delta !== undefined) handlers[delta] = (call: XdsCall) => this.#openStream(call, () => new DeltaStream(this.#env, call, info.typeUrl));
     if (fetch !== undefined) {
       handlers[fetch] = (call: ServerUnaryCall<Decoded<XdsDiscoveryRequest> | UndecodableRequest, Buffer>, callback: sendUnaryData<Buffer>) =>
         this.#fetch(info, call, callback);
@@ -110,13 +115,23 @@ class XdsServerImpl implements XdsServer {
     return handlers;
   }
 
-  #openStream(stream: SotwStream | DeltaStream, call: XdsCall): void {
+  #openStream(call: XdsCall, create: () => SotwStream | DeltaStream): void {
     if (this.#closing) {
       call.emit('error', new XdsError(Code.UNAVAILABLE, 'control plane shutting down; connect to another'));
       return;
     }
+    let lease: StreamLease;
+    try {
+      lease = this.#env.limits.admit(call.getPeer());
+    } catch (error) {
+      const refusal = boundedStatus(XdsError.from(error));
+      this.#options.logger.warn({ peer: call.getPeer(), code: Code[refusal.code], reason: refusal.message }, 'xds stream refused');
+      call.emit('error', refusal);
+      return;
+    }
+    const stream = create();
     this.#streams.add(stream);
-    stream.start();
+    stream.start(lease);
   }
 
   #fetch(info: XdsServiceInfo, call: ServerUnaryCall<Decoded<XdsDiscoveryRequest> | UndecodableRequest, Buffer>, callback: sendUnaryData<Buffer>): void {
@@ -221,7 +236,7 @@ class XdsServerImpl implements XdsServer {
       watches += stream.openWatches;
       pendingResponses += stream.pendingResponses;
     }
-    return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId };
+    return { streams: this.#streams.size, connections: this.#env.limits.connections, watches, pendingResponses, totalStreams: this.#nextId };
   }
 }
 

@@ -8,6 +8,7 @@ import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
 import type { NodeMessage, RequestErrorDetail } from './messages.js';
+import type { StreamLease, StreamLimits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
@@ -31,6 +32,8 @@ export interface StreamEnvironment {
   readonly cache: ConfigWatcher;
   /** The server's options. */
   readonly options: ResolvedOptions;
+  /** Admits streams within the server's limits. */
+  readonly limits: StreamLimits;
   /** Gives stream ids. */
   nextStreamId(): number;
   /** Called once a stream has released everything. */
@@ -83,6 +86,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   #nonce = 0;
   #closed = false;
   readonly #limiter: RateLimiter | undefined;
+  /** What the stream counts against the server's limits. */
+  #lease: StreamLease | undefined;
 
   constructor(env: StreamEnvironment, call: XdsCall, fixedType: ResourceTypeUrl | undefined) {
     this.env = env;
@@ -209,8 +214,9 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.queue.drop(typeUrl);
   }
 
-  /** Starts serving the call. */
-  start(): void {
+  /** Starts serving the call, admitted by the server's limits as `lease`. */
+  start(lease: StreamLease): void {
+    this.#lease = lease;
     const { call } = this;
     call.on('cancelled', () => this.#release('cancelled by the client'));
     call.on('error', () => this.#release('ended with an error'));
@@ -272,6 +278,7 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected acceptNode(message: NodeMessage | undefined): Node {
     if (this.node === undefined) {
       const node = message === undefined ? {} : nodeToJson(message);
+      if (this.#lease !== undefined) this.env.limits.bindNode(this.#lease, node.id ?? '');
       this.node = node;
       this.#nodeId = node.id ?? '';
       this.#nodeLabel = excerpt(this.#nodeId);
@@ -339,6 +346,7 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.#closed = true;
     this.queue.close();
     this.releaseWatches();
+    if (this.#lease !== undefined) this.env.limits.release(this.#lease);
     this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeLabel, reason }, 'xds stream closed');
     this.notifyClosed(this.node);
     if (this.node !== undefined) this.env.cache.streamClosed?.(this.node);
