@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { Authorizer } from './authorize.js';
 import type { Callbacks } from './callbacks.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -17,6 +18,13 @@ export interface RequestRateLimit {
 export interface ServerOptions {
   /** Hooks into the stream lifecycle (see {@link Callbacks}); all optional. */
   callbacks?: Callbacks | undefined;
+  /**
+   * Decides whether a client may be served, from its verified certificate, request metadata and node: asked at
+   * the first request of each stream and for each `Fetch…` call and REST request; a denial is
+   * `PERMISSION_DENIED` (REST: 403). It may also choose the node served, so that the cache keys snapshots by the
+   * verified identity. See `bindNodeToCertificate`. Default: every client is served as the node it claims.
+   */
+  authorize?: Authorizer | undefined;
   /**
    * Order the responses of an ADS stream by type, as `RESOURCE_TYPE_URLS` (xds-control-plane/resource) lists them (clusters before
    * endpoints, listeners before routes), when several are ready at once. Default true. Nothing is withheld:
@@ -83,6 +91,7 @@ export interface ServerOptions {
 /** Options with every default applied. */
 export interface ResolvedOptions {
   readonly callbacks: Callbacks;
+  readonly authorize: Authorizer | undefined;
   readonly orderedAds: boolean;
   readonly logger: Logger;
   readonly legacyWildcardTypes: ReadonlySet<string>;
@@ -142,8 +151,13 @@ function rateOrOff(name: string, value: RequestRateLimit | false | undefined, fa
 
 /** Applies the defaults and checks the values. */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
+  const { restHeadersTimeoutMs, restRequestTimeoutMs } = options;
+  if (restHeadersTimeoutMs !== undefined && restRequestTimeoutMs !== undefined && restHeadersTimeoutMs > restRequestTimeoutMs) {
+    throw new RangeError(`server option restHeadersTimeoutMs (${restHeadersTimeoutMs}) must not exceed restRequestTimeoutMs (${restRequestTimeoutMs}): the headers are part of the request`);
+  }
   return {
     callbacks: options.callbacks ?? {},
+    authorize: options.authorize,
     orderedAds: options.orderedAds ?? DEFAULTS.orderedAds,
     logger: options.logger ?? silentLogger,
     legacyWildcardTypes: new Set(options.legacyWildcardTypes ?? DEFAULTS.legacyWildcardTypes),
@@ -154,7 +168,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     maxStreamsPerNode: positiveOrOff('maxStreamsPerNode', options.maxStreamsPerNode, DEFAULTS.maxStreamsPerNode),
     newStreamRate: rateOrOff('newStreamRate', options.newStreamRate, DEFAULTS.newStreamRate),
     restHeadersTimeoutMs: positive('restHeadersTimeoutMs', options.restHeadersTimeoutMs, DEFAULTS.restHeadersTimeoutMs),
-    restRequestTimeoutMs: positive('restRequestTimeoutMs', options.restRequestTimeoutMs, DEFAULTS.restRequestTimeoutMs),
+    restRequestTimeoutMs: positive('restRequestTimeoutMs', options.restRequestTimeoutMs, Math.max(DEFAULTS.restRequestTimeoutMs, options.restHeadersTimeoutMs ?? 0)),
     maxReceiveMessageLength: positive('maxReceiveMessageLength', options.maxReceiveMessageLength, DEFAULTS.maxReceiveMessageLength),
     maxSendMessageLength: options.maxSendMessageLength ?? DEFAULTS.maxSendMessageLength,
     keepaliveTimeMs: positive('keepaliveTimeMs', options.keepaliveTimeMs, DEFAULTS.keepaliveTimeMs),

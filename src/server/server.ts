@@ -1,5 +1,7 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerOptions as HttpServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -60,8 +62,13 @@ export interface XdsServer {
   listen(address: string, credentials?: ServerCredentials): Promise<number>;
   /** The REST-JSON handler, mountable on any `node:http` server. */
   restHandler(): RestHandler;
-  /** Serves the REST handler on its own HTTP server; resolves to the bound port. `close()` stops it. */
-  listenRest(port: number, host?: string): Promise<number>;
+  /**
+   * Serves the REST handler on its own HTTP server, or HTTPS when `tls` is given (`{ key, cert, ca,
+   * requestCert: true }` for mutual TLS: the verified client certificate then reaches `authorize`); resolves to
+   * the bound port. The options `restHeadersTimeoutMs` and `restRequestTimeoutMs` bound slow clients. `close()`
+   * stops it.
+   */
+  listenRest(port: number, host?: string, tls?: HttpsServerOptions): Promise<number>;
   /**
    * Graceful shutdown: refuses new streams, ends every open stream with `UNAVAILABLE` (so Envoy reconnects,
    * to another replica if there is one), lets the servers this object started finish, and cuts what remains
@@ -173,9 +180,15 @@ class XdsServerImpl implements XdsServer {
     return (this.#rest ??= createRestHandler(this.#cache, this.#options, () => this.#closing));
   }
 
-  async listenRest(port: number, host = 'localhost'): Promise<number> {
+  async listenRest(port: number, host = 'localhost', tls?: HttpsServerOptions): Promise<number> {
     if (this.#httpServer !== undefined) throw new Error('the REST endpoint of this xDS server is already listening');
-    const server = createHttpServer(this.restHandler());
+    const timeouts: HttpServerOptions = {
+      headersTimeout: this.#options.restHeadersTimeoutMs,
+      requestTimeout: this.#options.restRequestTimeoutMs,
+      // Node checks the two timeouts on this interval (30 s by default): check often enough to honor them.
+      connectionsCheckingInterval: Math.min(1000, this.#options.restHeadersTimeoutMs),
+    };
+    const server = tls === undefined ? createHttpServer(timeouts, this.restHandler()) : createHttpsServer({ ...tls, ...timeouts }, this.restHandler());
     this.#httpServer = server;
     return new Promise<number>((resolve, reject) => {
       server.once('error', reject);

@@ -53,11 +53,13 @@ export class SotwStream extends BaseStream<Response, TypeState> {
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
     const { request, node } = raw as Decoded<XdsDiscoveryRequest>;
-    request.node = this.acceptNode(node);
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(request.resource_names.length, `request for ${typeUrl}`);
-    return this.afterCallback(this.consult('onStreamRequest', this.id, request), () => this.#process(typeUrl, request));
+    return this.withNode(node, typeUrl, (served) => {
+      request.node = served;
+      return this.afterCallback(this.consult('onStreamRequest', this.id, request), () => this.#process(typeUrl, request));
+    });
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDiscoveryRequest): void {

@@ -4,6 +4,7 @@ import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
+import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
@@ -88,6 +89,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   readonly #limiter: RateLimiter | undefined;
   /** What the stream counts against the server's limits. */
   #lease: StreamLease | undefined;
+  /** Who the client is, as the call says (address, metadata, TLS). */
+  #context: RequestContext | undefined;
 
   constructor(env: StreamEnvironment, call: XdsCall, fixedType: ResourceTypeUrl | undefined) {
     this.env = env;
@@ -232,7 +235,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.env.options.logger.info({ streamId: this.id, kind: this.kind, typeUrl: this.fixedType ?? 'ADS', peer: call.getPeer() }, 'xds stream opened');
     let opening: Promise<void> | undefined;
     try {
-      opening = this.open({ peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() });
+      this.#context = { peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() };
+      opening = this.open(this.#context);
     } catch (error) {
       this.end(XdsError.from(error));
       return;
@@ -272,26 +276,40 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Takes the node from the first request; later requests may omit it but may not change it. Returns the
-   * stream's node.
+   * Runs `next` with the stream's node. The first request's node is taken once `authorize` allows it (and
+   * counted against `maxStreamsPerNode`); only then does the cache hear of it. The node served is the one the
+   * authorizer chose, or the client's. Later requests may omit the node but may not change its id. Returns a
+   * promise while the authorizer decides, during which the stream reads nothing more.
    */
-  protected acceptNode(message: NodeMessage | undefined): Node {
-    if (this.node === undefined) {
-      const node = message === undefined ? {} : nodeToJson(message);
+  protected withNode(message: NodeMessage | undefined, typeUrl: ResourceTypeUrl, next: (node: Node) => Promise<void> | undefined): Promise<void> | undefined {
+    if (this.node !== undefined) {
+      if (message !== undefined && message.id !== this.#nodeId) {
+        throw new XdsError(
+          Code.INVALID_ARGUMENT,
+          `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(message.id)}"; a stream serves one node: open a new stream for another`,
+        );
+      }
+      return next(this.node);
+    }
+    const claimed = message === undefined ? {} : nodeToJson(message);
+    const context = this.#context as RequestContext;
+    const served = authorizeNode(this.env.options.authorize, {
+      ...context,
+      kind: this.kind,
+      typeUrl,
+      node: claimed,
+      certificate: certificateOfAuthContext(context.authContext),
+    });
+    const accept = (node: Node): Promise<void> | undefined => {
+      if (this.closed) return undefined;
       if (this.#lease !== undefined) this.env.limits.bindNode(this.#lease, node.id ?? '');
       this.node = node;
-      this.#nodeId = node.id ?? '';
+      this.#nodeId = claimed.id ?? '';
       this.#nodeLabel = excerpt(this.#nodeId);
       this.env.cache.streamOpened?.(node);
-      return node;
-    }
-    if (message !== undefined && message.id !== this.#nodeId) {
-      throw new XdsError(
-        Code.INVALID_ARGUMENT,
-        `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(message.id)}"; a stream serves one node: open a new stream for another`,
-      );
-    }
-    return this.node;
+      return next(node);
+    };
+    return served instanceof Promise ? served.then(accept) : accept(served);
   }
 
   /** The type a request is about: inferred on per-type services, required and known on ADS. */

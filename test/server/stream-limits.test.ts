@@ -25,7 +25,7 @@ function newClient(harness: Harness): XdsTestClient {
 }
 
 /** Opens a CDS stream for `nodeId` on `client` and waits for its first response. */
-async function served(harness: Harness, client: XdsTestClient, nodeId: string) {
+async function served(client: XdsTestClient, nodeId: string) {
   const s = client.sotw();
   s.send({ node: { id: nodeId }, type_url: TypeUrl.Cluster });
   await s.next(5000);
@@ -42,8 +42,8 @@ test('the defaults fit a fleet of thousands of Envoys, one ADS stream each', () 
 test('a connection beyond maxConnections gets RESOURCE_EXHAUSTED naming the option; a freed slot is reused', async () => {
   h = await startHarness({ maxConnections: 2 });
   h.cache.set(TypeUrl.Cluster, 'v1', [cluster('c')]);
-  const a = await served(h, newClient(h), 'a');
-  await served(h, newClient(h), 'b');
+  const a = await served(newClient(h), 'a');
+  await served(newClient(h), 'b');
   assert.equal(h.xds.stats().connections, 2);
   const third = newClient(h);
   const refused = third.sotw();
@@ -53,37 +53,37 @@ test('a connection beyond maxConnections gets RESOURCE_EXHAUSTED naming the opti
   assert.match(st.details, /2 connections.*maxConnections is 2/);
   a.cancel();
   await eventually(() => h!.xds.stats().connections === 1);
-  await served(h, third, 'c');
+  await served(third, 'c');
 });
 
 test('a stream beyond maxStreamsPerConnection gets RESOURCE_EXHAUSTED; other connections are not affected', async () => {
   h = await startHarness({ maxStreamsPerConnection: 2 });
   h.cache.set(TypeUrl.Cluster, 'v1', [cluster('c')]);
   const client = newClient(h);
-  await served(h, client, 'a');
-  await served(h, client, 'b');
+  await served(client, 'a');
+  await served(client, 'b');
   const refused = client.delta();
   const st = await refused.status;
   assert.equal(st.code, Status.RESOURCE_EXHAUSTED);
   assert.match(st.details, /this connection has 2 xDS streams open.*maxStreamsPerConnection is 2/);
-  await served(h, newClient(h), 'c');
+  await served(newClient(h), 'c');
   assert.equal(h.xds.stats().streams, 3);
 });
 
 test('a stream beyond maxStreamsPerNode is refused at its first request; other nodes are not affected', async () => {
   h = await startHarness({ maxStreamsPerNode: 2 });
   h.cache.set(TypeUrl.Cluster, 'v1', [cluster('c')]);
-  const first = await served(h, h.client, 'same');
-  await served(h, newClient(h), 'same');
+  const first = await served(h.client, 'same');
+  await served(newClient(h), 'same');
   const refused = newClient(h).sotw();
   refused.send({ node: { id: 'same' }, type_url: TypeUrl.Cluster });
   const st = await refused.status;
   assert.equal(st.code, Status.RESOURCE_EXHAUSTED);
   assert.match(st.details, /node "same" already has 2 xDS streams open.*maxStreamsPerNode is 2/);
-  await served(h, h.client, 'other');
+  await served(h.client, 'other');
   first.cancel();
   await eventually(() => h!.xds.stats().streams === 3);
-  await served(h, newClient(h), 'same');
+  await served(newClient(h), 'same');
   assert.equal(h.cache.nodes.get('same'), 2, 'the refused stream was never announced to the cache');
 });
 
@@ -91,7 +91,7 @@ test('new streams beyond newStreamRate are refused with RESOURCE_EXHAUSTED; open
   h = await startHarness({ newStreamRate: { perSecond: 1, burst: 3 } });
   h.cache.set(TypeUrl.Cluster, 'v1', [cluster('c')]);
   const open = [];
-  for (let i = 0; i < 3; i++) open.push(await served(h, h.client, `n${i}`));
+  for (let i = 0; i < 3; i++) open.push(await served(h.client, `n${i}`));
   const refused = h.client.sotw();
   const st = await refused.status;
   assert.equal(st.code, Status.RESOURCE_EXHAUSTED);
@@ -111,7 +111,7 @@ test('a message over maxReceiveMessageLength ends that stream with RESOURCE_EXHA
   const st = await big.status;
   assert.equal(st.code, Status.RESOURCE_EXHAUSTED);
   assert.match(st.details, /larger than max/);
-  await served(h, h.client, 'small');
+  await served(h.client, 'small');
 });
 
 test('limits set to false are off', async () => {
