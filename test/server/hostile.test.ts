@@ -170,6 +170,8 @@ async function playHostile(scenario: Scenario, client: XdsTestClient) {
         stream.end();
         break;
     }
+    // A client writes nothing after it cancels or half-closes (grpc-js would only fail those writes locally).
+    if (action.kind === 'cancel' || action.kind === 'end') break;
   }
   // Let the server answer what was sent (a status, often), then hang up if it has not ended.
   await Promise.race([stream.status, new Promise((r) => setTimeout(r, 300))]);
