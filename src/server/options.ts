@@ -52,12 +52,15 @@ export interface ServerOptions {
   maxConnections?: number | false | undefined;
   /**
    * xDS streams open at once on one connection; beyond it a new stream is refused with `RESOURCE_EXHAUSTED`.
-   * Envoy opens one ADS stream per connection (one per type without ADS). Default 100. `false` disables.
+   * Envoy opens one ADS stream per connection; without ADS it opens one per type and one per EDS cluster on the
+   * same connection. Default 500. `false` disables.
    */
   maxStreamsPerConnection?: number | false | undefined;
   /**
    * xDS streams open at once for one node id; beyond it a stream's first request is refused with
-   * `RESOURCE_EXHAUSTED`. Default 100. Raise it if many proxies share one node id. `false` disables.
+   * `RESOURCE_EXHAUSTED`. Off (`false`) by default: node ids are what clients claim unless `authorize` binds them,
+   * and the Envoys of one deployment often share a node id, so no default fits every fleet. Set it together with
+   * an authorizer that binds node ids to certificates.
    */
   maxStreamsPerNode?: number | false | undefined;
   /**
@@ -118,8 +121,8 @@ export const DEFAULTS = Object.freeze({
   maxResourceNames: 100_000,
   requestRateLimit: Object.freeze({ perSecond: 100, burst: 500 }),
   maxConnections: 10_000,
-  maxStreamsPerConnection: 100,
-  maxStreamsPerNode: 100,
+  maxStreamsPerConnection: 500,
+  maxStreamsPerNode: false,
   newStreamRate: Object.freeze({ perSecond: 500, burst: 5000 }),
   restHeadersTimeoutMs: 10_000,
   restRequestTimeoutMs: 30_000,
@@ -136,8 +139,9 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-function positiveOrOff(name: string, value: number | false | undefined, fallback: number): number | false {
-  return value === false ? false : positive(name, value, fallback);
+function positiveOrOff(name: string, value: number | false | undefined, fallback: number | false): number | false {
+  if (value === undefined || value === false) return value ?? fallback;
+  return positive(name, value, value);
 }
 
 function rateOrOff(name: string, value: RequestRateLimit | false | undefined, fallback: RequestRateLimit): RequestRateLimit | false {
