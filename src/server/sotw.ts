@@ -1,5 +1,5 @@
 import type { Response, WatchRequest } from '../cache/config-watcher.js';
-import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
@@ -7,6 +7,7 @@ import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDiscoveryRequest } from './messages.js';
 import { SotwSubscription } from './subscription.js';
+import { changedEndpointNames } from './warming.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
 
 /** Per type: the subscription, the open watch, and the last response written (for nonces, ACK and NACK). */
@@ -19,6 +20,11 @@ interface TypeState extends WatchSlot {
   lastVersion: string;
   /** The last response written (its resource names are what the client holds at `lastVersion`). */
   lastResponse: Response | undefined;
+  /**
+   * Names of the last response that the client must be sent again although it holds them: the endpoints of a
+   * cluster this stream has since sent changed (see warming.ts). Cleared by the next response of the type.
+   */
+  resend: Set<string> | undefined;
 }
 
 // The names of a response's resources, computed once per response whatever the number of streams it went to.
@@ -31,6 +37,16 @@ function namesOf(response: Response): ReadonlySet<string> {
     namesOfResponse.set(response, names);
   }
   return names;
+}
+
+/** What the client holds of a type, as far as it need not be sent again. */
+function knownNamesOf(state: TypeState): ReadonlySet<string> | undefined {
+  if (state.lastResponse === undefined) return undefined;
+  const names = namesOf(state.lastResponse);
+  if (state.resend === undefined) return names;
+  const known = new Set(names);
+  for (const name of state.resend) known.delete(name);
+  return known;
 }
 
 /**
@@ -74,6 +90,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
         lastNonce: undefined,
         lastVersion: '',
         lastResponse: undefined,
+        resend: undefined,
       };
       this.types.set(typeUrl, state);
     }
@@ -102,7 +119,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       rejectedVersion,
-      knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
+      knownNames: knownNamesOf(state),
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createWatch(watch, respond));
@@ -112,15 +129,31 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     const state = this.types.get(response.typeUrl);
     if (state === undefined) return true;
     const nonce = this.nextNonce();
+    if (response.typeUrl === TypeUrl.Cluster && !response.heartbeat) this.#warmEndpoints(state, response);
     state.lastNonce = nonce;
     state.lastVersion = response.version;
     state.lastResponse = response;
+    state.resend = undefined;
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
       'response',
     );
     return this.call.write(withNonce(response.body(), nonce));
+  }
+
+  /**
+   * An ADS stream about to send new or changed EDS clusters: Envoy warms each until it gets its endpoints, and
+   * asks for them only by repeating its last EDS request. The endpoints it holds of those clusters are marked
+   * to be sent again, so that the cache answers that request (see warming.ts).
+   */
+  #warmEndpoints(clusters: TypeState, response: Response): void {
+    const endpoints = this.types.get(TypeUrl.Endpoint);
+    if (endpoints?.lastResponse === undefined) return;
+    const names = changedEndpointNames(clusters.lastResponse?.resources ?? [], response.resources);
+    if (names.size === 0) return;
+    const held = namesOf(endpoints.lastResponse);
+    for (const name of names) if (held.has(name)) (endpoints.resend ??= new Set()).add(name);
   }
 
   protected notifyClosed(node: Node | undefined): void {
