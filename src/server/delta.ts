@@ -127,6 +127,8 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const held = [...endpointNamesOf(changed)].filter((name) => endpoints.subscription.known.has(name));
     if (held.length === 0) return;
     endpoints.subscription.forget(held);
+    // Its next ACK no longer means the client is in sync with what the cache last diffed.
+    endpoints.lastResponse = undefined;
     const request = endpoints.request;
     if (!endpoints.watching || request === undefined) return;
     this.cancelWatch(TypeUrl.Endpoint, endpoints);
