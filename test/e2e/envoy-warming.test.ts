@@ -14,12 +14,12 @@ import {
   configSource,
   edsCluster,
   httpGet,
+  keepRequesting,
   httpListener,
   isAds,
   modeBootstrap,
   routeConfig,
   useUpstreams,
-  type HttpResult,
   type XdsMode,
 } from '../support/envoy-xds.js';
 import { freePort } from '../support/ports.js';
@@ -73,28 +73,6 @@ async function clusterState(envoy: EnvoyInstance, name: string): Promise<Cluster
     | undefined;
   const active = section?.dynamic_active_clusters?.find((c) => c.cluster?.name === name)?.cluster?.connect_timeout;
   return { active, warming: (section?.dynamic_warming_clusters ?? []).map((c) => c.cluster?.name ?? '') };
-}
-
-/** Sends requests through Envoy one after another until stopped; returns the ones that failed. */
-function keepRequesting(port: number): { stop(): Promise<{ sent: number; failed: HttpResult[] }> } {
-  let running = true;
-  let sent = 0;
-  const failed: HttpResult[] = [];
-  const loop = (async () => {
-    while (running) {
-      const result = await httpGet(port, '/');
-      sent++;
-      if (!result.ok || result.status !== 200 || result.servedBy !== 'A') failed.push(result);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { sent, failed };
-    },
-  };
 }
 
 /** One cluster `a` with connect timeout `timeout`; endpoints at version `e1` whatever the cluster's version. */
