@@ -253,10 +253,10 @@ test('a subscription to nothing is never answered', () => {
 });
 
 test('delta: setResources of 10,000 changes sends each of 1,000 named watches only its own changed names', () => {
-  const initial = new Map(Array.from({ length: 10_000 }, (_, i) => [`c${i}`, EncodedResource.encode(E, cla(`c${i}`))] as const));
+  const initial = new Map<string, EncodedResource>(Array.from({ length: 10_000 }, (_, i) => [`c${i}`, EncodedResource.encode(E, cla(`c${i}`))] as const));
   const cache = new LinearCache(E, { initialResources: initial });
   const ws = Array.from({ length: 1000 }, (_, i) => {
-    const subscribed = new Set([`c${i * 10}`, `c${i * 10 + 1}`]);
+    const subscribed = new Set<string>([`c${i * 10}`, `c${i * 10 + 1}`]);
     const known = new Map([...subscribed].map((name) => [name, initial.get(name)!.hash]));
     return deltaWatch(cache, delta(E, { subscribed, known, responseNonce: 'n' }));
   });
