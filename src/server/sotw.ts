@@ -18,7 +18,7 @@ interface TypeState extends WatchSlot {
   /** Nonce and version of the last response written; undefined before the first. */
   lastNonce: string | undefined;
   lastVersion: string;
-  /** The last response written (its resource names are what the client holds at `lastVersion`). */
+  /** The last full response written, heartbeats aside (its resource names are what the client holds). */
   lastResponse: Response | undefined;
   /**
    * Names of the last response that the client must be sent again although it holds them: the endpoints of a
@@ -129,11 +129,15 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     const state = this.types.get(response.typeUrl);
     if (state === undefined) return true;
     const nonce = this.nextNonce();
-    if (response.typeUrl === TypeUrl.Cluster && !response.heartbeat) this.#warmEndpoints(state, response);
     state.lastNonce = nonce;
     state.lastVersion = response.version;
-    state.lastResponse = response;
-    state.resend = undefined;
+    if (!response.heartbeat) {
+      if (response.typeUrl === TypeUrl.Cluster) this.#warmEndpoints(state, response);
+      // A heartbeat names only the TTL resources and leaves the client holding what it held: it is not what the
+      // client holds, or the ACK of it would look like a client lacking the other resources.
+      state.lastResponse = response;
+      state.resend = undefined;
+    }
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
