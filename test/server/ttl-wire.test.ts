@@ -6,12 +6,13 @@ import { afterEach, beforeEach, test } from 'node:test';
 import { Snapshot, SnapshotCache, withTtl } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
-import { cluster } from '../support/sample-resources.js';
+import { cluster, endpoints } from '../support/sample-resources.js';
 import { eventually } from './harness.js';
 import { XdsTestClient, type DeltaStream, type SotwResponse, type SotwStream } from '../support/xds-client.js';
 
 const NODE = { id: 'envoy-1', cluster: 'test' };
 const C = TypeUrl.Cluster;
+const E = TypeUrl.Endpoint;
 let cache: SnapshotCache;
 let xds: XdsServer;
 let client: XdsTestClient;
@@ -27,16 +28,21 @@ afterEach(async () => {
   cache.close();
 });
 
-/** Cluster `a` with a TTL (or none), cluster `b` never with one. */
+/** Cluster and endpoints `a` with a TTL (or none), `b` never with one. */
 function snapshot(version: string, ttlMs: number | undefined): Snapshot {
-  return new Snapshot(version, { [C]: [ttlMs === undefined ? cluster('a') : withTtl(cluster('a'), ttlMs), cluster('b')] });
+  const ttl = <T>(resource: T) => (ttlMs === undefined ? resource : withTtl(resource, ttlMs));
+  return new Snapshot(version, {
+    [C]: [ttl(cluster('a')), cluster('b')],
+    [E]: [ttl(endpoints('a')), endpoints('b')],
+  });
 }
 
-async function sotwSubscribed(): Promise<{ s: SotwStream; first: SotwResponse }> {
+/** A SotW stream subscribed to clusters (wildcard) or to endpoints `a` and `b`, its first response ACKed. */
+async function sotwSubscribed(typeUrl: typeof C | typeof E = E): Promise<{ s: SotwStream; first: SotwResponse }> {
   const s = client.sotw();
-  s.send({ node: NODE, type_url: C });
+  s.send({ node: NODE, type_url: typeUrl, resource_names: typeUrl === E ? ['a', 'b'] : [] });
   const first = await s.next();
-  s.ack(first);
+  s.ack(first, typeUrl === E ? ['a', 'b'] : []);
   await parked();
   return { s, first };
 }
@@ -64,9 +70,9 @@ async function parked(delta = false): Promise<void> {
 const ttlOf = (response: { resources: readonly { name: string; ttlMs?: number }[] }): Record<string, number | undefined> =>
   Object.fromEntries(response.resources.map((r) => [r.name, r.ttlMs]));
 
-test('SotW: a heartbeat carries the TTL resources only, by name and TTL without their body', async () => {
+test('SotW: a heartbeat of endpoints carries the TTL resources only, by name and TTL without their body', async () => {
   await cache.setSnapshot(NODE.id, snapshot('1', 3000));
-  const { s } = await sotwSubscribed();
+  const { s } = await sotwSubscribed(E);
   cache.sendHeartbeats();
   const heartbeat = await s.next();
   assert.equal(heartbeat.version_info, '1');
@@ -75,35 +81,48 @@ test('SotW: a heartbeat carries the TTL resources only, by name and TTL without 
 
 test('SotW: the ACK of a heartbeat is not answered with the whole type again', async () => {
   await cache.setSnapshot(NODE.id, snapshot('1', 3000));
-  const { s } = await sotwSubscribed();
+  const { s } = await sotwSubscribed(E);
   for (let i = 0; i < 3; i++) {
     cache.sendHeartbeats();
-    s.ack(await s.next());
+    s.ack(await s.next(), ['a', 'b']);
     await parked();
     await s.nothingWithin(100);
   }
 });
 
-test('SotW: after heartbeats, an update still carries every resource of the type', async () => {
+test('SotW: after heartbeats, an update still carries every subscribed resource', async () => {
   await cache.setSnapshot(NODE.id, snapshot('1', 3000));
-  const { s } = await sotwSubscribed();
+  const { s } = await sotwSubscribed(E);
   cache.sendHeartbeats();
-  s.ack(await s.next());
+  s.ack(await s.next(), ['a', 'b']);
   await parked();
-  await cache.setSnapshot(NODE.id, new Snapshot('2', { [C]: [withTtl(cluster('a'), 3000), cluster('b', { connect_timeout: '9s' })] }));
+  await cache.setSnapshot(NODE.id, new Snapshot('2', { [E]: [withTtl(endpoints('a'), 3000), endpoints('b', 5)] }));
   const update = await s.next();
   assert.equal(update.version_info, '2');
   assert.deepEqual(update.names, ['a', 'b']);
   assert.equal(update.resources.some((r) => r.heartbeat), false);
 });
 
+test('SotW: a heartbeat of clusters (full state) carries every cluster in full, the TTL ones with their TTL', async () => {
+  await cache.setSnapshot(NODE.id, snapshot('1', 3000));
+  const { s } = await sotwSubscribed(C);
+  cache.sendHeartbeats();
+  const heartbeat = await s.next();
+  assert.equal(heartbeat.version_info, '1');
+  // Envoy drops bodiless resources before applying a response: leaving out a cluster would remove it.
+  assert.deepEqual(heartbeat.resources.map((r) => [r.name, r.ttlMs, r.heartbeat]), [['a', 3000, undefined], ['b', undefined, undefined]]);
+  s.ack(heartbeat);
+  await parked();
+  await s.nothingWithin(100);
+});
+
 test('SotW: a TTL dropped from unchanged content at the same version is sent again without the TTL', async () => {
   await cache.setSnapshot(NODE.id, snapshot('1', 3000));
-  const { s } = await sotwSubscribed();
+  const { s } = await sotwSubscribed(E);
   await cache.setSnapshot(NODE.id, snapshot('1', undefined));
   const update = await s.next();
   assert.deepEqual(ttlOf(update), { a: undefined, b: undefined });
-  s.ack(update);
+  s.ack(update, ['a', 'b']);
   await parked();
   cache.sendHeartbeats();
   await s.nothingWithin(100);
@@ -111,7 +130,7 @@ test('SotW: a TTL dropped from unchanged content at the same version is sent aga
 
 test('SotW: a TTL added to unchanged content at the same version is sent with the TTL', async () => {
   await cache.setSnapshot(NODE.id, snapshot('1', undefined));
-  const { s } = await sotwSubscribed();
+  const { s } = await sotwSubscribed(C);
   await cache.setSnapshot(NODE.id, snapshot('1', 3000));
   assert.deepEqual(ttlOf(await s.next()), { a: 3000, b: undefined });
 });
