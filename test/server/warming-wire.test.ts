@@ -3,7 +3,7 @@
 // (delta). The server sends them again to the stream that was sent the changed cluster, and nothing more.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
+import { LinearCache, MuxCache, Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
 import { cluster, endpoints, listener, route } from '../support/sample-resources.js';
@@ -246,4 +246,63 @@ test('delta per-type: a changed cluster sends nothing unasked on the endpoints s
   await cache.setSnapshot(NODE.id, snapshot(A_CHANGED, { clusters: 'c2', endpoints: 'e1' }));
   cds.ack(await cds.next());
   await eds.nothingWithin(200);
+});
+
+/** Clusters `a` (with the given connect timeout) and `b`; listeners (none) at a version of their own. */
+function clustersOnly(version: string, timeoutOfA: string): Snapshot {
+  return new Snapshot(
+    version,
+    { [TypeUrl.Cluster]: [cluster('a', { connect_timeout: timeoutOfA }), cluster('b', { connect_timeout: '1s' })] },
+    { versions: { [TypeUrl.Listener]: 'l1' } },
+  );
+}
+
+/** Clusters from a SnapshotCache, endpoints from a LinearCache, behind a MuxCache. */
+async function muxServer(): Promise<{ snapshots: SnapshotCache; client: XdsTestClient; close(): Promise<void> }> {
+  const snapshots = new SnapshotCache({ ads: true });
+  const linear = new LinearCache(TypeUrl.Endpoint, { initialResources: { a: endpoints('a', 2), b: endpoints('b', 2) } });
+  const mux = new MuxCache({ caches: { [TypeUrl.Cluster]: snapshots, [TypeUrl.Listener]: snapshots, [TypeUrl.Endpoint]: linear } });
+  const server = createServer(mux);
+  const muxClient = new XdsTestClient(`127.0.0.1:${await server.listen('127.0.0.1:0')}`);
+  await snapshots.setSnapshot(NODE.id, clustersOnly('c1', '1s'));
+  return {
+    snapshots,
+    client: muxClient,
+    async close() {
+      muxClient.close();
+      await server.close({ deadlineMs: 200 });
+    },
+  };
+}
+
+test('MuxCache with a LinearCache of endpoints, SotW ADS: a repeat of the last EDS request after a changed cluster is answered', async () => {
+  const mux = await muxServer();
+  try {
+    const s = mux.client.sotw();
+    const { endpoints: held } = await sotwEnvoy(s);
+    await mux.snapshots.setSnapshot(NODE.id, clustersOnly('c2', '2s'));
+    s.ack(await s.next());
+    s.ack(held, held.names);
+    const answer = await s.next();
+    assert.deepEqual([answer.type_url, answer.version_info, answer.names.sort()], [TypeUrl.Endpoint, held.version_info, ['a', 'b']]);
+    s.ack(answer, answer.names);
+    await s.nothingWithin(200);
+  } finally {
+    await mux.close();
+  }
+});
+
+test('MuxCache with a LinearCache of endpoints, delta ADS: a changed cluster is followed, unasked, by its endpoints', async () => {
+  const mux = await muxServer();
+  try {
+    const s = mux.client.delta();
+    await deltaEnvoy(s);
+    await mux.snapshots.setSnapshot(NODE.id, clustersOnly('c2', '2s'));
+    const clusters = await s.next();
+    assert.deepEqual(clusters.names, ['a']);
+    const again = await s.next();
+    assert.deepEqual([again.type_url, again.names], [TypeUrl.Endpoint, ['a']]);
+  } finally {
+    await mux.close();
+  }
 });
