@@ -20,8 +20,13 @@ export class EncodedResource {
   readonly resource: unknown;
   /** Its deterministic protobuf encoding. */
   readonly bytes: Buffer;
-  /** Content hash of `bytes`: the resource's version in delta xDS. */
+  /**
+   * The resource's version in delta xDS: the content hash of `bytes`, with the TTL when there is one, so that a
+   * TTL added, changed or dropped is a new version that reaches clients even when the content stays.
+   */
   readonly hash: string;
+  /** Content hash of `bytes` alone, shared by the same content under another name or TTL. */
+  readonly #contentHash: string;
   /** Time to live in milliseconds, for resources that expire unless refreshed (heartbeats). */
   readonly ttlMs: number | undefined;
   #any: Buffer | undefined;
@@ -33,12 +38,13 @@ export class EncodedResource {
   /** Number of resources encoded in this process so far (a test counts encodes with it). */
   static encodeCount = 0;
 
-  private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined, hash?: string) {
+  private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined, contentHashOfBytes?: string) {
     this.typeUrl = typeUrl;
     this.name = name;
     this.resource = resource;
     this.bytes = bytes;
-    this.hash = hash ?? contentHash(bytes);
+    this.#contentHash = contentHashOfBytes ?? contentHash(bytes);
+    this.hash = ttlMs === undefined ? this.#contentHash : `${this.#contentHash}+ttl${ttlMs}`;
     this.ttlMs = ttlMs;
   }
 
@@ -56,14 +62,14 @@ export class EncodedResource {
   }
 
   /**
-   * The same encoded resource under another name or TTL, without encoding it again (the bytes and hash are
-   * shared). Returns `this` when nothing changes.
+   * The same encoded resource under another name or TTL, without encoding it again (the bytes and content hash
+   * are shared). Returns `this` when nothing changes.
    */
   with(options: { name?: string | undefined; ttlMs?: number | undefined }): EncodedResource {
     const name = options.name ?? this.name;
     const ttlMs = 'ttlMs' in options ? options.ttlMs : this.ttlMs;
     if (name === this.name && ttlMs === this.ttlMs) return this;
-    return new EncodedResource(this.typeUrl, name, this.resource, this.bytes, ttlMs, this.hash);
+    return new EncodedResource(this.typeUrl, name, this.resource, this.bytes, ttlMs, this.#contentHash);
   }
 
   /** The resource as a `google.protobuf.Any` (the items of a state-of-the-world response). */

@@ -241,17 +241,26 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
       for (const w of woken) this.#answer(w, t.response(w.request.wildcard, w.request.resourceNames));
     }
 
-    const deltas = new Set<LinearDeltaWatch>(this.#deltaWildcard);
+    // Each woken delta watch is compared on the changed names it cares about, found through the index: an update
+    // costs the changes plus the watches they wake, not changes × watches.
+    const concerned = new Map<LinearDeltaWatch, string[]>();
+    const concern = (set: Set<LinearDeltaWatch> | undefined, name: string): void => {
+      if (set === undefined) return;
+      for (const w of set) {
+        const names = concerned.get(w);
+        if (names === undefined) concerned.set(w, [name]);
+        else names.push(name);
+      }
+    };
     for (const name of changed) {
-      const set = this.#deltaByName.get(name);
-      if (set !== undefined) for (const w of set) deltas.add(w);
+      concern(this.#deltaByName.get(name), name);
       // Watches subscribed to the glob collection of the name (LEDS) are indexed under the glob.
       const glob = globCollectionOf(name);
-      const globSet = glob === undefined ? undefined : this.#deltaByName.get(glob);
-      if (globSet !== undefined) for (const w of globSet) deltas.add(w);
+      if (glob !== undefined) concern(this.#deltaByName.get(glob), name);
     }
     // A parked delta watch had nothing to receive before this change, so only the changed names can differ now.
-    for (const w of deltas) this.#reviewDelta(w, changed);
+    for (const w of [...this.#deltaWildcard]) this.#reviewDelta(w, changed);
+    for (const [w, names] of concerned) if (!w.done) this.#reviewDelta(w, names);
   }
 
   #park(watch: LinearWatch): CancelWatch {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { getResourceReferences } from '../resource/references.js';
 import { getResourceName } from '../resource/resource-name.js';
-import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
+import { RESOURCE_TYPE_URLS, SOTW_FULL_STATE_TYPES, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { DeltaResponse, Response } from './config-watcher.js';
 import type { DeltaDiff } from './delta-diff.js';
@@ -239,11 +239,17 @@ export class TypeResources {
     return this.#memo(this.#responses, key, () => createResponse(this.typeUrl, this.version, resources));
   }
 
-  /** The TTL heartbeat for a subscription, or `undefined` when it covers no resource with a TTL. */
+  /**
+   * The state-of-the-world TTL heartbeat for a subscription, or `undefined` when it covers no resource with a TTL:
+   * the TTL resources by name and TTL without their body. For the types whose responses are the full state
+   * (listeners, clusters, scoped routes), the response itself: Envoy drops the bodiless resources of a response
+   * before applying it, so a heartbeat of those types would remove every resource it did not carry in full.
+   */
   heartbeat(wildcard: boolean, names: Iterable<string>): Response | undefined {
     if (this.withTtl.length === 0) return undefined;
     const { key, resources } = this.#pick(wildcard, names, (r) => r.ttlMs !== undefined);
     if (resources.length === 0) return undefined;
+    if (SOTW_FULL_STATE_TYPES.has(this.typeUrl)) return this.response(wildcard, names);
     return this.#memo(this.#responses, `\u0000hb\u0000${key}`, () => createResponse(this.typeUrl, this.version, resources, true));
   }
 

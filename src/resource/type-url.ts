@@ -99,6 +99,13 @@ export const TYPE_SHORT_NAME: Readonly<Record<ResourceTypeUrl, string>> = {
   [TypeUrl.ExtensionConfig]: 'extension_configs',
 };
 
+/**
+ * The types whose state-of-the-world responses are the client's full state: a resource a response leaves out is
+ * removed (listeners, clusters, and scoped routes in Envoy). For the other types a response updates the resources
+ * it names and leaves the others alone.
+ */
+export const SOTW_FULL_STATE_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.ScopedRoute]);
+
 /** True if `typeUrl` is one of the xDS resource types this library serves. */
 export function isResourceTypeUrl(typeUrl: string): typeUrl is ResourceTypeUrl {
   return RESOURCE_TYPE_SET.has(typeUrl);

@@ -1,5 +1,5 @@
 import type { DeltaResponse, DeltaWatchRequest } from '../cache/config-watcher.js';
-import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
@@ -7,6 +7,7 @@ import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest, initialVersionsOf, subscribeListOf } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
+import { endpointNamesOf } from './warming.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
 
 interface TypeState extends WatchSlot {
@@ -104,6 +105,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
+    if (response.typeUrl === TypeUrl.Cluster && !response.heartbeat) this.#warmEndpoints(state, response);
     state.subscription.sent(response.resources, response.removed);
     state.lastResponse = response.heartbeat ? undefined : response;
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
@@ -112,6 +114,37 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       'delta response',
     );
     return this.call.write(withNonce(response.body(), nonce));
+  }
+
+  /**
+   * An ADS stream about to send new or changed EDS clusters: Envoy warms each until it gets its endpoints, and
+   * asks for nothing when it already holds them. The stream forgets that the client holds them and, if the
+   * endpoint watch is open, opens it again, so that the cache sends them unasked (see warming.ts).
+   */
+  #warmEndpoints(clusters: TypeState, response: DeltaResponse): void {
+    const endpoints = this.types.get(TypeUrl.Endpoint);
+    if (endpoints === undefined || endpoints.subscription.known.size === 0) return;
+    const known = clusters.subscription.known;
+    const changed = response.resources.filter((cluster) => known.get(cluster.name) !== cluster.hash);
+    const held = [...endpointNamesOf(changed)].filter((name) => endpoints.subscription.known.has(name));
+    if (held.length === 0) return;
+    endpoints.subscription.forget(held);
+    // Its next ACK no longer means the client is in sync with what the cache last diffed.
+    endpoints.lastResponse = undefined;
+    const request = endpoints.request;
+    if (!endpoints.watching || request === undefined) return;
+    this.cancelWatch(TypeUrl.Endpoint, endpoints);
+    const watch: DeltaWatchRequest = {
+      node: this.node as Node,
+      typeUrl: TypeUrl.Endpoint,
+      subscribed: endpoints.subscription.subscribed,
+      wildcard: endpoints.subscription.wildcard,
+      known: endpoints.subscription.known,
+      newlySubscribed: [],
+      responseNonce: request.response_nonce,
+      errorDetail: request.error_detail,
+    };
+    this.openWatch(endpoints, (respond) => this.env.cache.createDeltaWatch(watch, respond));
   }
 
   protected notifyClosed(node: Node | undefined): void {

@@ -1,5 +1,5 @@
 import type { Response, WatchRequest } from '../cache/config-watcher.js';
-import type { ResourceTypeUrl } from '../resource/type-url.js';
+import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
@@ -7,6 +7,7 @@ import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDiscoveryRequest } from './messages.js';
 import { SotwSubscription } from './subscription.js';
+import { changedEndpointNames } from './warming.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
 
 /** Per type: the subscription, the open watch, and the last response written (for nonces, ACK and NACK). */
@@ -17,8 +18,13 @@ interface TypeState extends WatchSlot {
   /** Nonce and version of the last response written; undefined before the first. */
   lastNonce: string | undefined;
   lastVersion: string;
-  /** The last response written (its resource names are what the client holds at `lastVersion`). */
+  /** The last full response written, heartbeats aside (its resource names are what the client holds). */
   lastResponse: Response | undefined;
+  /**
+   * Names of the last response that the client must be sent again although it holds them: the endpoints of a
+   * cluster this stream has since sent changed (see warming.ts). Cleared by the next response of the type.
+   */
+  resend: Set<string> | undefined;
 }
 
 // The names of a response's resources, computed once per response whatever the number of streams it went to.
@@ -31,6 +37,16 @@ function namesOf(response: Response): ReadonlySet<string> {
     namesOfResponse.set(response, names);
   }
   return names;
+}
+
+/** What the client holds of a type, as far as it need not be sent again. */
+function knownNamesOf(state: TypeState): ReadonlySet<string> | undefined {
+  if (state.lastResponse === undefined) return undefined;
+  const names = namesOf(state.lastResponse);
+  if (state.resend === undefined) return names;
+  const known = new Set(names);
+  for (const name of state.resend) known.delete(name);
+  return known;
 }
 
 /**
@@ -76,6 +92,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
         lastNonce: undefined,
         lastVersion: '',
         lastResponse: undefined,
+        resend: undefined,
       };
       this.types.set(typeUrl, state);
     }
@@ -104,7 +121,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       rejectedVersion,
-      knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
+      knownNames: knownNamesOf(state),
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createWatch(watch, respond));
@@ -116,13 +133,33 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.version;
-    state.lastResponse = response;
+    if (!response.heartbeat) {
+      if (response.typeUrl === TypeUrl.Cluster) this.#warmEndpoints(state, response);
+      // A heartbeat names only the TTL resources and leaves the client holding what it held: it is not what the
+      // client holds, or the ACK of it would look like a client lacking the other resources.
+      state.lastResponse = response;
+      state.resend = undefined;
+    }
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },
       'response',
     );
     return this.call.write(withNonce(response.body(), nonce));
+  }
+
+  /**
+   * An ADS stream about to send new or changed EDS clusters: Envoy warms each until it gets its endpoints, and
+   * asks for them only by repeating its last EDS request. The endpoints it holds of those clusters are marked
+   * to be sent again, so that the cache answers that request (see warming.ts).
+   */
+  #warmEndpoints(clusters: TypeState, response: Response): void {
+    const endpoints = this.types.get(TypeUrl.Endpoint);
+    if (endpoints?.lastResponse === undefined) return;
+    const names = changedEndpointNames(clusters.lastResponse?.resources ?? [], response.resources);
+    if (names.size === 0) return;
+    const held = namesOf(endpoints.lastResponse);
+    for (const name of names) if (held.has(name)) (endpoints.resend ??= new Set()).add(name);
   }
 
   protected notifyClosed(node: Node | undefined): void {

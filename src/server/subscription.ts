@@ -255,6 +255,15 @@ export class DeltaSubscription {
     return newly;
   }
 
+  /**
+   * Forgets that the client holds these names (it still subscribes to them), so that the cache sends them
+   * again: Envoy needs the endpoints of a changed cluster although it holds them (see warming.ts).
+   */
+  forget(names: readonly string[]): void {
+    const known = this.#mutableKnown();
+    for (const name of names) known.delete(name);
+  }
+
   /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
     if (resources.length === 0 && removed.length === 0) return;

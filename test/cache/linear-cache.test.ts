@@ -251,3 +251,31 @@ test('a subscription to nothing is never answered', () => {
   w.cancel();
   assert.equal(cache.numWatches(), 0);
 });
+
+test('delta: setResources of 10,000 changes sends each of 1,000 named watches only its own changed names', () => {
+  const initial = new Map<string, EncodedResource>(Array.from({ length: 10_000 }, (_, i) => [`c${i}`, EncodedResource.encode(E, cla(`c${i}`))] as const));
+  const cache = new LinearCache(E, { initialResources: initial });
+  const ws = Array.from({ length: 1000 }, (_, i) => {
+    const subscribed = new Set<string>([`c${i * 10}`, `c${i * 10 + 1}`]);
+    const known = new Map([...subscribed].map((name) => [name, initial.get(name)!.hash]));
+    return deltaWatch(cache, delta(E, { subscribed, known, responseNonce: 'n' }));
+  });
+  // Every resource changes except those of the odd watches' second names.
+  cache.setResources(new Map([...initial.keys()].map((name) => [name, cla(name, Number(name.slice(1)) % 20 === 11 ? 8080 : 1)] as const)));
+  assert.deepEqual(ws.map((w) => names(w.last)), ws.map((_, i) => (i % 2 === 1 ? [`c${i * 10}`] : [`c${i * 10}`, `c${i * 10 + 1}`])));
+  assert.equal(cache.numDeltaWatches(), 0);
+});
+
+test('delta: a watch subscribed to a glob collection is woken by the changes of its members only', () => {
+  const member = (id: string) => `xdstp://test/envoy.config.endpoint.v3.ClusterLoadAssignment/east/${id}`;
+  const other = 'xdstp://test/envoy.config.endpoint.v3.ClusterLoadAssignment/west/1';
+  const cache = new LinearCache(E, { initialResources: { [member('1')]: cla(member('1')), [other]: cla(other) } });
+  const glob = 'xdstp://test/envoy.config.endpoint.v3.ClusterLoadAssignment/east/*';
+  const first = deltaWatch(cache, delta(E, { subscribed: new Set([glob]), newlySubscribed: [glob] }));
+  assert.deepEqual(names(first.last), [member('1')]);
+  const w = deltaWatch(cache, deltaAck(delta(E, { subscribed: new Set([glob]) }), first.last!));
+  cache.updateResources({ [other]: cla(other, 2) });
+  assert.equal(w.responses.length, 0, 'a change outside the collection');
+  cache.updateResources({ [member('2')]: cla(member('2')), [other]: cla(other, 3) });
+  assert.deepEqual(names(w.last), [member('2')]);
+});

@@ -283,13 +283,15 @@ test('a resource with a TTL goes out wrapped in a discovery Resource carrying it
 
 test('heartbeats send TTL resources without their body to up-to-date watches only', async () => {
   const cache = new SnapshotCache();
-  await cache.setSnapshot('node-1', new Snapshot('1', { [C]: [withTtl(cluster('a'), 1500), cluster('b')], [E]: [endpoints('a')] }));
+  await cache.setSnapshot('node-1', new Snapshot('1', { [E]: [withTtl(endpoints('a'), 1500), endpoints('b')], [C]: [cluster('a')] }));
+  const e = watch(cache, sotw(E, { resourceNames: ['a', 'b'], versionInfo: '1', responseNonce: 'n1' }));
   const c = watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
-  const e = watch(cache, sotw(E, { resourceNames: ['a'], versionInfo: '1', responseNonce: 'n1' }));
+  const stale = watch(cache, sotw(E, { resourceNames: ['a'], versionInfo: '0', responseNonce: 'n1' }));
   cache.sendHeartbeats();
-  assert.equal(c.responses.length, 1);
-  assert.equal(e.responses.length, 0, 'no TTL resource of this type');
-  const hb = c.last!;
+  assert.equal(e.responses.length, 1);
+  assert.equal(c.responses.length, 0, 'no TTL resource of this type');
+  assert.equal(stale.last!.heartbeat, false, 'an out-of-date watch gets the update, not a heartbeat');
+  const hb = e.last!;
   assert.equal(hb.heartbeat, true);
   assert.equal(hb.version, '1');
   assert.deepEqual(names(hb), ['a']);
@@ -299,14 +301,28 @@ test('heartbeats send TTL resources without their body to up-to-date watches onl
   assert.equal(Number(wrapper.ttl.seconds), 1);
 });
 
+test('a heartbeat of a full-state type (clusters) is the whole response, TTL resources with their body and TTL', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', new Snapshot('1', { [C]: [withTtl(cluster('a'), 1500), cluster('b')] }));
+  const c = watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  cache.sendHeartbeats();
+  const hb = c.last!;
+  // Envoy drops bodiless resources before applying a response, and a cluster a CDS response leaves out is removed.
+  assert.equal(hb.heartbeat, false);
+  assert.deepEqual(names(hb), ['a', 'b']);
+  const wrapper = lookupType('envoy.service.discovery.v3.Resource').decode(decodeSotw(hb).resources[0].value) as any;
+  assert.equal(Number(wrapper.ttl.seconds), 1);
+  assert.notEqual(wrapper.resource, null);
+});
+
 test('the heartbeat timer sends heartbeats until the cache is closed', async () => {
   const cache = new SnapshotCache({ heartbeatIntervalMs: 5 });
-  await cache.setSnapshot('node-1', new Snapshot('1', { [C]: [withTtl(cluster('a'), 100)] }));
+  await cache.setSnapshot('node-1', new Snapshot('1', { [E]: [withTtl(endpoints('a'), 100)] }));
   // The heartbeat timer is unref'd (it must not keep an application alive), so a ref'd timer keeps this test's
   // event loop running until the heartbeat comes, and fails the test if it never does.
   let guard: NodeJS.Timeout | undefined;
   const got = await Promise.race([
-    new Promise<Response>((resolve) => cache.createWatch(sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n' }), resolve)),
+    new Promise<Response>((resolve) => cache.createWatch(sotw(E, { resourceNames: ['a'], versionInfo: '1', responseNonce: 'n' }), resolve)),
     new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('no heartbeat within 2 s')), 2000))),
   ]);
   clearTimeout(guard);

@@ -247,10 +247,11 @@ export type HttpResult =
  * GET `path` on 127.0.0.1:`port`. `servedBy` is the echo server's name (`Request served by <name>`).
  *
  * @param agent - a keep-alive agent to reuse connections; default a new connection per request.
+ * @param headers - request headers (e.g. a scope key).
  */
-export function httpGet(port: number, path = '/', agent?: Agent, timeoutMs = 3_000): Promise<HttpResult> {
+export function httpGet(port: number, path = '/', agent?: Agent, timeoutMs = 3_000, headers?: Record<string, string>): Promise<HttpResult> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: agent ?? false, timeout: timeoutMs }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: agent ?? false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
@@ -263,6 +264,31 @@ export function httpGet(port: number, path = '/', agent?: Agent, timeoutMs = 3_0
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message, reusedSocket: req.reusedSocket }));
     req.end();
   });
+}
+
+/**
+ * Sends GETs to 127.0.0.1:`port` one after another (a new connection each) until stopped, and returns how many
+ * were sent and those that failed or were not answered 200 by echo server `expected`.
+ */
+export function keepRequesting(port: number, expected = 'A', path = '/', headers?: Record<string, string>): { stop(): Promise<{ sent: number; failed: HttpResult[] }> } {
+  let running = true;
+  let sent = 0;
+  const failed: HttpResult[] = [];
+  const loop = (async () => {
+    while (running) {
+      const result = await httpGet(port, path, undefined, 3_000, headers);
+      sent++;
+      if (!result.ok || result.status !== 200 || result.servedBy !== expected) failed.push(result);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { sent, failed };
+    },
+  };
 }
 
 /** Which echo server answered `path` through Envoy, or `undefined` (error, non-2xx, not an echo reply). */

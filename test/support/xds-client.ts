@@ -15,6 +15,24 @@ export interface ReceivedResource {
   value: JsonMessage;
   /** Delta only: the resource's version (content hash). */
   version?: string;
+  /** The resource's TTL in milliseconds, when it has one (SotW: wrapped in a discovery `Resource`). */
+  ttlMs?: number;
+  /** True for a TTL heartbeat: the name and TTL without the resource (absent otherwise). */
+  heartbeat?: boolean;
+}
+
+const RESOURCE_WRAPPER = 'type.googleapis.com/envoy.service.discovery.v3.Resource';
+
+interface DecodedWrapper {
+  name: string;
+  version: string;
+  resource?: { type_url: string; value: Uint8Array } | null;
+  ttl?: { seconds: number | { toNumber(): number }; nanos: number } | null;
+}
+
+function ttlMsOf(wrapper: DecodedWrapper): number | undefined {
+  if (!wrapper.ttl) return undefined;
+  return Number(wrapper.ttl.seconds) * 1000 + wrapper.ttl.nanos / 1e6;
 }
 
 /** A state-of-the-world response, decoded. */
@@ -37,7 +55,14 @@ export interface DeltaResponse {
   removed_resources: string[];
 }
 
-function decodeAny(any: { type_url: string; value: Uint8Array }): { typeUrl: string; name: string; value: JsonMessage } {
+function decodeAny(any: { type_url: string; value: Uint8Array }): ReceivedResource {
+  if (any.type_url === RESOURCE_WRAPPER) {
+    // A SotW resource with a TTL, or a TTL heartbeat (no resource).
+    const wrapper = lookupType('envoy.service.discovery.v3.Resource').decode(any.value) as unknown as DecodedWrapper;
+    const ttlMs = ttlMsOf(wrapper);
+    const inner = wrapper.resource ? decodeAny(wrapper.resource) : undefined;
+    return { typeUrl: inner?.typeUrl ?? '', name: wrapper.name, value: inner?.value ?? {}, ...(ttlMs === undefined ? {} : { ttlMs }), ...(inner ? {} : { heartbeat: true }) };
+  }
   const value = decodeMessage(any.type_url, any.value);
   return { typeUrl: any.type_url, name: getResourceName(any.type_url, value), value };
 }
@@ -60,12 +85,14 @@ export function decodeDeltaResponse(bytes: Buffer): DeltaResponse {
     system_version_info: string;
     type_url: string;
     nonce: string;
-    resources: { name: string; version: string; resource?: { type_url: string; value: Uint8Array } | null }[];
+    resources: DecodedWrapper[];
     removed_resources: string[];
   };
   const resources = message.resources.map((r): ReceivedResource => {
-    if (r.resource) return { ...decodeAny(r.resource), name: r.name, version: r.version };
-    return { typeUrl: message.type_url, name: r.name, value: {}, version: r.version };
+    const ttlMs = ttlMsOf(r);
+    const ttl = ttlMs === undefined ? {} : { ttlMs };
+    if (r.resource) return { ...decodeAny(r.resource), name: r.name, version: r.version, ...ttl };
+    return { typeUrl: message.type_url, name: r.name, value: {}, version: r.version, ...ttl, ...(ttlMs === undefined ? {} : { heartbeat: true }) };
   });
   return {
     system_version_info: message.system_version_info,
