@@ -18,3 +18,4 @@ export { encodeMessage, decodeMessage, fromJson, toJson, canonicalize, contentHa
 export type { JsonMessage, ToJsonOptions } from './codec.js';
 export { addProtoFiles, lookupType } from './registry.js';
 export { WellKnown, ExtensionTypeUrl } from './wellknown.js';
+export { ENVOY_API_VERSION } from '../../generated/api-version.js';
