@@ -31,26 +31,29 @@ try {
   console.log(`median of ${runs} fresh processes each`);
   for (const subpath of ['resource', 'types', 'cache', 'server']) {
     const times = [];
+    const cpus = [];
     const heaps = [];
     for (let i = 0; i < runs; i++) {
       const r = probe(`
-        globalThis.gc(); const base = process.memoryUsage().heapUsed; const t0 = performance.now();
+        globalThis.gc(); const base = process.memoryUsage().heapUsed; const t0 = performance.now(); const c0 = process.cpuUsage();
         await import('xds-control-plane/${subpath}');
-        const ms = performance.now() - t0; globalThis.gc();
-        console.log(JSON.stringify({ ms, heap: process.memoryUsage().heapUsed - base }));`);
+        const ms = performance.now() - t0; const c = process.cpuUsage(c0); globalThis.gc();
+        console.log(JSON.stringify({ ms, cpu: (c.user + c.system) / 1000, heap: process.memoryUsage().heapUsed - base }));`);
       times.push(r.ms);
+      cpus.push(r.cpu);
       heaps.push(r.heap);
     }
-    console.log(`import xds-control-plane/${subpath}: ${median(times).toFixed(1)} ms, heap +${(median(heaps) / 1e6).toFixed(1)} MB`);
+    console.log(`import xds-control-plane/${subpath}: ${median(times).toFixed(1)} ms (CPU ${median(cpus).toFixed(1)} ms), heap +${(median(heaps) / 1e6).toFixed(1)} MB`);
   }
   const first = [];
+  const firstCpu = [];
   const firstHeap = [];
   for (let i = 0; i < runs; i++) {
     const r = probe(`
       const { Snapshot } = await import('xds-control-plane/cache');
       const { TypeUrl } = await import('xds-control-plane/resource');
       globalThis.gc(); const base = process.memoryUsage().heapUsed;
-      const t0 = performance.now();
+      const t0 = performance.now(); const c0 = process.cpuUsage();
       const hcm = { '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
         stat_prefix: 'ingress', rds: { route_config_name: 'r', config_source: { ads: {} } },
         http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }] };
@@ -60,12 +63,13 @@ try {
         [TypeUrl.Listener]: [{ name: 'l', address: { socket_address: { address: '0.0.0.0', port_value: 10000 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }] }],
         [TypeUrl.Route]: [{ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c' } }] }] }],
       });
-      const ms = performance.now() - t0; globalThis.gc();
-      console.log(JSON.stringify({ ms, heap: process.memoryUsage().heapUsed - base }));`);
+      const ms = performance.now() - t0; const c = process.cpuUsage(c0); globalThis.gc();
+      console.log(JSON.stringify({ ms, cpu: (c.user + c.system) / 1000, heap: process.memoryUsage().heapUsed - base }));`);
     first.push(r.ms);
+    firstCpu.push(r.cpu);
     firstHeap.push(r.heap);
   }
-  console.log(`first Snapshot (cluster, endpoints, listener with HCM + router, route) after import: ${median(first).toFixed(1)} ms, heap +${(median(firstHeap) / 1e6).toFixed(1)} MB`);
+  console.log(`first Snapshot (cluster, endpoints, listener with HCM + router, route) after import: ${median(first).toFixed(1)} ms (CPU ${median(firstCpu).toFixed(1)} ms), heap +${(median(firstHeap) / 1e6).toFixed(1)} MB`);
 
   const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   console.log(`tarball: ${(pack.size / 1e6).toFixed(2)} MB packed, ${(pack.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${pack.entryCount} files`);

@@ -17,5 +17,6 @@ export { pack, unpack } from './any.js';
 export { encodeMessage, decodeMessage, fromJson, toJson, canonicalize, contentHash } from './codec.js';
 export type { JsonMessage, ToJsonOptions } from './codec.js';
 export { addProtoFiles, lookupType } from './registry.js';
+export { validate } from './validate.js';
 export { WellKnown, ExtensionTypeUrl } from './wellknown.js';
 export { ENVOY_API_VERSION } from '../../generated/api-version.js';
