@@ -138,7 +138,10 @@ function compileOrdered<T extends number | bigint>(rules: Rules, kind: string, r
 // Strings and bytes.
 
 const HEADER_NAME_STRICT = /^:?[0-9a-zA-Z!#$%&'*+\-.^_|~`]+$/;
+// HTTP header rules (RFC 7230): control characters are what they exclude.
+// eslint-disable-next-line no-control-regex
 const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
+// eslint-disable-next-line no-control-regex
 const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -324,7 +327,7 @@ function compileValue(rules: FieldRules, field: protobuf.Field): ValueCheck | un
 
 function isRequired(rules: FieldRules | undefined): boolean {
   if (rules === undefined) return false;
-  return (rules['message'] as Rules | undefined)?.['required'] === true || Object.values(rules).some((r) => (r as Rules | undefined)?.['required'] === true);
+  return (rules['message'])?.['required'] === true || Object.values(rules).some((r) => (r)?.['required'] === true);
 }
 
 function compileRepeated(rules: Rules, field: protobuf.Field): { whole: ValueCheck | undefined; value: ValueCheck | undefined } {
@@ -400,7 +403,7 @@ function planOf(type: protobuf.Type): TypePlan | null {
       value: undefined,
       key: undefined,
       required: false,
-      skip: (rules?.['message'] as Rules | undefined)?.['skip'] === true,
+      skip: (rules?.['message'])?.['skip'] === true,
     };
     if (rules !== undefined) {
       if (field.map && rules['map'] !== undefined) Object.assign(fp, compileMap(rules['map'], field));
@@ -441,7 +444,7 @@ function checkMessage(type: protobuf.Type, message: Record<string, unknown>, pat
     }
     const innerPlan = planOf(inner);
     if (innerPlan === null || innerPlan.wellKnown) return;
-    checkMessage(inner, inner.decode((message['value'] as Uint8Array | undefined) ?? new Uint8Array()) as unknown as Record<string, unknown>, path, depth + 1);
+    checkMessage(inner, inner.decode((message['value'] as Uint8Array | undefined) ?? new Uint8Array()), path, depth + 1);
     return;
   }
   for (const oneof of plan.requiredOneofs) {
@@ -486,7 +489,7 @@ function checkMessage(type: protobuf.Type, message: Record<string, unknown>, pat
 export function validateEncoded(typeNameOrUrl: string, bytes: Uint8Array, name: string | undefined): void {
   const type = lookupType(typeNameOrUrl);
   try {
-    checkMessage(type, type.decode(bytes) as unknown as Record<string, unknown>, '', 0);
+    checkMessage(type, type.decode(bytes), '', 0);
   } catch (error) {
     if (!(error instanceof Violation)) throw error;
     throw new ResourceError(typeUrlOf(typeNameOrUrl), name, error.path, error.problem);
