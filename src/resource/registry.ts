@@ -185,7 +185,9 @@ export function addProtoFiles(files: string[], includeDirs: string[] = []): void
   } catch (error) {
     throw new XdsError(Code.INVALID_ARGUMENT, `addProtoFiles: ${(error as Error).message}`, { cause: error });
   }
+  const added = rulesOfParsed(scratch);
   userSources.push(...sources);
+  for (const [name, r] of added) if (!rules.has(name)) rules.set(name, r);
   for (const target of [root, protoNamesRoot]) {
     if (target === undefined) continue;
     for (const { file, source } of sources) parseInto(target, file, source);
@@ -193,6 +195,44 @@ export function addProtoFiles(files: string[], includeDirs: string[] = []): void
   }
   if (protoNamesRoot !== undefined) forceProtoNames(protoNamesRoot);
   typeCache.clear();
+}
+
+/** Deep-merges `from` into `into` (protobuf.js keeps one entry per option statement). */
+function merge(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(from)) {
+    const current = into[key];
+    if (current !== null && typeof current === 'object' && !Array.isArray(current) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      merge(current as Record<string, unknown>, value as Record<string, unknown>);
+    } else {
+      into[key] = value;
+    }
+  }
+}
+
+/** The `validate.rules` of the messages of parsed `.proto` files (the generated API's carry none here). */
+function rulesOfParsed(ns: protobuf.NamespaceBase, out = new Map<string, MessageRules>()): Map<string, MessageRules> {
+  for (const nested of ns.nestedArray) {
+    if (nested instanceof protobuf.Type) {
+      const found: MessageRules = {};
+      for (const field of nested.fieldsArray) {
+        const fieldRules: Record<string, unknown> = {};
+        for (const option of (field.parsedOptions ?? []) as Record<string, unknown>[]) {
+          const value = option['(validate.rules)'];
+          if (value !== null && typeof value === 'object') merge(fieldRules, value as Record<string, unknown>);
+        }
+        if (Object.keys(fieldRules).length > 0) (found.fields ??= {})[field.name] = fieldRules;
+      }
+      for (const oneof of nested.oneofsArray) {
+        const parsed = (oneof.parsedOptions ?? []) as Record<string, unknown>[];
+        if (parsed.some((o) => o['(validate.required)'] === true)) (found.oneofs ??= []).push(oneof.name);
+      }
+      const messageOptions = (nested.parsedOptions ?? []) as Record<string, unknown>[];
+      if (messageOptions.some((o) => o['(validate.disabled)'] === true || o['(validate.ignored)'] === true)) found.disabled = true;
+      if (Object.keys(found).length > 0) out.set(nested.fullName.slice(1), found);
+    }
+    if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) rulesOfParsed(nested, out);
+  }
+  return out;
 }
 
 const typeCache = new Map<string, protobuf.Type>();
