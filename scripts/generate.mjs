@@ -378,6 +378,22 @@ function emitNamespace(ns, indent) {
   }
 }
 emitNamespace(pbRoot, '');
+
+// Every message by its full name, for pack() and friends to type a message by the name of its type.
+const messageNames = [];
+const collectTypes = (ns) => {
+  for (const child of ns.nestedArray) {
+    if (child instanceof protobuf.Type && !child.fullName.startsWith('.google.protobuf.')) messageNames.push(child.fullName.slice(1));
+    if (child instanceof protobuf.Namespace && !(child instanceof protobuf.Service)) collectTypes(child);
+  }
+};
+collectTypes(pbRoot);
+messageNames.sort();
+out.push('');
+out.push('/** Every message type of the API by its full name (`envoy.config.cluster.v3.Cluster`), for typing by type name. */');
+out.push('export interface TypeMap {');
+for (const name of messageNames) out.push(`  '${name}': ${name};`);
+out.push('}');
 outputs.set('types.ts', out.join('\n') + '\n');
 
 outputs.set(

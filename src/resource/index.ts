@@ -14,6 +14,7 @@ export { XdsError, ResourceError, Code } from './xds-error.js';
 export { getResourceName, globCollectionOf, isGlobCollection } from './resource-name.js';
 export { getResourceReferences } from './references.js';
 export { pack, unpack } from './any.js';
+export type { MessageOf } from './any.js';
 export { encodeMessage, decodeMessage, fromJson, toJson, canonicalize, contentHash } from './codec.js';
 export type { JsonMessage, ToJsonOptions } from './codec.js';
 export { addProtoFiles, lookupType } from './registry.js';
