@@ -2,7 +2,7 @@
 // report (`npm run typecheck` fails if it does not), and the runtime assertions show the same values work.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TypeUrl, pack, type MessageOf } from '../../src/resource/index.js';
+import { type TypeUrl, pack, type MessageOf } from '../../src/resource/index.js';
 import type { Cluster, Duration, TypeMap } from '../../src/types/index.js';
 
 test('a duration is a string of seconds with an "s" suffix', () => {
