@@ -3,9 +3,11 @@
 // 1. re-encode from ProtoJSON objects per response (validate + encode every resource every time)
 // 2. re-encode from parsed messages per response (what go-control-plane does: marshal per stream per update)
 // 3. assemble from cached resource bytes (our hot path: encode once, then only copy bytes and add a nonce)
+// Then what a resource costs when it enters a cache, once per version: encoding, and checking Envoy's field rules.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { TypeUrl, encodeMessage, fromJson, lookupType } from '../src/resource/index.js';
+import { validateEncoded } from '../src/resource/validate.js';
 import { encodeAny, encodeDiscoveryResponseBody, withNonce } from '../src/resource/wire.js';
 import { cluster } from '../test/support/sample-resources.js';
 
@@ -71,3 +73,21 @@ for (const [name] of variants) {
   const m = median(samples.get(name)!);
   console.log(`${name.padEnd(58)} ${m.toFixed(3).padStart(9)} ms   ${(base / m).toFixed(1).padStart(7)}x vs go-style`);
 }
+
+// Entering a cache, once per resource version: encode (shape checked), then Envoy's field rules on the bytes.
+const clusterBytes = clusters.map((c) => encodeMessage(TypeUrl.Cluster, c));
+const intake: [string, () => void][] = [
+  ['encode (ProtoJSON -> bytes, shape checked)', () => clusters.forEach((c) => encodeMessage(TypeUrl.Cluster, c))],
+  ["Envoy's field rules (validate.rules) on the bytes", () => clusterBytes.forEach((b, i) => validateEncoded(TypeUrl.Cluster, b, clusters[i].name ?? undefined))],
+];
+const intakeSamples = new Map<string, number[]>(intake.map(([name]) => [name, []]));
+for (let warm = 0; warm < 3; warm++) for (const [, fn] of intake) fn();
+for (let r = 0; r < runs; r++) {
+  for (const [name, fn] of intake) {
+    const start = performance.now();
+    fn();
+    intakeSamples.get(name)!.push(performance.now() - start);
+  }
+}
+console.log(`\nentering a cache, per ${count} Clusters (median of ${runs} runs):`);
+for (const [name] of intake) console.log(`${name.padEnd(58)} ${median(intakeSamples.get(name)!).toFixed(3).padStart(9)} ms`);

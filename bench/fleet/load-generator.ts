@@ -42,7 +42,7 @@ const KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds'];
 const KIND_BY_URL = new Map<string, XdsKind>(KINDS.map((k) => [TYPE_URLS[k], k]));
 
 /**
- * The response envelopes, decoded with protobufjs from the fields of generated/envoy.json, except that the
+ * The response envelopes, decoded with protobufjs from the fields of generated/descriptors/envoy.service.discovery.v3.json, except that the
  * `google.protobuf.Any` resources are declared `bytes`: protobufjs then hands back each resource's bytes
  * without decoding its type URL or building an object per resource.
  */
@@ -50,20 +50,20 @@ function liteResponseTypes(): { sotw: protobuf.Type; delta: protobuf.Type } {
   type Fields = Record<string, { type: string; id: number; rule?: string }>;
   type Ns = { nested?: Record<string, Ns>; fields?: Fields };
   const descriptor = JSON.parse(
-    readFileSync(new URL('../../generated/envoy.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../../generated/descriptors/envoy.service.discovery.v3.json', import.meta.url), 'utf8'),
   ) as Ns;
   let v3: Ns | undefined = descriptor;
   for (const part of ['envoy', 'service', 'discovery', 'v3']) v3 = v3?.nested?.[part];
   const message = (name: string): Fields => {
     const fields = v3?.nested?.[name]?.fields;
-    if (!fields) throw new Error(`generated/envoy.json has no envoy.service.discovery.v3.${name}`);
+    if (!fields) throw new Error(`the generated descriptors have no envoy.service.discovery.v3.${name}`);
     return fields;
   };
   const pick = (fields: Fields, names: readonly string[], asBytes: readonly string[] = []): Fields => {
     const out: Fields = {};
     for (const n of names) {
       const f = fields[n];
-      if (!f) throw new Error(`field ${n} missing from generated/envoy.json`);
+      if (!f) throw new Error(`field ${n} missing from the generated descriptors`);
       out[n] = asBytes.includes(n) ? { ...f, type: 'bytes' } : { ...f };
     }
     return out;

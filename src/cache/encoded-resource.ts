@@ -1,5 +1,6 @@
 import { contentHash, encodeMessage } from '../resource/codec.js';
 import { getResourceName } from '../resource/resource-name.js';
+import { validateEncoded } from '../resource/validate.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { encodeAny, encodeDeltaResource } from '../resource/wire.js';
 
@@ -49,8 +50,8 @@ export class EncodedResource {
   }
 
   /**
-   * Validates and encodes a resource. Throws a `ResourceError` naming the resource and field when it does not fit
-   * its type.
+   * Validates and encodes a resource: its shape against its type, then Envoy's field rules. Throws a
+   * `ResourceError` naming the resource, the field and the rule when it does not fit.
    *
    * @param options - `name` overrides the name read from the resource (needed for LEDS `LbEndpoint`s, which have
    *   none); `ttlMs` gives the resource a time to live
@@ -58,7 +59,9 @@ export class EncodedResource {
   static encode(typeUrl: ResourceTypeUrl, resource: unknown, options: { name?: string | undefined; ttlMs?: number | undefined } = {}): EncodedResource {
     const bytes = encodeMessage(typeUrl, resource);
     EncodedResource.encodeCount++;
-    return new EncodedResource(typeUrl, options.name ?? getResourceName(typeUrl, resource), resource, bytes, options.ttlMs);
+    const name = options.name ?? getResourceName(typeUrl, resource);
+    validateEncoded(typeUrl, bytes, name);
+    return new EncodedResource(typeUrl, name, resource, bytes, options.ttlMs);
   }
 
   /**

@@ -1,18 +1,33 @@
-import type { Any } from '../../generated/types.js';
+import type { Any, TypeMap } from '../../generated/types.js';
 import { decodeMessage, encodeMessage, type JsonMessage } from './codec.js';
 import { typeNameOf, typeUrlOf } from './type-url.js';
 
 /**
+ * The TypeScript type of the message a type name or type URL names: the generated type for a message of the
+ * Envoy API (`MessageOf<'envoy.extensions.filters.http.router.v3.Router'>`), a plain object for any other (a
+ * type added with `addProtoFiles`, or a name only known at run time).
+ */
+export type MessageOf<T extends string> = T extends `${string}/${infer Name}`
+  ? Name extends keyof TypeMap
+    ? TypeMap[Name]
+    : Record<string, unknown>
+  : T extends keyof TypeMap
+    ? TypeMap[T]
+    : Record<string, unknown>;
+
+/**
  * Packs a message into a `google.protobuf.Any` in ProtoJSON shape: `{ '@type': url, ...fields }`, which is what a
- * `typed_config` field takes, as go's `anypb.New`. The message is validated now, so a mistake is reported where
- * it is made rather than when the enclosing resource is encoded.
+ * `typed_config` field takes, as go's `anypb.New`. The message is checked by the compiler against the type its
+ * name names (for the Envoy API's types), and validated now, so a mistake is reported where it is made rather
+ * than when the enclosing resource is encoded.
  *
  * @param typeNameOrUrl - `envoy.extensions.filters.http.router.v3.Router` or its type URL
  * @param message - the message's fields in ProtoJSON shape
  */
-export function pack(typeNameOrUrl: string, message: object = {}): Any {
-  encodeMessage(typeNameOrUrl, message);
-  return { ...message, '@type': typeUrlOf(typeNameOrUrl) };
+export function pack<T extends string>(typeNameOrUrl: T, message?: MessageOf<T>): Any {
+  const fields: object = message ?? {};
+  encodeMessage(typeNameOrUrl, fields);
+  return { ...fields, '@type': typeUrlOf(typeNameOrUrl) };
 }
 
 /**

@@ -14,7 +14,10 @@ export { XdsError, ResourceError, Code, excerpt, EXCERPT_LENGTH } from './xds-er
 export { getResourceName, globCollectionOf, isGlobCollection } from './resource-name.js';
 export { getResourceReferences } from './references.js';
 export { pack, unpack } from './any.js';
+export type { MessageOf } from './any.js';
 export { encodeMessage, decodeMessage, fromJson, toJson, canonicalize, contentHash } from './codec.js';
 export type { JsonMessage, ToJsonOptions } from './codec.js';
 export { addProtoFiles, lookupType } from './registry.js';
+export { validate } from './validate.js';
 export { WellKnown, ExtensionTypeUrl } from './wellknown.js';
+export { ENVOY_API_VERSION } from '../../generated/api-version.js';

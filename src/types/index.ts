@@ -9,7 +9,7 @@
  */
 import type { envoy } from '../../generated/types.js';
 
-export type { envoy, google, xds, udpa, validate, Any, JsonObject, JsonValue } from '../../generated/types.js';
+export type { envoy, google, xds, udpa, validate, cel, io, opentelemetry, Any, Duration, JsonObject, JsonValue, TypeMap } from '../../generated/types.js';
 
 /** A cluster (CDS resource). */
 export type Cluster = envoy.config.cluster.v3.Cluster;

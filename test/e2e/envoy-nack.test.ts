@@ -1,5 +1,5 @@
-// Real Envoy rejects a listener (its HTTP connection manager lacks the required stat_prefix: Envoy's own
-// validation, not our encoder, refuses it). Envoy keeps serving the last good configuration; our onNack callback
+// Real Envoy rejects a listener (its HTTP connection manager puts a filter after the router: a rule Envoy checks
+// when it builds the filter chain, beyond the field rules the library checks). Envoy keeps serving the last good configuration; our onNack callback
 // and the cache's status carry Envoy's message; the rejected version goes to each stream exactly once (no resend
 // loop); a fixed version is then accepted. Over ADS state-of-the-world, ADS delta and per-type SotW.
 import assert from 'node:assert/strict';
@@ -14,12 +14,12 @@ import { freePort } from '../support/ports.js';
 
 const upstreams = useUpstreams();
 
-/** The snapshot with its listener's HTTP connection manager stripped of `stat_prefix` (required by Envoy). */
-function withoutStatPrefix(snapshot: Snapshot, version: string): Snapshot {
+/** The snapshot with a filter after its listener's router (Envoy requires the terminal filter to be last). */
+function withFilterAfterRouter(snapshot: Snapshot, version: string): Snapshot {
   const [listener] = [...snapshot.getResources(TypeUrl.Listener).values()].map((r) => structuredClone(r.resource) as Listener);
   assert.ok(listener);
-  const hcm = listener.filter_chains?.[0]?.filters?.[0]?.typed_config as Record<string, unknown>;
-  delete hcm['stat_prefix'];
+  const hcm = listener.filter_chains?.[0]?.filters?.[0]?.typed_config as unknown as { http_filters: unknown[] };
+  hcm.http_filters.push({ name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } });
   const others = (type: ResourceTypeUrl) => [...snapshot.getResources(type).values()].map((r) => r.resource);
   return new Snapshot(version, {
     [TypeUrl.Listener]: [listener],
@@ -66,12 +66,12 @@ async function nackScenario(mode: XdsMode): Promise<void> {
     assert.ok(goodListenerVersion);
 
     // Version 2: the listener is invalid.
-    await cache.setSnapshot(nodeId, withoutStatPrefix(v1, '2'));
+    await cache.setSnapshot(nodeId, withFilterAfterRouter(v1, '2'));
     const nack = await proxy.waitFor(() => nacks.find((n) => n.typeUrl === TypeUrl.Listener), 10_000, 'a NACK of the listener');
     assert.equal(nack.nodeId, nodeId);
     assert.equal(nack.rejectedVersion, '2');
     assert.equal(nack.delta, isDelta(mode));
-    assert.match(nack.errorDetail.message, /^Error adding\/updating listener\(s\) http: .*HttpConnectionManagerValidationError\.StatPrefix: value length must be at least 1/s);
+    assert.match(nack.errorDetail.message, /^Error adding\/updating listener\(s\) http: .*terminal filter named envoy\.filters\.http\.router .* must be the last filter/s);
     assert.equal(nack.errorDetail.code, 13, 'INTERNAL, as Envoy sends it');
     const status = cache.getStatusInfo(nodeId)?.types.get(TypeUrl.Listener)?.lastNack;
     assert.ok(status, 'the cache status has the NACK');

@@ -24,6 +24,7 @@ function listener() {
     api_listener: {
       api_listener: {
         '@type': ExtensionTypeUrl.HTTPConnectionManager,
+        stat_prefix: 'echo', // unused by gRPC, required by Envoy's rules, which the library enforces
         rds: { route_config_name: 'echo-route', config_source: { ads: {} } },
         http_filters: [{ name: 'router', typed_config: { '@type': ExtensionTypeUrl.Router } }],
       },
