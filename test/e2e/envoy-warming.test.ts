@@ -79,7 +79,7 @@ async function clusterState(envoy: EnvoyInstance, name: string): Promise<Cluster
  * One cluster `a` with connect timeout `timeout`; endpoints at version `e1` whatever the cluster's version.
  * `edsSource` is the cluster's EDS config source (default: `source`).
  */
-function snapshot(clusterVersion: string, timeout: string, listenerPort: number, source: Record<string, unknown>, port: number, edsSource = source): Snapshot {
+function snapshot(clusterVersion: string, timeout: `${number}s`, listenerPort: number, source: Record<string, unknown>, port: number, edsSource = source): Snapshot {
   return new Snapshot(
     clusterVersion,
     {
@@ -114,7 +114,7 @@ async function clusterChangeWithSameEndpoints(mode: XdsMode, options: { initialF
     await new Promise((resolve) => setTimeout(resolve, 300));
 
     for (let change = 2; change <= (options.changes ?? 1) + 1; change++) {
-      const timeout = `${change}s`;
+      const timeout = `${change}s` as const;
       const traffic = keepRequesting(listenerPort);
       log.mark();
       const started = performance.now();
