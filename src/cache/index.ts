@@ -29,3 +29,5 @@ export type {
   CancelWatch,
   ErrorDetail,
 } from './config-watcher.js';
+export { syncStatus, nodeSyncStatus, syncState, isStatusSource } from './sync-status.js';
+export type { SyncState, SyncNack, TypeSyncStatus, NodeSyncStatus, StatusSource } from './sync-status.js';

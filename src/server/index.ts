@@ -18,3 +18,5 @@ export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
 export { REST_PATHS } from './rest.js';
 export type { RestHandler } from './rest.js';
 export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
+export { createStatusHandler, statusTable, nodeStatusJson, truncateClientText, XDS_ACRONYM, MAX_CLIENT_TEXT } from './status-handler.js';
+export type { StatusHandler } from './status-handler.js';
