@@ -20,3 +20,7 @@ export type { RestHandler } from './rest.js';
 export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
 export { createStatusHandler, statusTable, nodeStatusJson, truncateClientText, XDS_ACRONYM, MAX_CLIENT_TEXT } from './status-handler.js';
 export type { StatusHandler } from './status-handler.js';
+export { addCsdsService, clientStatus, csdsServiceDefinition, csdsImplementation, CSDS_SERVICE } from './csds.js';
+export type { ClientStatusRequest } from './csds.js';
+export { compileNodeMatchers, compileNodeMatcher, compileStringMatcher, compileValueMatcher } from './node-matcher.js';
+export type { MatchableNode, NodePredicate } from './node-matcher.js';

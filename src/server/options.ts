@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { StatusSource } from '../cache/sync-status.js';
 import type { Callbacks } from './callbacks.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -49,6 +50,12 @@ export interface ServerOptions {
   maxConcurrentStreams?: number | undefined;
   /** Extra `@grpc/grpc-js` server options for the server that {@link XdsServer.listen} creates. */
   grpcOptions?: ChannelOptions | undefined;
+  /**
+   * Serve the Client Status Discovery Service (CSDS, `envoy.service.status.v3`) beside the xDS services, so
+   * that standard tools can ask what each client runs. `true` answers from the server's cache (it must keep a
+   * status, as `SnapshotCache` does); or give the {@link StatusSource} to answer from. Default off.
+   */
+  csds?: boolean | StatusSource | undefined;
 }
 
 /** Options with every default applied. */

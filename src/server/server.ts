@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
+import { isStatusSource, type StatusSource } from '../cache/sync-status.js';
 import { lookupProtoNamesType } from '../resource/registry.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
@@ -11,6 +12,7 @@ import { fetchResources } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
+import { addCsdsService } from './csds.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
@@ -43,7 +45,8 @@ export interface CloseOptions {
 export interface XdsServer {
   /**
    * Adds every xDS service (ADS, the per-type services, SotW, delta and fetch) to an existing gRPC server, for
-   * an application that serves other services on the same port or manages the server itself.
+   * an application that serves other services on the same port or manages the server itself; and CSDS when
+   * the `csds` option asks for it.
    */
   register(server: GrpcServer): void;
   /**
@@ -77,10 +80,12 @@ class XdsServerImpl implements XdsServer {
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
+  readonly #csds: StatusSource | undefined;
 
   constructor(cache: ConfigWatcher, options: ServerOptions) {
     this.#cache = cache;
     this.#options = resolveOptions(options);
+    this.#csds = csdsSource(cache, options.csds);
     this.#env = {
       cache,
       options: this.#options,
@@ -95,6 +100,7 @@ class XdsServerImpl implements XdsServer {
     // Build the codec's proto-name root now rather than on the first client's first request.
     lookupProtoNamesType('envoy.config.core.v3.Node');
     for (const info of XDS_SERVICES) server.addService(serviceDefinition(info), this.#implementation(info));
+    if (this.#csds !== undefined) addCsdsService(server, this.#csds);
   }
 
   #implementation(info: XdsServiceInfo): UntypedServiceImplementation {
@@ -222,6 +228,19 @@ class XdsServerImpl implements XdsServer {
     }
     return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId };
   }
+}
+
+/** Where CSDS answers from, as the `csds` option says. */
+function csdsSource(cache: ConfigWatcher, option: ServerOptions['csds']): StatusSource | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true) {
+    if (!isStatusSource(option)) throw new TypeError('server option csds must be true, false or a StatusSource (getStatusKeys and getStatusInfo)');
+    return option;
+  }
+  if (!isStatusSource(cache)) {
+    throw new TypeError('server option csds: true needs a cache that keeps a status (getStatusKeys and getStatusInfo, as SnapshotCache); pass csds: statusSource to answer from another');
+  }
+  return cache;
 }
 
 /**
