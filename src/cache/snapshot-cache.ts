@@ -244,6 +244,11 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     return this.#snapshots.get(key);
   }
 
+  /** The keys that have a snapshot. */
+  getSnapshotKeys(): string[] {
+    return [...this.#snapshots.keys()];
+  }
+
   /**
    * Forgets the snapshot of a key, and its status if no stream of it is open. Open watches stay open and are
    * answered by the next snapshot set for the key (go-control-plane drops them, leaving those streams silent).

@@ -24,3 +24,5 @@ export { addCsdsService, clientStatus, csdsServiceDefinition, csdsImplementation
 export type { ClientStatusRequest } from './csds.js';
 export { compileNodeMatchers, compileNodeMatcher, compileStringMatcher, compileValueMatcher } from './node-matcher.js';
 export type { MatchableNode, NodePredicate } from './node-matcher.js';
+export { HealthService, addHealthService, healthServiceDefinition, HEALTH_SERVICE } from './health.js';
+export type { ServingStatus } from './health.js';

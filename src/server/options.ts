@@ -56,6 +56,12 @@ export interface ServerOptions {
    * status, as `SnapshotCache` does); or give the {@link StatusSource} to answer from. Default off.
    */
   csds?: boolean | StatusSource | undefined;
+  /**
+   * Serve the gRPC health service (`grpc.health.v1.Health`) beside the xDS services: NOT_SERVING until the
+   * cache can answer (a `SnapshotCache`: once a snapshot is set; any other cache: at once), SERVING then,
+   * NOT_SERVING from the moment `close()` starts. Change it yourself through {@link XdsServer.health}. Default off.
+   */
+  health?: boolean | undefined;
 }
 
 /** Options with every default applied. */

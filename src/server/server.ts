@@ -13,6 +13,7 @@ import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './message
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
 import { addCsdsService } from './csds.js';
+import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
@@ -68,6 +69,11 @@ export interface XdsServer {
   close(options?: CloseOptions): Promise<void>;
   /** What the server holds now. */
   stats(): ServerStats;
+  /**
+   * The gRPC health service's statuses when the `health` option is on (undefined otherwise): set them yourself
+   * when readiness depends on more than the first snapshot, `xds.health?.set('NOT_SERVING')`.
+   */
+  readonly health: HealthService | undefined;
 }
 
 class XdsServerImpl implements XdsServer {
@@ -81,11 +87,16 @@ class XdsServerImpl implements XdsServer {
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
   readonly #csds: StatusSource | undefined;
+  readonly health: HealthService | undefined;
 
   constructor(cache: ConfigWatcher, options: ServerOptions) {
     this.#cache = cache;
     this.#options = resolveOptions(options);
     this.#csds = csdsSource(cache, options.csds);
+    if (options.health === true) {
+      this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
+      serveWhenReady(cache, this.health);
+    }
     this.#env = {
       cache,
       options: this.#options,
@@ -101,6 +112,7 @@ class XdsServerImpl implements XdsServer {
     lookupProtoNamesType('envoy.config.core.v3.Node');
     for (const info of XDS_SERVICES) server.addService(serviceDefinition(info), this.#implementation(info));
     if (this.#csds !== undefined) addCsdsService(server, this.#csds);
+    if (this.health !== undefined) addHealthService(server, this.health);
   }
 
   #implementation(info: XdsServiceInfo): UntypedServiceImplementation {
@@ -179,6 +191,8 @@ class XdsServerImpl implements XdsServer {
   async close(options: CloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? 5000;
     this.#closing = true;
+    // First of all, so that load balancers and probes stop sending clients here.
+    this.health?.shutdown();
     for (const stream of [...this.#streams]) {
       stream.end(new XdsError(Code.UNAVAILABLE, 'control plane shutting down; reconnect to another'));
     }
@@ -228,6 +242,22 @@ class XdsServerImpl implements XdsServer {
     }
     return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId };
   }
+}
+
+/** A cache that tells when a snapshot is set (`SnapshotCache`). */
+interface SnapshotNotifier {
+  getSnapshotKeys(): readonly string[];
+  once(event: 'set', listener: () => void): unknown;
+}
+
+/** SERVING once the cache can answer: a snapshot cache when it has a snapshot, any other cache at once. */
+function serveWhenReady(cache: ConfigWatcher, health: HealthService): void {
+  const notifier = cache as Partial<SnapshotNotifier>;
+  if (typeof notifier.getSnapshotKeys !== 'function' || typeof notifier.once !== 'function' || notifier.getSnapshotKeys().length > 0) {
+    health.set('SERVING');
+    return;
+  }
+  notifier.once('set', () => health.set('SERVING'));
 }
 
 /** Where CSDS answers from, as the `csds` option says. */
