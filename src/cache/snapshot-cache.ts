@@ -125,7 +125,7 @@ function lacksNames(request: WatchRequest, t: TypeResources): boolean {
  *
  * Delta watches send what changed per resource (content hashes), removals, and newly subscribed names.
  *
- * Events (eventemitter3): `set`, `ack`, `nack`; see {@link SnapshotCacheEvents}.
+ * Events (eventemitter3): `set`, `pushed`, `ack`, `nack`; see {@link SnapshotCacheEvents}.
  */
 export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements ConfigWatcher {
   /** The ADS flag given at creation. */
@@ -172,20 +172,36 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    */
   setSnapshot(key: string, snapshot: Snapshot): Promise<void> {
     if (!(snapshot instanceof Snapshot)) throw new TypeError('setSnapshot needs a Snapshot: new Snapshot(version, resources)');
+    const started = performance.now();
     this.#snapshots.set(key, snapshot);
     this.emit('set', { key, snapshot });
     const state = this.#nodes.get(key);
-    if (state === undefined) return Promise.resolve();
     const queue: (SotwWatch | DeltaWatch)[] = [];
-    for (const typeUrl of RESOURCE_TYPE_URLS) {
-      const sotw = state.watches.get(typeUrl);
-      if (sotw !== undefined) for (const w of sotw) queue.push(w);
-      const delta = state.deltaWatches.get(typeUrl);
-      if (delta !== undefined) for (const w of delta) queue.push(w);
+    if (state !== undefined) {
+      for (const typeUrl of RESOURCE_TYPE_URLS) {
+        const sotw = state.watches.get(typeUrl);
+        if (sotw !== undefined) for (const w of sotw) queue.push(w);
+        const delta = state.deltaWatches.get(typeUrl);
+        if (delta !== undefined) for (const w of delta) queue.push(w);
+      }
     }
-    if (queue.length === 0) return Promise.resolve();
+    const pushed = () => this.emit('pushed', { key, snapshot, watches: queue.length, durationMs: performance.now() - started });
+    if (state === undefined || queue.length === 0) {
+      pushed();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      this.#jobs.push({ key, state, snapshot, queue, next: 0, resolve });
+      this.#jobs.push({
+        key,
+        state,
+        snapshot,
+        queue,
+        next: 0,
+        resolve: () => {
+          pushed();
+          resolve();
+        },
+      });
       if (!this.#running && !this.#scheduled) this.#run(false);
     });
   }

@@ -10,6 +10,7 @@ export type { XdsServer, ServerStats, CloseOptions } from './server.js';
 export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit } from './options.js';
 export type { Callbacks, RequestContext, AckEvent, NackEvent, AuthContext } from './callbacks.js';
+export { combineCallbacks } from './combine-callbacks.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { XdsDiscoveryRequest, XdsDeltaDiscoveryRequest, RequestErrorDetail } from './messages.js';
