@@ -26,7 +26,8 @@ const STATUS_NUMBER: Record<ServingStatus | 'SERVICE_UNKNOWN', number> = { UNKNO
 const MAX_SERVICE_NAME = 1024;
 
 /** A decoded `HealthCheckRequest` (an object: grpc-js takes a falsy message for none). */
-interface HealthRequest {
+export interface HealthRequest {
+  /** The service asked about; `""` is the server as a whole. */
   readonly service: string;
 }
 
@@ -70,6 +71,7 @@ export function healthServiceDefinition(): ServiceDefinition {
 }
 
 interface Watcher {
+  /** The service asked about; `""` is the server as a whole. */
   readonly service: string;
   readonly call: ServerWritableStream<HealthRequest | XdsError, Buffer>;
   last: ServingStatus | 'SERVICE_UNKNOWN';

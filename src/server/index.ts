@@ -26,4 +26,4 @@ export type { ClientStatusRequest } from './csds.js';
 export { compileNodeMatchers, compileNodeMatcher, compileStringMatcher, compileValueMatcher } from './node-matcher.js';
 export type { MatchableNode, NodePredicate } from './node-matcher.js';
 export { HealthService, addHealthService, healthServiceDefinition, HEALTH_SERVICE } from './health.js';
-export type { ServingStatus } from './health.js';
+export type { ServingStatus, HealthRequest } from './health.js';
