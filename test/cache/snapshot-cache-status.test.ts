@@ -29,10 +29,10 @@ test("'pushed' fires when setSnapshot's watches are answered, with how many and 
   const s2 = snap('2');
   await cache.setSnapshot('node-1', s2);
   assert.equal(events.length, 2);
-  assert.equal(events[0]!.watches, 0, 'no watch was open for the first');
-  assert.equal(events[1]!.snapshot, s2);
-  assert.equal(events[1]!.watches, 1);
-  assert.ok(events[1]!.durationMs >= 0);
+  assert.equal(events[0].watches, 0, 'no watch was open for the first');
+  assert.equal(events[1].snapshot, s2);
+  assert.equal(events[1].watches, 1);
+  assert.ok(events[1].durationMs >= 0);
 });
 
 test("a request with the nonce of a response and no error ACKs its version: status and 'ack' event", async () => {
