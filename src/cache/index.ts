@@ -15,6 +15,8 @@ export type { LinearCacheOptions, NamedResources } from './linear-cache.js';
 export { MuxCache } from './mux-cache.js';
 export type { MuxCacheOptions } from './mux-cache.js';
 export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent, PushedEvent, AckEvent, NackEvent } from './status.js';
+export { syncStatus, nodeSyncStatus, syncState, isStatusSource } from './sync-status.js';
+export type { SyncState, SyncNack, TypeSyncStatus, NodeSyncStatus, StatusSource } from './sync-status.js';
 export { EncodedResource, RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
 export { createResponse, createDeltaResponse } from './response.js';
 export { deltaDiff } from './delta-diff.js';
@@ -29,5 +31,3 @@ export type {
   CancelWatch,
   ErrorDetail,
 } from './config-watcher.js';
-export { syncStatus, nodeSyncStatus, syncState, isStatusSource } from './sync-status.js';
-export type { SyncState, SyncNack, TypeSyncStatus, NodeSyncStatus, StatusSource } from './sync-status.js';

@@ -40,7 +40,7 @@ export interface PrometheusMetrics {
   readonly callbacks: Callbacks;
   /**
    * Follows a snapshot cache's events: set-to-ACK convergence per type, push duration, snapshots set. Returns a
-   * function that stops following.
+   * function that stops following. Keeps a few strings per cache key the application sets.
    */
   observeCache(cache: ObservableCache): () => void;
   /** Reads open watches, open streams and pending responses from the server at each scrape. */
@@ -69,7 +69,7 @@ function serviceLabel(typeUrl: string): string {
  * |---|---|---|---|
  * | `xds_streams_opened_total` | counter | protocol, service | streams opened (protocol `sotw`/`delta`; service `ads` or the type) |
  * | `xds_streams_open` | gauge | protocol, service | streams open now |
- * | `xds_requests_total` | counter | protocol, type | discovery requests |
+ * | `xds_requests_total` | counter | protocol, type | discovery requests (protocol `fetch` for `Fetch…` and REST) |
  * | `xds_responses_total` | counter | protocol, type | responses written |
  * | `xds_response_bytes` | histogram | protocol, type | size of each response written |
  * | `xds_acks_total` | counter | protocol, type | responses accepted |
@@ -138,6 +138,13 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
     },
     onStreamDeltaResponse: (_id, _request, response) => {
       const labels = { protocol: 'delta', type: typeLabel(response.typeUrl) };
+      responses.inc(labels);
+      responseBytes.observe(labels, response.body().length);
+    },
+    onFetchRequest: (request) => void requests.inc({ protocol: 'fetch', type: typeLabel(request.type_url) }),
+    onFetchResponse: (_request, response) => {
+      if (response === undefined) return;
+      const labels = { protocol: 'fetch', type: typeLabel(response.typeUrl) };
       responses.inc(labels);
       responseBytes.observe(labels, response.body().length);
     },

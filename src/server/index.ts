@@ -1,6 +1,6 @@
 /**
  * The xDS server: state-of-the-world and delta streams over ADS and every per-type service, `Fetch…` calls,
- * REST-JSON polling, and callbacks. The counterpart of go-control-plane's `pkg/server/v3` (with `sotw`,
+ * REST-JSON polling, callbacks, and the operational services (status, CSDS, gRPC health). The counterpart of go-control-plane's `pkg/server/v3` (with `sotw`,
  * `delta`, `rest` and `stream`).
  *
  * @packageDocumentation
@@ -19,11 +19,13 @@ export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
 export { REST_PATHS } from './rest.js';
 export type { RestHandler } from './rest.js';
 export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
-export { createStatusHandler, statusTable, nodeStatusJson, truncateClientText, XDS_ACRONYM, MAX_CLIENT_TEXT } from './status-handler.js';
+
+// Operations (docs/operations.md): what each client runs, in a table or JSON, over CSDS, and gRPC health.
+export { createStatusHandler, statusTable, XDS_ACRONYM } from './status-handler.js';
 export type { StatusHandler } from './status-handler.js';
-export { addCsdsService, clientStatus, csdsServiceDefinition, csdsImplementation, CSDS_SERVICE } from './csds.js';
+export { addCsdsService, clientStatus, CSDS_SERVICE } from './csds.js';
 export type { ClientStatusRequest } from './csds.js';
-export { compileNodeMatchers, compileNodeMatcher, compileStringMatcher, compileValueMatcher } from './node-matcher.js';
+export { compileNodeMatchers } from './node-matcher.js';
 export type { MatchableNode, NodePredicate } from './node-matcher.js';
-export { HealthService, addHealthService, healthServiceDefinition, HEALTH_SERVICE } from './health.js';
+export { HealthService, addHealthService, HEALTH_SERVICE } from './health.js';
 export type { ServingStatus, HealthRequest } from './health.js';

@@ -87,6 +87,13 @@ test('requests, responses, response bytes, ACKs and NACKs are counted by type', 
   assert.equal(await sample('xds_pending_responses'), 0);
 });
 
+test('Fetch calls count as requests and responses of protocol fetch', async () => {
+  await cache.setSnapshot('node-1', snap('1'));
+  await client.fetch(C, { node: NODE, type_url: C });
+  assert.equal(await sample('xds_requests_total', { protocol: 'fetch', type: 'clusters' }), 1);
+  assert.equal(await sample('xds_responses_total', { protocol: 'fetch', type: 'clusters' }), 1);
+});
+
 test('convergence: from setSnapshot to the first ACK of the version it set, once per type', async () => {
   await cache.setSnapshot('node-1', snap('1'));
   const s = client.sotw();
