@@ -135,8 +135,14 @@ function answer(source: StatusSource, request: ClientStatusRequest | BadRequest)
   return clientStatus(source, request);
 }
 
-/** The handlers of the CSDS service, answering from `source`. */
-export function csdsImplementation(source: StatusSource): UntypedServiceImplementation {
+/** A `StreamClientStatus` call, as the server sees it. */
+export type CsdsCall = ServerDuplexStream<ClientStatusRequest | BadRequest, Buffer>;
+
+/**
+ * The handlers of the CSDS service, answering from `source`. Open `StreamClientStatus` calls are kept in
+ * `open` (when given) while they last, so that a shutting-down server can end them.
+ */
+export function csdsImplementation(source: StatusSource, open?: Set<CsdsCall>): UntypedServiceImplementation {
   return {
     FetchClientStatus: (call: ServerUnaryCall<ClientStatusRequest | BadRequest, Buffer>, callback: sendUnaryData<Buffer>) => {
       try {
@@ -146,22 +152,34 @@ export function csdsImplementation(source: StatusSource): UntypedServiceImplemen
       }
     },
     // One response per request, as the protocol says.
-    StreamClientStatus: (call: ServerDuplexStream<ClientStatusRequest | BadRequest, Buffer>) => {
+    StreamClientStatus: (call: CsdsCall) => {
+      if (open !== undefined) {
+        open.add(call);
+        const release = () => open.delete(call);
+        call.on('cancelled', release);
+        call.on('close', release);
+        call.on('error', release);
+      }
       call.on('data', (request: ClientStatusRequest | BadRequest) => {
         try {
           call.write(answer(source, request));
         } catch (error) {
+          open?.delete(call);
           call.emit('error', XdsError.from(error));
         }
       });
-      call.on('end', () => call.end());
+      call.on('end', () => {
+        open?.delete(call);
+        call.end();
+      });
     },
   };
 }
 
 /**
  * Adds the CSDS service to a gRPC server, answering from `source` (a `SnapshotCache`). `createServer(cache,
- * { csds: true })` does this on the servers the xDS server registers with.
+ * { csds: true })` does this on the servers the xDS server registers with, and ends their open streams when it
+ * closes.
  */
 export function addCsdsService(server: GrpcServer, source: StatusSource): void {
   server.addService(csdsServiceDefinition(), csdsImplementation(source));

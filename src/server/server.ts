@@ -12,7 +12,7 @@ import { fetchResources } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
-import { addCsdsService } from './csds.js';
+import { csdsImplementation, csdsServiceDefinition, type CsdsCall } from './csds.js';
 import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
@@ -87,6 +87,7 @@ class XdsServerImpl implements XdsServer {
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
   readonly #csds: StatusSource | undefined;
+  readonly #csdsCalls = new Set<CsdsCall>();
   readonly health: HealthService | undefined;
 
   constructor(cache: ConfigWatcher, options: ServerOptions) {
@@ -111,7 +112,7 @@ class XdsServerImpl implements XdsServer {
     // Build the codec's proto-name root now rather than on the first client's first request.
     lookupProtoNamesType('envoy.config.core.v3.Node');
     for (const info of XDS_SERVICES) server.addService(serviceDefinition(info), this.#implementation(info));
-    if (this.#csds !== undefined) addCsdsService(server, this.#csds);
+    if (this.#csds !== undefined) server.addService(csdsServiceDefinition(), csdsImplementation(this.#csds, this.#csdsCalls));
     if (this.health !== undefined) addHealthService(server, this.health);
   }
 
@@ -196,6 +197,8 @@ class XdsServerImpl implements XdsServer {
     for (const stream of [...this.#streams]) {
       stream.end(new XdsError(Code.UNAVAILABLE, 'control plane shutting down; reconnect to another'));
     }
+    for (const call of [...this.#csdsCalls]) call.emit('error', new XdsError(Code.UNAVAILABLE, 'control plane shutting down'));
+    this.#csdsCalls.clear();
     const waits: Promise<void>[] = [];
     const grpcServer = this.#grpcServer;
     if (grpcServer !== undefined) {

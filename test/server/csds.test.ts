@@ -142,3 +142,22 @@ test('csds: true over a cache without a status is refused at creation, saying wh
   const bare = { createWatch: () => () => undefined, createDeltaWatch: () => () => undefined, fetch: () => undefined };
   assert.throws(() => createServer(bare, { csds: true }), /csds: true needs a cache that keeps a status/);
 });
+
+test('close() ends open StreamClientStatus calls with UNAVAILABLE, so that shutdown does not wait for them', async () => {
+  const own = createServer(cache, { csds: true });
+  const port = await own.listen('127.0.0.1:0');
+  const c = csdsClient(`127.0.0.1:${port}`);
+  try {
+    const call = c['StreamClientStatus']();
+    const ended = new Promise<any>((resolve) => call.on('error', resolve));
+    call.on('data', () => undefined);
+    call.write({});
+    await new Promise((resolve) => call.once('data', resolve));
+    const started = Date.now();
+    await own.close({ deadlineMs: 5_000 });
+    assert.ok(Date.now() - started < 2_000, `closed in ${Date.now() - started} ms, not at the deadline`);
+    assert.equal((await ended).code, GrpcStatus.UNAVAILABLE);
+  } finally {
+    c.close();
+  }
+});
