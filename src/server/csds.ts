@@ -12,8 +12,9 @@ import type { Server as GrpcServer, MethodDefinition, sendUnaryData, ServerDuple
 import { nodeSyncStatus, type NodeSyncStatus, type StatusSource, type TypeSyncStatus } from '../cache/sync-status.js';
 import { decodeMessage, encodeMessage } from '../resource/codec.js';
 import { XdsError } from '../resource/xds-error.js';
-import { encodeAny, lengthDelimited, stringField, varintField } from '../resource/wire.js';
-import type { envoy } from '../types/index.js';
+import { lengthDelimited, stringField, varintField } from '../resource/wire.js';
+import type { EncodedResource } from '../cache/encoded-resource.js';
+import type { envoy, Node } from '../types/index.js';
 import { compileNodeMatchers } from './node-matcher.js';
 import { truncateClientText } from './status-handler.js';
 
@@ -47,13 +48,14 @@ function clientView(t: TypeSyncStatus, version: string): number {
 }
 
 /** A resource's `GenericXdsConfig`, or a type's (no name, no contents) when the snapshot has no resource of it. */
-function genericXdsConfig(t: TypeSyncStatus, resource: { name: string; bytes: Buffer } | undefined, withContents: boolean): Buffer {
+function genericXdsConfig(t: TypeSyncStatus, resource: EncodedResource | undefined, withContents: boolean): Buffer {
   const version = (resource === undefined ? t.sentVersion : t.snapshotVersion) ?? '';
   const client = clientView(t, version);
   const parts = [stringField(1, t.typeUrl)];
   if (resource !== undefined) parts.push(stringField(2, resource.name));
   parts.push(stringField(3, version));
-  if (resource !== undefined && withContents) parts.push(lengthDelimited(4, encodeAny(t.typeUrl, resource.bytes)));
+  // The resource's Any is encoded once and kept with it, as for xDS responses.
+  if (resource !== undefined && withContents) parts.push(lengthDelimited(4, resource.any));
   if (client === CLIENT_STATUS.ACKED && t.ackTime !== undefined) parts.push(lengthDelimited(5, timestamp(t.ackTime)));
   parts.push(varintField(6, CONFIG_STATUS[t.state]), varintField(7, client));
   const nack = t.lastNack;
@@ -65,9 +67,18 @@ function genericXdsConfig(t: TypeSyncStatus, resource: { name: string; bytes: Bu
   return Buffer.concat(parts);
 }
 
+/**
+ * The node as CSDS shows it: without its lists of extensions and client features, which make Envoy's node about
+ * 62 KB and say nothing about what it runs.
+ */
+function shownNode(node: Node): Node {
+  const { extensions: _extensions, client_features: _features, ...shown } = node;
+  return shown;
+}
+
 /** The `ClientConfig` of one client: its node and one entry per resource (or per type without resources). */
 function clientConfig(source: StatusSource, status: NodeSyncStatus, withContents: boolean): Buffer {
-  const parts = [lengthDelimited(1, encodeMessage('envoy.config.core.v3.Node', status.node))];
+  const parts = [lengthDelimited(1, encodeMessage('envoy.config.core.v3.Node', shownNode(status.node)))];
   const snapshot = source.getSnapshot?.(status.key);
   for (const t of status.types) {
     const resources = snapshot?.getResources(t.typeUrl);
@@ -82,17 +93,24 @@ function clientConfig(source: StatusSource, status: NodeSyncStatus, withContents
 
 /**
  * Answers one CSDS request: the encoded `ClientStatusResponse` for every client the cache tracks that one of
- * the request's `node_matchers` selects (all of them when it has none). Throws `INVALID_ARGUMENT` for a matcher
- * it cannot use.
+ * the request's `node_matchers` selects (all of them when it has none). Rejects with `INVALID_ARGUMENT` for a
+ * matcher it cannot use. The work is done in slices of about `sliceMs` with pauses between them, so that
+ * asking about a large fleet does not hold the event loop (and every xDS stream) for the whole answer.
  */
-export function clientStatus(source: StatusSource, request: ClientStatusRequest): Buffer {
+export async function clientStatus(source: StatusSource, request: ClientStatusRequest, sliceMs = 5): Promise<Buffer> {
   const selects = compileNodeMatchers(request.node_matchers);
   const withContents = request.exclude_resource_contents !== true;
   const configs: Buffer[] = [];
+  let sliceEnd = performance.now() + sliceMs;
   for (const key of [...source.getStatusKeys()].sort()) {
+    if (performance.now() >= sliceEnd) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceEnd = performance.now() + sliceMs;
+    }
+    const info = source.getStatusInfo(key);
+    if (info === undefined || !selects(info.node)) continue;
     const status = nodeSyncStatus(source, key);
-    if (status === undefined || !selects(status.node)) continue;
-    configs.push(lengthDelimited(1, clientConfig(source, status, withContents)));
+    if (status !== undefined) configs.push(lengthDelimited(1, clientConfig(source, status, withContents)));
   }
   return Buffer.concat(configs);
 }
@@ -130,8 +148,8 @@ export function csdsServiceDefinition(): ServiceDefinition {
   return { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) };
 }
 
-function answer(source: StatusSource, request: ClientStatusRequest | BadRequest): Buffer {
-  if (request instanceof BadRequest) throw request.error;
+function answer(source: StatusSource, request: ClientStatusRequest | BadRequest): Promise<Buffer> {
+  if (request instanceof BadRequest) return Promise.reject(request.error);
   return clientStatus(source, request);
 }
 
@@ -145,11 +163,10 @@ export type CsdsCall = ServerDuplexStream<ClientStatusRequest | BadRequest, Buff
 export function csdsImplementation(source: StatusSource, open?: Set<CsdsCall>): UntypedServiceImplementation {
   return {
     FetchClientStatus: (call: ServerUnaryCall<ClientStatusRequest | BadRequest, Buffer>, callback: sendUnaryData<Buffer>) => {
-      try {
-        callback(null, answer(source, call.request));
-      } catch (error) {
-        callback(XdsError.from(error));
-      }
+      answer(source, call.request).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(XdsError.from(error)),
+      );
     },
     // One response per request, as the protocol says.
     StreamClientStatus: (call: CsdsCall) => {
@@ -160,17 +177,27 @@ export function csdsImplementation(source: StatusSource, open?: Set<CsdsCall>): 
         call.on('close', release);
         call.on('error', release);
       }
+      // Answers go out in the order of the requests, each after the one before.
+      let previous: Promise<unknown> = Promise.resolve();
+      let failed = false;
       call.on('data', (request: ClientStatusRequest | BadRequest) => {
-        try {
-          call.write(answer(source, request));
-        } catch (error) {
-          open?.delete(call);
-          call.emit('error', XdsError.from(error));
-        }
+        previous = previous.then(() => answer(source, request)).then(
+          (response) => {
+            if (!failed) call.write(response);
+          },
+          (error: unknown) => {
+            if (failed) return;
+            failed = true;
+            open?.delete(call);
+            call.emit('error', XdsError.from(error));
+          },
+        );
       });
       call.on('end', () => {
-        open?.delete(call);
-        call.end();
+        void previous.then(() => {
+          open?.delete(call);
+          if (!failed) call.end();
+        });
       });
     },
   };

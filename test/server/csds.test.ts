@@ -16,7 +16,12 @@ const cache = new SnapshotCache();
 let xds: XdsServer;
 let client: ReturnType<typeof csdsClient>;
 
-const front = node('front-1', { cluster: 'edge', metadata: { zone: 'a', canary: true, weight: 3, tags: ['x', 'y'] } });
+const front = node('front-1', {
+  cluster: 'edge',
+  metadata: { zone: 'a', canary: true, weight: 3, tags: ['x', 'y'] },
+  extensions: [{ name: 'envoy.filters.http.router', category: 'envoy.filters.http' }],
+  client_features: ['envoy.lb.does_not_support_overprovisioning'],
+});
 const back = node('back-1', { cluster: 'core', metadata: { zone: 'b', canary: false } });
 
 before(async () => {
@@ -44,6 +49,13 @@ test('FetchClientStatus with no matcher returns every client, with its node', as
   const response = await unary(client, 'FetchClientStatus', {});
   assert.deepEqual(ids(response), ['back-1', 'front-1']);
   assert.equal(response.config[1].node.cluster, 'edge');
+  assert.equal(response.config[1].node.metadata.fields.zone.stringValue, 'a');
+});
+
+test("the node is shown without its extensions and client features (most of Envoy's 62 KB node)", async () => {
+  const response = await unary(client, 'FetchClientStatus', { node_matchers: [{ node_id: { exact: 'front-1' } }] });
+  assert.equal(response.config[0].node.extensions, undefined);
+  assert.equal(response.config[0].node.client_features, undefined);
 });
 
 test('each resource of a type the client ACKed is ACKED and SYNCED, with its version and contents', async () => {
