@@ -176,34 +176,35 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#snapshots.set(key, snapshot);
     this.emit('set', { key, snapshot });
     const state = this.#nodes.get(key);
-    const queue: (SotwWatch | DeltaWatch)[] = [];
-    if (state !== undefined) {
-      for (const typeUrl of RESOURCE_TYPE_URLS) {
-        const sotw = state.watches.get(typeUrl);
-        if (sotw !== undefined) for (const w of sotw) queue.push(w);
-        const delta = state.deltaWatches.get(typeUrl);
-        if (delta !== undefined) for (const w of delta) queue.push(w);
-      }
+    if (state === undefined) {
+      this.#pushed(key, snapshot, 0, started);
+      return Promise.resolve();
     }
-    const pushed = () => this.emit('pushed', { key, snapshot, watches: queue.length, durationMs: performance.now() - started });
-    if (state === undefined || queue.length === 0) {
-      pushed();
+    const queue: (SotwWatch | DeltaWatch)[] = [];
+    for (const typeUrl of RESOURCE_TYPE_URLS) {
+      const sotw = state.watches.get(typeUrl);
+      if (sotw !== undefined) for (const w of sotw) queue.push(w);
+      const delta = state.deltaWatches.get(typeUrl);
+      if (delta !== undefined) for (const w of delta) queue.push(w);
+    }
+    if (queue.length === 0) {
+      this.#pushed(key, snapshot, 0, started);
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.#jobs.push({
-        key,
-        state,
-        snapshot,
-        queue,
-        next: 0,
-        resolve: () => {
-          pushed();
-          resolve();
-        },
-      });
+      const done = () => {
+        this.#pushed(key, snapshot, queue.length, started);
+        resolve();
+      };
+      this.#jobs.push({ key, state, snapshot, queue, next: 0, resolve: done });
       if (!this.#running && !this.#scheduled) this.#run(false);
     });
+  }
+
+  /** Emits `pushed` (only when someone listens: `setSnapshot` is called for thousands of keys at once). */
+  #pushed(key: string, snapshot: Snapshot, watches: number, started: number): void {
+    if (this.listenerCount('pushed') === 0) return;
+    this.emit('pushed', { key, snapshot, watches, durationMs: performance.now() - started });
   }
 
   /**
