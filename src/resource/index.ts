@@ -10,7 +10,7 @@
  */
 export { TypeUrl, TYPE_URL_PREFIX, RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, isResourceTypeUrl, assertResourceTypeUrl, typeNameOf, typeUrlOf } from './type-url.js';
 export type { ResourceTypeUrl, ResourceTypeMap } from './type-url.js';
-export { XdsError, ResourceError, Code } from './xds-error.js';
+export { XdsError, ResourceError, Code, excerpt, EXCERPT_LENGTH } from './xds-error.js';
 export { getResourceName, globCollectionOf, isGlobCollection } from './resource-name.js';
 export { getResourceReferences } from './references.js';
 export { pack, unpack } from './any.js';

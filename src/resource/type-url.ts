@@ -1,5 +1,5 @@
 import type { envoy } from '../../generated/types.js';
-import { Code, XdsError } from './xds-error.js';
+import { Code, excerpt, XdsError } from './xds-error.js';
 
 /** The prefix of every type URL Envoy uses. */
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
@@ -112,7 +112,7 @@ export function assertResourceTypeUrl(typeUrl: string): ResourceTypeUrl {
   if (isResourceTypeUrl(typeUrl)) return typeUrl;
   throw new XdsError(
     Code.INVALID_ARGUMENT,
-    `unknown xDS resource type URL "${typeUrl}"; known type URLs: ${RESOURCE_TYPE_URLS.join(', ')}`,
+    `unknown xDS resource type URL "${excerpt(typeUrl)}"; known type URLs: ${RESOURCE_TYPE_URLS.join(', ')}`,
   );
 }
 

@@ -3,6 +3,23 @@ import { status } from '@grpc/grpc-js';
 /** gRPC status codes, re-exported so that users need not import `@grpc/grpc-js` to read {@link XdsError.code}. */
 export { status as Code };
 
+/** How much of a client's text a status message or log line quotes: enough to recognize it. */
+export const EXCERPT_LENGTH = 200;
+
+/**
+ * The part of a client's text that a status message or a log line may quote: `text` itself when short, else its
+ * first `max` characters and how many were left out. Every message that echoes client input (type URLs, node
+ * ids, nonces, NACK messages, paths) goes through this, so that a client sending megabytes gets a status of a
+ * few hundred bytes: an HTTP/2 trailer that large would never reach it, and would stall its connection.
+ *
+ * @param text - what the client sent
+ * @param max - most characters kept; default {@link EXCERPT_LENGTH}
+ */
+export function excerpt(text: string, max: number = EXCERPT_LENGTH): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
 /**
  * The one error class of this library. It carries the gRPC status code that a stream ends with when this
  * error reaches the server, so that a callback can reject a node with `PERMISSION_DENIED` by throwing

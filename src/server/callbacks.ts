@@ -12,9 +12,12 @@ export type AuthContext = ReturnType<ServerDuplexStream<unknown, unknown>['getAu
 export interface RequestContext {
   /** The client's address, as gRPC reports it (`ipv4:127.0.0.1:5000`), or the HTTP remote address for REST. */
   readonly peer: string;
-  /** The gRPC request metadata (headers); empty for REST. */
+  /** The gRPC request metadata; for REST, the HTTP request headers in the same form. */
   readonly metadata: Metadata | undefined;
-  /** TLS details of the connection (peer certificate) when the server uses TLS. */
+  /**
+   * TLS details of the connection when the server uses TLS: `sslPeerCertificate` is the client certificate, present
+   * only when the handshake verified it (gRPC and REST alike).
+   */
   readonly authContext: AuthContext | undefined;
 }
 

@@ -11,12 +11,12 @@
 import type { Server as GrpcServer, MethodDefinition, sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { nodeSyncStatus, type NodeSyncStatus, type StatusSource, type TypeSyncStatus } from '../cache/sync-status.js';
 import { decodeMessage, encodeMessage } from '../resource/codec.js';
-import { XdsError } from '../resource/xds-error.js';
+import { excerpt, XdsError } from '../resource/xds-error.js';
 import { lengthDelimited, stringField, varintField } from '../resource/wire.js';
 import type { EncodedResource } from '../cache/encoded-resource.js';
 import type { envoy, Node } from '../types/index.js';
 import { compileNodeMatchers } from './node-matcher.js';
-import { truncateClientText } from './status-handler.js';
+import { MAX_NACK_MESSAGE } from './status-handler.js';
 
 /** A CSDS request, in the shape resources are written in (proto field names). */
 export type ClientStatusRequest = envoy.service.status.v3.ClientStatusRequest;
@@ -61,7 +61,7 @@ function genericXdsConfig(t: TypeSyncStatus, resource: EncodedResource | undefin
   const nack = t.lastNack;
   if (client === CLIENT_STATUS.NACKED && nack !== undefined) {
     // UpdateFailureState: last_update_attempt = 2, details = 3, version_info = 4.
-    const failure = Buffer.concat([lengthDelimited(2, timestamp(nack.time)), stringField(3, truncateClientText(nack.message)), stringField(4, nack.version)]);
+    const failure = Buffer.concat([lengthDelimited(2, timestamp(nack.time)), stringField(3, excerpt(nack.message, MAX_NACK_MESSAGE)), stringField(4, nack.version)]);
     parts.push(lengthDelimited(8, failure));
   }
   return Buffer.concat(parts);

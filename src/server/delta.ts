@@ -37,7 +37,6 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
     const { request, node } = raw as Decoded<XdsDeltaDiscoveryRequest>;
-    request.node = this.acceptNode(node);
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(
@@ -45,7 +44,10 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         initialVersionsOf(request).size,
       `delta request for ${typeUrl}`,
     );
-    return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
+    return this.withNode(node, typeUrl, (served) => {
+      request.node = served;
+      return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
+    });
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {

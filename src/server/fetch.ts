@@ -1,7 +1,8 @@
 import type { ConfigWatcher, Response } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
+import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { RequestContext } from './callbacks.js';
 import { nodeToJson, UndecodableRequest } from './messages.js';
@@ -21,15 +22,15 @@ export async function fetchResources(
   raw: Decoded<XdsDiscoveryRequest> | UndecodableRequest,
   fixedType: ResourceTypeUrl | undefined,
   context: RequestContext,
+  kind: 'fetch' | 'rest' = 'fetch',
 ): Promise<{ request: XdsDiscoveryRequest; response: Response | undefined }> {
   if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
   const { request } = raw;
-  const node = raw.node === undefined ? {} : nodeToJson(raw.node);
-  request.node = node;
+  const claimed = raw.node === undefined ? {} : nodeToJson(raw.node);
   let typeUrl: ResourceTypeUrl;
   if (fixedType !== undefined) {
     if (request.type_url !== '' && request.type_url !== fixedType) {
-      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${request.type_url}" does not match this endpoint, which serves "${fixedType}"`);
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${excerpt(request.type_url)}" does not match this endpoint, which serves "${fixedType}"`);
     }
     typeUrl = fixedType;
   } else {
@@ -39,6 +40,14 @@ export async function fetchResources(
   if (request.resource_names.length > options.maxResourceNames) {
     throw new XdsError(Code.RESOURCE_EXHAUSTED, `${request.resource_names.length} resource names, more than the server's limit of ${options.maxResourceNames} (option maxResourceNames)`);
   }
+  const node = await authorizeNode(options.authorize, {
+    ...context,
+    kind,
+    typeUrl,
+    node: claimed,
+    certificate: certificateOfAuthContext(context.authContext),
+  });
+  request.node = node;
   await consult(options.callbacks, 'onFetchRequest', request, context);
   const names = request.resource_names.filter((name) => name !== WILDCARD);
   const response = cache.fetch({
@@ -51,6 +60,6 @@ export async function fetchResources(
     errorDetail: request.error_detail,
   });
   notify(options.logger, options.callbacks, 'onFetchResponse', request, response);
-  options.logger.debug({ nodeId: node.id, typeUrl, version: response?.version ?? request.version_info, current: response === undefined }, 'fetch');
+  options.logger.debug({ nodeId: excerpt(node.id ?? ''), typeUrl, version: excerpt(response?.version ?? request.version_info), current: response === undefined }, 'fetch');
   return { request, response };
 }

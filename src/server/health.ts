@@ -10,9 +10,8 @@
  */
 import type { Server as GrpcServer, sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { stringField, varintField } from '../resource/wire.js';
-import { truncateClientText } from './status-handler.js';
 
 /** A service's health, as `grpc.health.v1.HealthCheckResponse.ServingStatus` names it. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING';
@@ -142,7 +141,7 @@ export class HealthService {
         }
         const { service } = call.request;
         const status = this.#statuses.get(service);
-        if (status === undefined) callback(new XdsError(Code.NOT_FOUND, `unknown service "${truncateClientText(service, 128)}"`));
+        if (status === undefined) callback(new XdsError(Code.NOT_FOUND, `unknown service "${excerpt(service)}"`));
         else callback(null, encodeResponse(status));
       },
       Watch: (call) => {

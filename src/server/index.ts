@@ -11,6 +11,8 @@ export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit } from './options.js';
 export type { Callbacks, RequestContext, AckEvent, NackEvent, AuthContext } from './callbacks.js';
 export { combineCallbacks } from './combine-callbacks.js';
+export { allow, deny, bindNodeToCertificate, certificateOf } from './authorize.js';
+export type { Authorizer, Authorization, AuthorizeRequest, VerifiedCertificate, BindNodeOptions } from './authorize.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { XdsDiscoveryRequest, XdsDeltaDiscoveryRequest, RequestErrorDetail } from './messages.js';

@@ -4,7 +4,7 @@
  * `StringMatcher` form but `custom`, and every `ValueMatcher` form. Matchers come from clients: they are checked
  * when compiled, and a bad one is an `INVALID_ARGUMENT` that says what is wrong.
  */
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import type { envoy, JsonValue } from '../types/index.js';
 
 type StringMatcher = envoy.type.matcher.v3.StringMatcher;
@@ -37,12 +37,12 @@ function invalid(what: string): XdsError {
 function compileRegex(pattern: string): RegExp {
   if (pattern.length > MAX_REGEX_LENGTH) throw invalid(`safe_regex is ${pattern.length} characters long; at most ${MAX_REGEX_LENGTH} are accepted`);
   if (/\([^()]*[*+}][^()]*\)\s*[*+{]/.test(pattern)) {
-    throw invalid(`safe_regex "${pattern.slice(0, 80)}" repeats a repeated group; this server (no RE2) refuses nested quantifiers`);
+    throw invalid(`safe_regex "${excerpt(pattern, 80)}" repeats a repeated group; this server (no RE2) refuses nested quantifiers`);
   }
   try {
     return new RegExp(`^(?:${pattern})$`, 'su');
   } catch (error) {
-    throw invalid(`safe_regex "${pattern.slice(0, 80)}" is not a valid regular expression: ${(error as Error).message}`);
+    throw invalid(`safe_regex "${excerpt(pattern, 80)}" is not a valid regular expression: ${(error as Error).message}`);
   }
 }
 

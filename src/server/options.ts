@@ -1,6 +1,7 @@
 import type { ChannelOptions } from '@grpc/grpc-js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { Authorizer } from './authorize.js';
 import type { StatusSource } from '../cache/sync-status.js';
 import type { Callbacks } from './callbacks.js';
 import { silentLogger } from './logger.js';
@@ -18,6 +19,13 @@ export interface RequestRateLimit {
 export interface ServerOptions {
   /** Hooks into the stream lifecycle (see {@link Callbacks}); all optional. */
   callbacks?: Callbacks | undefined;
+  /**
+   * Decides whether a client may be served, from its verified certificate, request metadata and node: asked at
+   * the first request of each stream and for each `Fetch…` call and REST request; a denial is
+   * `PERMISSION_DENIED` (REST: 403). It may also choose the node served, so that the cache keys snapshots by the
+   * verified identity. See `bindNodeToCertificate`. Default: every client is served as the node it claims.
+   */
+  authorize?: Authorizer | undefined;
   /**
    * Order the responses of an ADS stream by type, as `RESOURCE_TYPE_URLS` (xds-control-plane/resource) lists them (clusters before
    * endpoints, listeners before routes), when several are ready at once. Default true. Nothing is withheld:
@@ -38,6 +46,29 @@ export interface ServerOptions {
   maxResourceNames?: number | undefined;
   /** Request rate allowed per stream; beyond it the stream ends with `RESOURCE_EXHAUSTED`. `false` disables. */
   requestRateLimit?: RequestRateLimit | false | undefined;
+  /**
+   * Connections with open xDS streams (told apart by client address and port); a stream that would open one
+   * more is refused with `RESOURCE_EXHAUSTED`. Default 10000. `false` disables.
+   */
+  maxConnections?: number | false | undefined;
+  /**
+   * xDS streams open at once on one connection; beyond it a new stream is refused with `RESOURCE_EXHAUSTED`.
+   * Envoy opens one ADS stream per connection; without ADS it opens one per type and one per EDS cluster on the
+   * same connection. Default 500. `false` disables.
+   */
+  maxStreamsPerConnection?: number | false | undefined;
+  /**
+   * xDS streams open at once for one node id; beyond it a stream's first request is refused with
+   * `RESOURCE_EXHAUSTED`. Off (`false`) by default: node ids are what clients claim unless `authorize` binds them,
+   * and the Envoys of one deployment often share a node id, so no default fits every fleet. Set it together with
+   * an authorizer that binds node ids to certificates.
+   */
+  maxStreamsPerNode?: number | false | undefined;
+  /**
+   * New xDS streams accepted per second, server-wide; beyond it a new stream is refused with `RESOURCE_EXHAUSTED`
+   * (Envoy retries with backoff). Default 500 per second, bursts of 5000. `false` disables.
+   */
+  newStreamRate?: RequestRateLimit | false | undefined;
   /** Largest request accepted, in bytes (gRPC and REST). Default 16 MiB. */
   maxReceiveMessageLength?: number | undefined;
   /** Largest response sent, in bytes. Default unlimited (-1): a large snapshot must reach its Envoys. */
@@ -46,8 +77,17 @@ export interface ServerOptions {
   keepaliveTimeMs?: number | undefined;
   /** How long to wait for a keepalive ping's answer before closing the connection. Default 5 s. */
   keepaliveTimeoutMs?: number | undefined;
-  /** Concurrent streams per HTTP/2 connection. Default 1000000, as go-control-plane's example server. */
+  /**
+   * Concurrent calls per HTTP/2 connection (`grpc.max_concurrent_streams`), for the server that
+   * {@link XdsServer.listen} creates: the transport's ceiling, over `maxStreamsPerConnection` so that `Fetch…`
+   * calls fit beside the streams. A client over it waits for a free slot: it gets no status, which is why the
+   * xDS limit is `maxStreamsPerConnection`. Default 1000.
+   */
   maxConcurrentStreams?: number | undefined;
+  /** REST: how long a client may take to send the request headers (`server.headersTimeout`). Default 10 s. */
+  restHeadersTimeoutMs?: number | undefined;
+  /** REST: how long a client may take to send the whole request (`server.requestTimeout`). Default 30 s. */
+  restRequestTimeoutMs?: number | undefined;
   /** Extra `@grpc/grpc-js` server options for the server that {@link XdsServer.listen} creates. */
   grpcOptions?: ChannelOptions | undefined;
   /**
@@ -67,11 +107,18 @@ export interface ServerOptions {
 /** Options with every default applied. */
 export interface ResolvedOptions {
   readonly callbacks: Callbacks;
+  readonly authorize: Authorizer | undefined;
   readonly orderedAds: boolean;
   readonly logger: Logger;
   readonly legacyWildcardTypes: ReadonlySet<string>;
   readonly maxResourceNames: number;
   readonly requestRateLimit: RequestRateLimit | false;
+  readonly maxConnections: number | false;
+  readonly maxStreamsPerConnection: number | false;
+  readonly maxStreamsPerNode: number | false;
+  readonly newStreamRate: RequestRateLimit | false;
+  readonly restHeadersTimeoutMs: number;
+  readonly restRequestTimeoutMs: number;
   readonly maxReceiveMessageLength: number;
   readonly maxSendMessageLength: number;
   readonly keepaliveTimeMs: number;
@@ -86,11 +133,17 @@ export const DEFAULTS = Object.freeze({
   legacyWildcardTypes: [TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.ScopedRoute] as readonly ResourceTypeUrl[],
   maxResourceNames: 100_000,
   requestRateLimit: Object.freeze({ perSecond: 100, burst: 500 }),
+  maxConnections: 10_000,
+  maxStreamsPerConnection: 500,
+  maxStreamsPerNode: false,
+  newStreamRate: Object.freeze({ perSecond: 500, burst: 5000 }),
+  restHeadersTimeoutMs: 10_000,
+  restRequestTimeoutMs: 30_000,
   maxReceiveMessageLength: 16 * 1024 * 1024,
   maxSendMessageLength: -1,
   keepaliveTimeMs: 30_000,
   keepaliveTimeoutMs: 5_000,
-  maxConcurrentStreams: 1_000_000,
+  maxConcurrentStreams: 1000,
 });
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -99,20 +152,40 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
+function positiveOrOff(name: string, value: number | false | undefined, fallback: number | false): number | false {
+  if (value === undefined || value === false) return value ?? fallback;
+  return positive(name, value, value);
+}
+
+function rateOrOff(name: string, value: RequestRateLimit | false | undefined, fallback: RequestRateLimit): RequestRateLimit | false {
+  const rate = value ?? fallback;
+  if (rate !== false) {
+    positive(`${name}.perSecond`, rate.perSecond, 1);
+    positive(`${name}.burst`, rate.burst, 1);
+  }
+  return rate;
+}
+
 /** Applies the defaults and checks the values. */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
-  const rate = options.requestRateLimit ?? DEFAULTS.requestRateLimit;
-  if (rate !== false) {
-    positive('requestRateLimit.perSecond', rate.perSecond, 1);
-    positive('requestRateLimit.burst', rate.burst, 1);
+  const { restHeadersTimeoutMs, restRequestTimeoutMs } = options;
+  if (restHeadersTimeoutMs !== undefined && restRequestTimeoutMs !== undefined && restHeadersTimeoutMs > restRequestTimeoutMs) {
+    throw new RangeError(`server option restHeadersTimeoutMs (${restHeadersTimeoutMs}) must not exceed restRequestTimeoutMs (${restRequestTimeoutMs}): the headers are part of the request`);
   }
   return {
     callbacks: options.callbacks ?? {},
+    authorize: options.authorize,
     orderedAds: options.orderedAds ?? DEFAULTS.orderedAds,
     logger: options.logger ?? silentLogger,
     legacyWildcardTypes: new Set(options.legacyWildcardTypes ?? DEFAULTS.legacyWildcardTypes),
     maxResourceNames: positive('maxResourceNames', options.maxResourceNames, DEFAULTS.maxResourceNames),
-    requestRateLimit: rate,
+    requestRateLimit: rateOrOff('requestRateLimit', options.requestRateLimit, DEFAULTS.requestRateLimit),
+    maxConnections: positiveOrOff('maxConnections', options.maxConnections, DEFAULTS.maxConnections),
+    maxStreamsPerConnection: positiveOrOff('maxStreamsPerConnection', options.maxStreamsPerConnection, DEFAULTS.maxStreamsPerConnection),
+    maxStreamsPerNode: positiveOrOff('maxStreamsPerNode', options.maxStreamsPerNode, DEFAULTS.maxStreamsPerNode),
+    newStreamRate: rateOrOff('newStreamRate', options.newStreamRate, DEFAULTS.newStreamRate),
+    restHeadersTimeoutMs: positive('restHeadersTimeoutMs', options.restHeadersTimeoutMs, DEFAULTS.restHeadersTimeoutMs),
+    restRequestTimeoutMs: positive('restRequestTimeoutMs', options.restRequestTimeoutMs, Math.max(DEFAULTS.restRequestTimeoutMs, options.restHeadersTimeoutMs ?? 0)),
     maxReceiveMessageLength: positive('maxReceiveMessageLength', options.maxReceiveMessageLength, DEFAULTS.maxReceiveMessageLength),
     maxSendMessageLength: options.maxSendMessageLength ?? DEFAULTS.maxSendMessageLength,
     keepaliveTimeMs: positive('keepaliveTimeMs', options.keepaliveTimeMs, DEFAULTS.keepaliveTimeMs),

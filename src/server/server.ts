@@ -1,15 +1,19 @@
 import { createServer as createHttpServer } from 'node:http';
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, ServerOptions as HttpServerOptions } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
 import { isStatusSource, type StatusSource } from '../cache/sync-status.js';
 import { lookupProtoNamesType } from '../resource/registry.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
 import { fetchResources } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
+import { StreamLimits } from './limits.js';
+import type { StreamLease } from './limits.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
 import { csdsImplementation, csdsServiceDefinition, type CsdsCall } from './csds.js';
@@ -19,12 +23,15 @@ import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
 import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
+import { boundedStatus } from './xds-stream.js';
 import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 
 /** Counts that show what the server holds; open watches and streams must return to zero as clients leave. */
 export interface ServerStats {
   /** Streams open now. */
   readonly streams: number;
+  /** Connections (client address and port) with open streams. */
+  readonly connections: number;
   /** Watches open in the cache for those streams. */
   readonly watches: number;
   /** Responses waiting for slow readers (at most one per type per stream). */
@@ -59,8 +66,13 @@ export interface XdsServer {
   listen(address: string, credentials?: ServerCredentials): Promise<number>;
   /** The REST-JSON handler, mountable on any `node:http` server. */
   restHandler(): RestHandler;
-  /** Serves the REST handler on its own HTTP server; resolves to the bound port. `close()` stops it. */
-  listenRest(port: number, host?: string): Promise<number>;
+  /**
+   * Serves the REST handler on its own HTTP server, or HTTPS when `tls` is given (`{ key, cert, ca,
+   * requestCert: true }` for mutual TLS: the verified client certificate then reaches `authorize`); resolves to
+   * the bound port. The options `restHeadersTimeoutMs` and `restRequestTimeoutMs` bound slow clients. `close()`
+   * stops it.
+   */
+  listenRest(port: number, host?: string, tls?: HttpsServerOptions): Promise<number>;
   /**
    * Graceful shutdown: refuses new streams, ends every open stream with `UNAVAILABLE` (so Envoy reconnects,
    * to another replica if there is one), lets the servers this object started finish, and cuts what remains
@@ -101,6 +113,7 @@ class XdsServerImpl implements XdsServer {
     this.#env = {
       cache,
       options: this.#options,
+      limits: new StreamLimits(this.#options),
       nextStreamId: () => ++this.#nextId,
       released: (stream) => {
         this.#streams.delete(stream);
@@ -119,8 +132,8 @@ class XdsServerImpl implements XdsServer {
   #implementation(info: XdsServiceInfo): UntypedServiceImplementation {
     const handlers: UntypedServiceImplementation = {};
     const { sotw, delta, fetch } = info.methods;
-    if (sotw !== undefined) handlers[sotw] = (call: XdsCall) => this.#openStream(new SotwStream(this.#env, call, info.typeUrl), call);
-    if (delta !== undefined) handlers[delta] = (call: XdsCall) => this.#openStream(new DeltaStream(this.#env, call, info.typeUrl), call);
+    if (sotw !== undefined) handlers[sotw] = (call: XdsCall) => this.#openStream(call, () => new SotwStream(this.#env, call, info.typeUrl));
+    if (delta !== undefined) handlers[delta] = (call: XdsCall) => this.#openStream(call, () => new DeltaStream(this.#env, call, info.typeUrl));
     if (fetch !== undefined) {
       handlers[fetch] = (call: ServerUnaryCall<Decoded<XdsDiscoveryRequest> | UndecodableRequest, Buffer>, callback: sendUnaryData<Buffer>) =>
         this.#fetch(info, call, callback);
@@ -128,13 +141,23 @@ class XdsServerImpl implements XdsServer {
     return handlers;
   }
 
-  #openStream(stream: SotwStream | DeltaStream, call: XdsCall): void {
+  #openStream(call: XdsCall, create: () => SotwStream | DeltaStream): void {
     if (this.#closing) {
       call.emit('error', new XdsError(Code.UNAVAILABLE, 'control plane shutting down; connect to another'));
       return;
     }
+    let lease: StreamLease;
+    try {
+      lease = this.#env.limits.admit(call.getPeer());
+    } catch (error) {
+      const refusal = boundedStatus(XdsError.from(error));
+      this.#options.logger.warn({ peer: call.getPeer(), code: Code[refusal.code], reason: refusal.message }, 'xds stream refused');
+      call.emit('error', refusal);
+      return;
+    }
+    const stream = create();
     this.#streams.add(stream);
-    stream.start();
+    stream.start(lease);
   }
 
   #fetch(info: XdsServiceInfo, call: ServerUnaryCall<Decoded<XdsDiscoveryRequest> | UndecodableRequest, Buffer>, callback: sendUnaryData<Buffer>): void {
@@ -146,12 +169,12 @@ class XdsServerImpl implements XdsServer {
     fetchResources(this.#cache, this.#options, call.request, info.typeUrl, context).then(
       ({ request, response }) => {
         if (response === undefined) {
-          callback(new XdsError(Code.FAILED_PRECONDITION, `version "${request.version_info}" is current: nothing to fetch (REST answers 304 Not Modified)`));
+          callback(new XdsError(Code.FAILED_PRECONDITION, `version "${excerpt(request.version_info)}" is current: nothing to fetch (REST answers 304 Not Modified)`));
         } else {
           callback(null, response.body());
         }
       },
-      (error: unknown) => callback(XdsError.from(error)),
+      (error: unknown) => callback(boundedStatus(XdsError.from(error))),
     );
   }
 
@@ -176,9 +199,15 @@ class XdsServerImpl implements XdsServer {
     return (this.#rest ??= createRestHandler(this.#cache, this.#options, () => this.#closing));
   }
 
-  async listenRest(port: number, host = 'localhost'): Promise<number> {
+  async listenRest(port: number, host = 'localhost', tls?: HttpsServerOptions): Promise<number> {
     if (this.#httpServer !== undefined) throw new Error('the REST endpoint of this xDS server is already listening');
-    const server = createHttpServer(this.restHandler());
+    const timeouts: HttpServerOptions = {
+      headersTimeout: this.#options.restHeadersTimeoutMs,
+      requestTimeout: this.#options.restRequestTimeoutMs,
+      // Node checks the two timeouts on this interval (30 s by default): check often enough to honor them.
+      connectionsCheckingInterval: Math.min(1000, this.#options.restHeadersTimeoutMs),
+    };
+    const server = tls === undefined ? createHttpServer(timeouts, this.restHandler()) : createHttpsServer({ ...tls, ...timeouts }, this.restHandler());
     this.#httpServer = server;
     return new Promise<number>((resolve, reject) => {
       server.once('error', reject);
@@ -243,7 +272,7 @@ class XdsServerImpl implements XdsServer {
       watches += stream.openWatches;
       pendingResponses += stream.pendingResponses;
     }
-    return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId };
+    return { streams: this.#streams.size, connections: this.#env.limits.connections, watches, pendingResponses, totalStreams: this.#nextId };
   }
 }
 

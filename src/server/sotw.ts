@@ -1,6 +1,6 @@
 import type { Response, WatchRequest } from '../cache/config-watcher.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
@@ -53,11 +53,13 @@ export class SotwStream extends BaseStream<Response, TypeState> {
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
     const { request, node } = raw as Decoded<XdsDiscoveryRequest>;
-    request.node = this.acceptNode(node);
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(request.resource_names.length, `request for ${typeUrl}`);
-    return this.afterCallback(this.consult('onStreamRequest', this.id, request), () => this.#process(typeUrl, request));
+    return this.withNode(node, typeUrl, (served) => {
+      request.node = served;
+      return this.afterCallback(this.consult('onStreamRequest', this.id, request), () => this.#process(typeUrl, request));
+    });
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDiscoveryRequest): void {
@@ -79,7 +81,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     }
     const nonce = request.response_nonce;
     if (state.lastNonce !== undefined && nonce !== state.lastNonce) {
-      logger.debug({ streamId: this.id, typeUrl, nonce, latest: state.lastNonce }, 'stale nonce: request ignored');
+      logger.debug({ streamId: this.id, typeUrl, nonce: excerpt(nonce), latest: state.lastNonce }, 'stale nonce: request ignored');
       return;
     }
     let rejectedVersion: string | undefined;

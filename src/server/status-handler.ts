@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nodeSyncStatus, syncStatus, type NodeSyncStatus, type StatusSource, type TypeSyncStatus } from '../cache/sync-status.js';
 import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
+import { excerpt } from '../resource/xds-error.js';
 
 /** A request handler for `node:http` (and frameworks that accept one, such as Express). */
 export type StatusHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -29,13 +30,11 @@ export const XDS_ACRONYM: Readonly<Record<ResourceTypeUrl, string>> = {
   [TypeUrl.ExtensionConfig]: 'ECDS',
 };
 
-/** Longest client text (a NACK's message) shown; the rest is cut, so that a client cannot inflate the page. */
-export const MAX_CLIENT_TEXT = 4096;
-
-/** `text` cut to `max` characters, with a mark saying how much was cut. */
-export function truncateClientText(text: string, max = MAX_CLIENT_TEXT): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
-}
+/**
+ * Most characters of a NACK's message shown (the status page, its JSON and CSDS): enough for Envoy's longest
+ * messages, and a bound on what a client can make the page hold.
+ */
+export const MAX_NACK_MESSAGE = 4096;
 
 /** The JSON form of one type's status (dates as ISO strings, the NACK's message truncated). */
 function typeJson(t: TypeSyncStatus): Record<string, unknown> {
@@ -51,7 +50,7 @@ function typeJson(t: TypeSyncStatus): Record<string, unknown> {
     lastNack:
       t.lastNack === undefined
         ? undefined
-        : { version: t.lastNack.version, code: t.lastNack.code, message: truncateClientText(t.lastNack.message), time: t.lastNack.time.toISOString() },
+        : { version: t.lastNack.version, code: t.lastNack.code, message: excerpt(t.lastNack.message, MAX_NACK_MESSAGE), time: t.lastNack.time.toISOString() },
   };
 }
 
@@ -59,8 +58,8 @@ function typeJson(t: TypeSyncStatus): Record<string, unknown> {
 export function nodeStatusJson(n: NodeSyncStatus): Record<string, unknown> {
   return {
     key: n.key,
-    nodeId: truncateClientText(n.nodeId, 256),
-    cluster: n.node.cluster === undefined || n.node.cluster === null ? undefined : truncateClientText(n.node.cluster, 256),
+    nodeId: excerpt(n.nodeId, 256),
+    cluster: n.node.cluster === undefined || n.node.cluster === null ? undefined : excerpt(n.node.cluster, 256),
     state: n.state,
     openStreams: n.openStreams,
     lastRequestTime: n.lastRequestTime?.toISOString(),
@@ -96,10 +95,10 @@ export function statusTable(nodes: readonly NodeSyncStatus[]): string {
   const errors: string[] = [];
   for (const n of nodes) {
     const byType = new Map(n.types.map((t) => [t.typeUrl, t]));
-    rows.push([truncateClientText(n.key, 80), String(n.openStreams), n.snapshotVersion ?? '-', ...typeUrls.map((t) => cell(byType.get(t)))]);
+    rows.push([excerpt(n.key, 80), String(n.openStreams), n.snapshotVersion ?? '-', ...typeUrls.map((t) => cell(byType.get(t)))]);
     for (const t of n.types) {
       if (t.state === 'ERROR' && t.lastNack !== undefined) {
-        errors.push(`${truncateClientText(n.key, 80)} ${XDS_ACRONYM[t.typeUrl]} rejected version ${t.lastNack.version} at ${t.lastNack.time.toISOString()}: ${truncateClientText(t.lastNack.message, 1024)}`);
+        errors.push(`${excerpt(n.key, 80)} ${XDS_ACRONYM[t.typeUrl]} rejected version ${t.lastNack.version} at ${t.lastNack.time.toISOString()}: ${excerpt(t.lastNack.message, 1024)}`);
       }
     }
   }
@@ -132,7 +131,7 @@ export function createStatusHandler(source: StatusSource): StatusHandler {
     } else {
       const one = nodeSyncStatus(source, key);
       if (one === undefined) {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no node "${truncateClientText(key, 256)}" is tracked (it has no open stream)\n`);
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`no node "${excerpt(key, 256)}" is tracked (it has no open stream)\n`);
         return;
       }
       nodes = [one];

@@ -2,15 +2,30 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CancelWatch, ConfigWatcher } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import { Code, XdsError } from '../resource/xds-error.js';
+import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
+import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
 import type { NodeMessage, RequestErrorDetail } from './messages.js';
+import type { StreamLease, StreamLimits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
+
+/** Longest status message sent, in characters: a longer one (a callback's, quoting a client) is cut to this. */
+export const MAX_STATUS_LENGTH = 1024;
+
+/**
+ * The error as a status goes out: its message cut to {@link MAX_STATUS_LENGTH}. Messages of this library quote
+ * client text through `excerpt` already; this also bounds what callbacks and caches throw. A status is an HTTP/2
+ * trailer: one of megabytes never reaches the client and stalls its connection.
+ */
+export function boundedStatus(error: XdsError): XdsError {
+  if (error.message.length <= MAX_STATUS_LENGTH) return error;
+  return new XdsError(error.code, excerpt(error.message, MAX_STATUS_LENGTH), { cause: error });
+}
 
 /** What every stream of a server shares. */
 export interface StreamEnvironment {
@@ -18,6 +33,8 @@ export interface StreamEnvironment {
   readonly cache: ConfigWatcher;
   /** The server's options. */
   readonly options: ResolvedOptions;
+  /** Admits streams within the server's limits. */
+  readonly limits: StreamLimits;
   /** Gives stream ids. */
   nextStreamId(): number;
   /** Called once a stream has released everything. */
@@ -65,9 +82,15 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected readonly types = new Map<ResourceTypeUrl, S>();
   protected node: Node | undefined;
   #nodeId: string | undefined;
+  /** The node id as logs quote it (cut short: it is client text). */
+  #nodeLabel: string | undefined;
   #nonce = 0;
   #closed = false;
   readonly #limiter: RateLimiter | undefined;
+  /** What the stream counts against the server's limits. */
+  #lease: StreamLease | undefined;
+  /** Who the client is, as the call says (address, metadata, TLS). */
+  #context: RequestContext | undefined;
 
   constructor(env: StreamEnvironment, call: XdsCall, fixedType: ResourceTypeUrl | undefined) {
     this.env = env;
@@ -131,12 +154,12 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     const nodeId = node.id ?? '';
     if (errorDetail !== undefined) {
       this.env.options.logger.warn(
-        { streamId: this.id, nodeId, typeUrl, rejectedVersion: versions.sent, nonce, error: errorDetail.message },
+        { streamId: this.id, nodeId: this.#nodeLabel, typeUrl, rejectedVersion: versions.sent, nonce, error: excerpt(errorDetail.message) },
         delta ? 'delta NACK' : 'NACK',
       );
       this.notify('onNack', { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta });
     } else {
-      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: versions.sent, nonce }, delta ? 'delta ACK' : 'ACK');
+      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: excerpt(versions.sent), nonce }, delta ? 'delta ACK' : 'ACK');
       this.notify('onAck', { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta });
     }
   }
@@ -194,8 +217,9 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.queue.drop(typeUrl);
   }
 
-  /** Starts serving the call. */
-  start(): void {
+  /** Starts serving the call, admitted by the server's limits as `lease`. */
+  start(lease: StreamLease): void {
+    this.#lease = lease;
     const { call } = this;
     call.on('cancelled', () => this.#release('cancelled by the client'));
     call.on('error', () => this.#release('ended with an error'));
@@ -211,7 +235,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.env.options.logger.info({ streamId: this.id, kind: this.kind, typeUrl: this.fixedType ?? 'ADS', peer: call.getPeer() }, 'xds stream opened');
     let opening: Promise<void> | undefined;
     try {
-      opening = this.open({ peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() });
+      this.#context = { peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() };
+      opening = this.open(this.#context);
     } catch (error) {
       this.end(XdsError.from(error));
       return;
@@ -251,31 +276,47 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Takes the node from the first request; later requests may omit it but may not change it. Returns the
-   * stream's node.
+   * Runs `next` with the stream's node. The first request's node is taken once `authorize` allows it (and
+   * counted against `maxStreamsPerNode`); only then does the cache hear of it. The node served is the one the
+   * authorizer chose, or the client's. Later requests may omit the node but may not change its id. Returns a
+   * promise while the authorizer decides, during which the stream reads nothing more.
    */
-  protected acceptNode(message: NodeMessage | undefined): Node {
-    if (this.node === undefined) {
-      const node = message === undefined ? {} : nodeToJson(message);
+  protected withNode(message: NodeMessage | undefined, typeUrl: ResourceTypeUrl, next: (node: Node) => Promise<void> | undefined): Promise<void> | undefined {
+    if (this.node !== undefined) {
+      if (message !== undefined && message.id !== this.#nodeId) {
+        throw new XdsError(
+          Code.INVALID_ARGUMENT,
+          `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(message.id)}"; a stream serves one node: open a new stream for another`,
+        );
+      }
+      return next(this.node);
+    }
+    const claimed = message === undefined ? {} : nodeToJson(message);
+    const context = this.#context as RequestContext;
+    const served = authorizeNode(this.env.options.authorize, {
+      ...context,
+      kind: this.kind,
+      typeUrl,
+      node: claimed,
+      certificate: certificateOfAuthContext(context.authContext),
+    });
+    const accept = (node: Node): Promise<void> | undefined => {
+      if (this.closed) return undefined;
+      if (this.#lease !== undefined) this.env.limits.bindNode(this.#lease, node.id ?? '');
       this.node = node;
-      this.#nodeId = node.id ?? '';
+      this.#nodeId = claimed.id ?? '';
+      this.#nodeLabel = excerpt(this.#nodeId);
       this.env.cache.streamOpened?.(node);
-      return node;
-    }
-    if (message !== undefined && message.id !== this.#nodeId) {
-      throw new XdsError(
-        Code.INVALID_ARGUMENT,
-        `node id changed on this stream from "${this.#nodeId}" to "${message.id}"; a stream serves one node: open a new stream for another`,
-      );
-    }
-    return this.node;
+      return next(node);
+    };
+    return served instanceof Promise ? served.then(accept) : accept(served);
   }
 
   /** The type a request is about: inferred on per-type services, required and known on ADS. */
   protected resolveType(typeUrl: string): ResourceTypeUrl {
     if (this.fixedType !== undefined) {
       if (typeUrl === '' || typeUrl === this.fixedType) return this.fixedType;
-      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${typeUrl}" does not match this service, which serves "${this.fixedType}"; send it on the aggregated (ADS) service or on its own service`);
+      throw new XdsError(Code.INVALID_ARGUMENT, `type URL "${excerpt(typeUrl)}" does not match this service, which serves "${this.fixedType}"; send it on the aggregated (ADS) service or on its own service`);
     }
     if (typeUrl === '') throw new XdsError(Code.INVALID_ARGUMENT, 'type_url is required on an aggregated (ADS) stream');
     return assertResourceTypeUrl(typeUrl);
@@ -308,10 +349,11 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     if (this.#closed) return;
     this.#closed = true;
     const level = error.code === Code.UNAVAILABLE ? 'info' : 'warn';
-    this.env.options.logger[level]({ streamId: this.id, nodeId: this.#nodeId, code: Code[error.code], reason: error.message }, 'xds stream ended by the server');
+    const status = boundedStatus(error);
+    this.env.options.logger[level]({ streamId: this.id, nodeId: this.#nodeLabel, code: Code[error.code], reason: status.message }, 'xds stream ended by the server');
     this.#release('ended by the server');
     // grpc-js answers an 'error' event on a server stream by ending it with the error's code and message.
-    this.call.emit('error', error);
+    this.call.emit('error', status);
   }
 
   #released = false;
@@ -322,7 +364,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
     this.#closed = true;
     this.queue.close();
     this.releaseWatches();
-    this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeId, reason }, 'xds stream closed');
+    if (this.#lease !== undefined) this.env.limits.release(this.#lease);
+    this.env.options.logger.info({ streamId: this.id, nodeId: this.#nodeLabel, reason }, 'xds stream closed');
     this.notifyClosed(this.node);
     if (this.node !== undefined) this.env.cache.streamClosed?.(this.node);
     this.env.released(this);

@@ -29,7 +29,7 @@ beforeEach(async () => {
 afterEach(() => h.stop());
 
 function post(path: string, body: unknown, port = restPort): Promise<{ status: number; text: string }> {
-  return fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) }).then(async (r) => ({
+  return fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) }).then(async (r) => ({
     status: r.status,
     text: await r.text(),
   }));

@@ -1,12 +1,15 @@
 /**
- * Self-signed TLS certificates for tests, made with `node:crypto` alone (no `openssl` binary needed): an
- * ECDSA P-256 key and a minimal X.509 certificate (version 1, no extensions) signed by that key.
- *
- * Good for a TLS server whose clients pin the certificate or skip verification; not a CA.
+ * TLS certificates for tests, made with `node:crypto` alone (no `openssl` binary needed), all with ECDSA P-256
+ * keys:
+ * - {@link selfSignedCertificate}: a minimal X.509 certificate (version 1, no extensions) signed by its own key,
+ *   for a TLS server whose clients pin the certificate or skip verification;
+ * - {@link certificateAuthority} and {@link issueCertificate}: a CA and version 3 certificates it signs, with
+ *   subject alternative names (DNS, URI such as a SPIFFE id, IP), for mutual TLS.
  *
  * @module
  */
-import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 
 /** A certificate with its private key, in PEM. */
 export interface SelfSigned {
@@ -77,6 +80,99 @@ export function selfSignedCertificate(commonName: string, days = 1): SelfSigned 
   const x509 = new X509Certificate(certPem);
   if (!x509.checkPrivateKey(privateKey) || !x509.verify(publicKey)) throw new Error('generated certificate does not verify');
   return { certPem, keyPem, fingerprint256: x509.fingerprint256 };
+}
+
+const octetString = (bytes: Buffer): Buffer => der(0x04, bytes);
+const oid = (...bytes: number[]): Buffer => der(0x06, Buffer.from(bytes));
+const BASIC_CONSTRAINTS = oid(0x55, 0x1d, 0x13);
+const KEY_USAGE = oid(0x55, 0x1d, 0x0f);
+const EXTENDED_KEY_USAGE = oid(0x55, 0x1d, 0x25);
+const SUBJECT_ALT_NAME = oid(0x55, 0x1d, 0x11);
+const SERVER_AUTH = oid(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01);
+const CLIENT_AUTH = oid(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02);
+const TRUE = Buffer.from([0x01, 0x01, 0xff]);
+
+function extension(id: Buffer, critical: boolean, value: Buffer): Buffer {
+  return critical ? sequence(id, TRUE, octetString(value)) : sequence(id, octetString(value));
+}
+
+/** A certificate authority: its certificate and key, to issue certificates with {@link issueCertificate}. */
+export interface CertificateAuthority extends SelfSigned {
+  readonly name: Buffer;
+  readonly privateKey: KeyObject;
+}
+
+/** Names a certificate of {@link issueCertificate} is for. */
+export interface CertificateNames {
+  readonly commonName: string;
+  /** DNS subject alternative names. */
+  readonly dns?: readonly string[];
+  /** URI subject alternative names (a SPIFFE id is one). */
+  readonly uris?: readonly string[];
+  /** IPv4 subject alternative names. */
+  readonly ips?: readonly string[];
+}
+
+function pem(certificate: Buffer): string {
+  return `-----BEGIN CERTIFICATE-----\n${certificate.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END CERTIFICATE-----\n`;
+}
+
+/** A version 3 certificate of `subject`'s key, signed by `issuerKey`, with the given extensions. */
+function certificateV3(issuerName: Buffer, issuerKey: KeyObject, subject: Buffer, publicKey: KeyObject, extensions: Buffer[], days: number): string {
+  const notBefore = new Date(Date.now() - 3_600_000);
+  const notAfter = new Date(notBefore.getTime() + days * 86_400_000 + 3_600_000);
+  const serial = randomBytes(16);
+  serial[0] = serial[0] & 0x7f;
+  const tbs = sequence(
+    der(0xa0, der(0x02, Buffer.from([2]))), // version 3
+    positiveInteger(serial),
+    ECDSA_WITH_SHA256,
+    issuerName,
+    sequence(utcTime(notBefore), utcTime(notAfter)),
+    subject,
+    publicKey.export({ type: 'spki', format: 'der' }),
+    der(0xa3, sequence(...extensions)),
+  );
+  return pem(sequence(tbs, ECDSA_WITH_SHA256, bitString(sign('sha256', tbs, issuerKey))));
+}
+
+const nameOf = (commonName: string): Buffer => sequence(set(sequence(COMMON_NAME, utf8String(commonName))));
+
+/** Makes a certificate authority (version 3, `CA:TRUE`) named `commonName`, with a fresh key. */
+export function certificateAuthority(commonName: string, days = 1): CertificateAuthority {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const name = nameOf(commonName);
+  const certPem = certificateV3(name, privateKey, name, publicKey, [
+    extension(BASIC_CONSTRAINTS, true, sequence(TRUE)),
+    extension(KEY_USAGE, true, der(0x03, Buffer.from([0x01, 0x06]))), // keyCertSign, cRLSign
+  ], days);
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return { certPem, keyPem, fingerprint256: new X509Certificate(certPem).fingerprint256, name, privateKey };
+}
+
+/**
+ * Issues a certificate for `names`, signed by `ca`, good for TLS servers and clients alike, with a fresh key.
+ *
+ * @param ca - the issuer
+ * @param names - common name and subject alternative names
+ */
+export function issueCertificate(ca: CertificateAuthority, names: CertificateNames, days = 1): SelfSigned {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const alternatives = [
+    ...(names.dns ?? []).map((dns) => der(0x82, Buffer.from(dns, 'ascii'))),
+    ...(names.uris ?? []).map((uri) => der(0x86, Buffer.from(uri, 'ascii'))),
+    ...(names.ips ?? []).map((ip) => der(0x87, Buffer.from(ip.split('.').map(Number)))),
+  ];
+  const extensions = [
+    extension(BASIC_CONSTRAINTS, true, sequence()),
+    extension(KEY_USAGE, true, der(0x03, Buffer.from([0x07, 0x80]))), // digitalSignature
+    extension(EXTENDED_KEY_USAGE, false, sequence(SERVER_AUTH, CLIENT_AUTH)),
+  ];
+  if (alternatives.length > 0) extensions.push(extension(SUBJECT_ALT_NAME, false, sequence(...alternatives)));
+  const certPem = certificateV3(ca.name, ca.privateKey, nameOf(names.commonName), publicKey, extensions, days);
+  const x509 = new X509Certificate(certPem);
+  if (!x509.verify(createPublicKey(ca.privateKey))) throw new Error('issued certificate does not verify');
+  return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), fingerprint256: x509.fingerprint256 };
 }
 
 /** SHA-256 fingerprint of a DER certificate in `AB:CD:…` form. */
