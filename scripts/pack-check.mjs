@@ -13,14 +13,24 @@ try {
   const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo).trim().split('\n').pop();
   writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }));
   run('npm', ['install', '--silent', '--no-audit', '--no-fund', join(work, tarball), `typescript@${JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies.typescript)'], repo))}`, '@types/node@20'], work);
+  // The core subpaths load without prom-client (an optional peer dependency that only /metrics imports).
   const imports = ['cache', 'server', 'resource', 'types'];
   writeFileSync(join(work, 'imports.mjs'), imports.map((s) => `const m_${s} = await import('xds-control-plane/${s}'); console.log('${s}:', Object.keys(m_${s}).length, 'exports');`).join('\n'));
   process.stdout.write(run('node', ['imports.mjs'], work));
+  const promClient = JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies["prom-client"])'], repo));
+  run('npm', ['install', '--silent', '--no-audit', '--no-fund', `prom-client@${promClient}`], work);
+  writeFileSync(join(work, 'metrics.mjs'), `const m = await import('xds-control-plane/metrics'); console.log('metrics:', Object.keys(m).length, 'exports');`);
+  process.stdout.write(run('node', ['metrics.mjs'], work));
   writeFileSync(join(work, 'use.ts'), `
 import { TypeUrl, encodeMessage, decodeMessage } from 'xds-control-plane/resource';
 import type { Cluster } from 'xds-control-plane/types';
 import * as cache from 'xds-control-plane/cache';
 import * as server from 'xds-control-plane/server';
+import { createPrometheusMetrics } from 'xds-control-plane/metrics';
+import { Registry } from 'prom-client';
+const metrics = createPrometheusMetrics({ registry: new Registry() });
+const xds = server.createServer(new cache.SnapshotCache(), { csds: true, health: true, callbacks: metrics.callbacks });
+metrics.observeServer(xds);
 const cluster: Cluster = { name: 'web', connect_timeout: '5s', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } };
 const bytes: Buffer = encodeMessage(TypeUrl.Cluster, cluster);
 const back = decodeMessage(TypeUrl.Cluster, bytes);

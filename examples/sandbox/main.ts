@@ -8,11 +8,21 @@
 //
 //   curl -X POST 'http://127.0.0.1:18001/upstream?host=service2'     (the version goes up by one)
 //
+// The admin endpoint also shows what each Envoy runs and how the control plane is doing:
+//
+//   curl http://127.0.0.1:18001/status               (per node and type: SYNCED, STALE, ERROR with Envoy's message)
+//   curl 'http://127.0.0.1:18001/status?format=json'
+//   curl http://127.0.0.1:18001/metrics              (Prometheus)
+//
+// and the xDS port serves CSDS (envoy.service.status.v3) and the gRPC health service (grpc.health.v1) beside xDS.
+//
 // In the no-Docker sandbox the service names are mapped to local ports with --hosts service1=127.0.0.1:18081,...
 import { createServer as createHttpServer } from 'node:http';
 import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
 import { SnapshotCache } from 'xds-control-plane/cache';
-import { createServer } from 'xds-control-plane/server';
+import { createPrometheusMetrics } from 'xds-control-plane/metrics';
+import { combineCallbacks, createServer, createStatusHandler } from 'xds-control-plane/server';
 import { ListenerPort, SnapshotVersion, UpstreamHost, UpstreamPort, generateSnapshot } from './resource.js';
 
 const { values } = parseArgs({
@@ -41,19 +51,26 @@ const log = (...args: unknown[]) => console.log(new Date().toISOString(), ...arg
 const debug = values.debug ? log : () => {};
 
 const cache = new SnapshotCache({ ads: true });
+const registry = new Registry();
+const metrics = createPrometheusMetrics({ registry });
+metrics.observeCache(cache);
 let version = Number(values.version);
 let upstream = values.upstream;
 
 async function publish(): Promise<void> {
   const [host, port] = resolve(upstream);
-  const snapshot = generateSnapshot({ version: String(version), upstreamHost: upstream, upstreamAddress: host, upstreamPort: port, listenerPort: Number(values['listener-port']) });
+  const snapshot = metrics.timeSnapshotBuild(() =>
+    generateSnapshot({ version: String(version), upstreamHost: upstream, upstreamAddress: host, upstreamPort: port, listenerPort: Number(values['listener-port']) }),
+  );
   snapshot.consistent();
   await cache.setSnapshot(values.node, snapshot);
   log(`snapshot version "${version}" set for node ${values.node}: upstream ${upstream} (${host}:${port})`);
 }
 
 const xds = createServer(cache, {
-  callbacks: {
+  csds: true,
+  health: true,
+  callbacks: combineCallbacks(metrics.callbacks, {
     onStreamOpen: (id, typeUrl) => debug(`stream ${id} open (${typeUrl || 'ADS'})`),
     onStreamClosed: (id) => debug(`stream ${id} closed`),
     onStreamRequest: (id, request) =>
@@ -61,8 +78,10 @@ const xds = createServer(cache, {
     onStreamResponse: (id, _request, response) => debug(`stream ${id} response ${response.typeUrl} version "${response.version}" (${response.resources.length} resources)`),
     onAck: (ack) => debug(`${ack.nodeId} ACKed ${ack.typeUrl} version "${ack.version}"`),
     onNack: (nack) => log(`${nack.nodeId} NACKed ${nack.typeUrl} version "${nack.rejectedVersion ?? ''}": ${nack.errorDetail.message}`),
-  },
+  }),
 });
+metrics.observeServer(xds);
+const status = createStatusHandler(cache);
 
 await publish();
 const port = await xds.listen(`0.0.0.0:${values.port}`);
@@ -88,9 +107,20 @@ const admin = createHttpServer((req, res) => {
     res.writeHead(200).end('ok\n');
     return;
   }
-  res.writeHead(404).end('POST /upstream?host=NAME or GET /healthz\n');
+  if (url.pathname === '/status') {
+    status(req, res);
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/metrics') {
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (error: unknown) => res.writeHead(500).end(`${String(error)}\n`),
+    );
+    return;
+  }
+  res.writeHead(404).end('POST /upstream?host=NAME, GET /status[?format=json], GET /metrics or GET /healthz\n');
 });
-admin.listen(Number(values['admin-port']), '0.0.0.0', () => log(`admin endpoint on port ${values['admin-port']}: POST /upstream?host=service2`));
+admin.listen(Number(values['admin-port']), '0.0.0.0', () => log(`admin endpoint on port ${values['admin-port']}: POST /upstream?host=service2, GET /status, GET /metrics`));
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -125,7 +125,7 @@ function lacksNames(request: WatchRequest, t: TypeResources): boolean {
  *
  * Delta watches send what changed per resource (content hashes), removals, and newly subscribed names.
  *
- * Events (eventemitter3): `set`, `ack`, `nack`; see {@link SnapshotCacheEvents}.
+ * Events (eventemitter3): `set`, `pushed`, `ack`, `nack`; see {@link SnapshotCacheEvents}.
  */
 export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements ConfigWatcher {
   /** The ADS flag given at creation. */
@@ -172,10 +172,14 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    */
   setSnapshot(key: string, snapshot: Snapshot): Promise<void> {
     if (!(snapshot instanceof Snapshot)) throw new TypeError('setSnapshot needs a Snapshot: new Snapshot(version, resources)');
+    const started = performance.now();
     this.#snapshots.set(key, snapshot);
     this.emit('set', { key, snapshot });
     const state = this.#nodes.get(key);
-    if (state === undefined) return Promise.resolve();
+    if (state === undefined) {
+      this.#pushed(key, snapshot, 0, started);
+      return Promise.resolve();
+    }
     const queue: (SotwWatch | DeltaWatch)[] = [];
     for (const typeUrl of RESOURCE_TYPE_URLS) {
       const sotw = state.watches.get(typeUrl);
@@ -183,11 +187,24 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       const delta = state.deltaWatches.get(typeUrl);
       if (delta !== undefined) for (const w of delta) queue.push(w);
     }
-    if (queue.length === 0) return Promise.resolve();
+    if (queue.length === 0) {
+      this.#pushed(key, snapshot, 0, started);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      this.#jobs.push({ key, state, snapshot, queue, next: 0, resolve });
+      const done = () => {
+        this.#pushed(key, snapshot, queue.length, started);
+        resolve();
+      };
+      this.#jobs.push({ key, state, snapshot, queue, next: 0, resolve: done });
       if (!this.#running && !this.#scheduled) this.#run(false);
     });
+  }
+
+  /** Emits `pushed` (only when someone listens: `setSnapshot` is called for thousands of keys at once). */
+  #pushed(key: string, snapshot: Snapshot, watches: number, started: number): void {
+    if (this.listenerCount('pushed') === 0) return;
+    this.emit('pushed', { key, snapshot, watches, durationMs: performance.now() - started });
   }
 
   /**
@@ -242,6 +259,11 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   /** The snapshot of a key, or `undefined`. */
   getSnapshot(key: string): Snapshot | undefined {
     return this.#snapshots.get(key);
+  }
+
+  /** The keys that have a snapshot. */
+  getSnapshotKeys(): string[] {
+    return [...this.#snapshots.keys()];
   }
 
   /**

@@ -64,6 +64,18 @@ export interface SetEvent {
   readonly snapshot: Snapshot;
 }
 
+/** Payload of the `pushed` event: the work of one `setSnapshot` is done. */
+export interface PushedEvent {
+  /** The cache key. */
+  readonly key: string;
+  /** The snapshot set. */
+  readonly snapshot: Snapshot;
+  /** Open watches of the key reviewed (each answered if the snapshot changed what it watches). */
+  readonly watches: number;
+  /** Milliseconds from the `setSnapshot` call until every watch was answered (or a newer snapshot took over). */
+  readonly durationMs: number;
+}
+
 /** Payload of the `ack` event: a node accepted a response. */
 export interface AckEvent {
   /** The cache key of the node. */
@@ -102,6 +114,8 @@ export interface NackEvent {
 export interface SnapshotCacheEvents {
   /** A snapshot was set (emitted before any watch is answered from it). */
   set: (event: SetEvent) => void;
+  /** The watches a snapshot changed were answered: `setSnapshot`'s promise resolves. */
+  pushed: (event: PushedEvent) => void;
   /** A node accepted a response (once per response nonce). */
   ack: (event: AckEvent) => void;
   /** A node rejected a response. */

@@ -1,6 +1,6 @@
 /**
  * The xDS server: state-of-the-world and delta streams over ADS and every per-type service, `Fetch…` calls,
- * REST-JSON polling, and callbacks. The counterpart of go-control-plane's `pkg/server/v3` (with `sotw`,
+ * REST-JSON polling, callbacks, and the operational services (status, CSDS, gRPC health). The counterpart of go-control-plane's `pkg/server/v3` (with `sotw`,
  * `delta`, `rest` and `stream`).
  *
  * @packageDocumentation
@@ -10,6 +10,7 @@ export type { XdsServer, ServerStats, CloseOptions } from './server.js';
 export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit } from './options.js';
 export type { Callbacks, RequestContext, AckEvent, NackEvent, AuthContext } from './callbacks.js';
+export { combineCallbacks } from './combine-callbacks.js';
 export { allow, deny, bindNodeToCertificate, certificateOf } from './authorize.js';
 export type { Authorizer, Authorization, AuthorizeRequest, VerifiedCertificate, BindNodeOptions } from './authorize.js';
 export type { Logger } from './logger.js';
@@ -20,3 +21,13 @@ export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
 export { REST_PATHS } from './rest.js';
 export type { RestHandler } from './rest.js';
 export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
+
+// Operations (docs/operations.md): what each client runs, in a table or JSON, over CSDS, and gRPC health.
+export { createStatusHandler, statusTable, XDS_ACRONYM } from './status-handler.js';
+export type { StatusHandler } from './status-handler.js';
+export { addCsdsService, clientStatus, CSDS_SERVICE } from './csds.js';
+export type { ClientStatusRequest } from './csds.js';
+export { compileNodeMatchers } from './node-matcher.js';
+export type { MatchableNode, NodePredicate } from './node-matcher.js';
+export { HealthService, addHealthService, HEALTH_SERVICE } from './health.js';
+export type { ServingStatus, HealthRequest } from './health.js';

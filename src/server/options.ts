@@ -2,6 +2,7 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Authorizer } from './authorize.js';
+import type { StatusSource } from '../cache/sync-status.js';
 import type { Callbacks } from './callbacks.js';
 import { silentLogger } from './logger.js';
 import type { Logger } from './logger.js';
@@ -89,6 +90,18 @@ export interface ServerOptions {
   restRequestTimeoutMs?: number | undefined;
   /** Extra `@grpc/grpc-js` server options for the server that {@link XdsServer.listen} creates. */
   grpcOptions?: ChannelOptions | undefined;
+  /**
+   * Serve the Client Status Discovery Service (CSDS, `envoy.service.status.v3`) beside the xDS services, so
+   * that standard tools can ask what each client runs. `true` answers from the server's cache (it must keep a
+   * status, as `SnapshotCache` does); or give the {@link StatusSource} to answer from. Default off.
+   */
+  csds?: boolean | StatusSource | undefined;
+  /**
+   * Serve the gRPC health service (`grpc.health.v1.Health`) beside the xDS services: NOT_SERVING until the
+   * cache can answer (a `SnapshotCache`: once a snapshot is set; any other cache: at once), SERVING then,
+   * NOT_SERVING from the moment `close()` starts. Change it yourself through {@link XdsServer.health}. Default off.
+   */
+  health?: boolean | undefined;
 }
 
 /** Options with every default applied. */

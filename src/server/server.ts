@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
+import { isStatusSource, type StatusSource } from '../cache/sync-status.js';
 import { lookupProtoNamesType } from '../resource/registry.js';
 import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
@@ -15,6 +16,8 @@ import { StreamLimits } from './limits.js';
 import type { StreamLease } from './limits.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
+import { csdsImplementation, csdsServiceDefinition, type CsdsCall } from './csds.js';
+import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
@@ -50,7 +53,8 @@ export interface CloseOptions {
 export interface XdsServer {
   /**
    * Adds every xDS service (ADS, the per-type services, SotW, delta and fetch) to an existing gRPC server, for
-   * an application that serves other services on the same port or manages the server itself.
+   * an application that serves other services on the same port or manages the server itself; and CSDS when
+   * the `csds` option asks for it.
    */
   register(server: GrpcServer): void;
   /**
@@ -77,6 +81,11 @@ export interface XdsServer {
   close(options?: CloseOptions): Promise<void>;
   /** What the server holds now. */
   stats(): ServerStats;
+  /**
+   * The gRPC health service's statuses when the `health` option is on (undefined otherwise): set them yourself
+   * when readiness depends on more than the first snapshot, `xds.health?.set('NOT_SERVING')`.
+   */
+  readonly health: HealthService | undefined;
 }
 
 class XdsServerImpl implements XdsServer {
@@ -89,10 +98,18 @@ class XdsServerImpl implements XdsServer {
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
+  readonly #csds: StatusSource | undefined;
+  readonly #csdsCalls = new Set<CsdsCall>();
+  readonly health: HealthService | undefined;
 
   constructor(cache: ConfigWatcher, options: ServerOptions) {
     this.#cache = cache;
     this.#options = resolveOptions(options);
+    this.#csds = csdsSource(cache, options.csds);
+    if (options.health === true) {
+      this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
+      serveWhenReady(cache, this.health);
+    }
     this.#env = {
       cache,
       options: this.#options,
@@ -108,6 +125,8 @@ class XdsServerImpl implements XdsServer {
     // Build the codec's proto-name root now rather than on the first client's first request.
     lookupProtoNamesType('envoy.config.core.v3.Node');
     for (const info of XDS_SERVICES) server.addService(serviceDefinition(info), this.#implementation(info));
+    if (this.#csds !== undefined) server.addService(csdsServiceDefinition(), csdsImplementation(this.#csds, this.#csdsCalls));
+    if (this.health !== undefined) addHealthService(server, this.health);
   }
 
   #implementation(info: XdsServiceInfo): UntypedServiceImplementation {
@@ -202,9 +221,13 @@ class XdsServerImpl implements XdsServer {
   async close(options: CloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? 5000;
     this.#closing = true;
+    // First of all, so that load balancers and probes stop sending clients here.
+    this.health?.shutdown();
     for (const stream of [...this.#streams]) {
       stream.end(new XdsError(Code.UNAVAILABLE, 'control plane shutting down; reconnect to another'));
     }
+    for (const call of [...this.#csdsCalls]) call.emit('error', new XdsError(Code.UNAVAILABLE, 'control plane shutting down'));
+    this.#csdsCalls.clear();
     const waits: Promise<void>[] = [];
     const grpcServer = this.#grpcServer;
     if (grpcServer !== undefined) {
@@ -251,6 +274,35 @@ class XdsServerImpl implements XdsServer {
     }
     return { streams: this.#streams.size, connections: this.#env.limits.connections, watches, pendingResponses, totalStreams: this.#nextId };
   }
+}
+
+/** A cache that tells when a snapshot is set (`SnapshotCache`). */
+interface SnapshotNotifier {
+  getSnapshotKeys(): readonly string[];
+  once(event: 'set', listener: () => void): unknown;
+}
+
+/** SERVING once the cache can answer: a snapshot cache when it has a snapshot, any other cache at once. */
+function serveWhenReady(cache: ConfigWatcher, health: HealthService): void {
+  const notifier = cache as Partial<SnapshotNotifier>;
+  if (typeof notifier.getSnapshotKeys !== 'function' || typeof notifier.once !== 'function' || notifier.getSnapshotKeys().length > 0) {
+    health.set('SERVING');
+    return;
+  }
+  notifier.once('set', () => health.set('SERVING'));
+}
+
+/** Where CSDS answers from, as the `csds` option says. */
+function csdsSource(cache: ConfigWatcher, option: ServerOptions['csds']): StatusSource | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== true) {
+    if (!isStatusSource(option)) throw new TypeError('server option csds must be true, false or a StatusSource (getStatusKeys and getStatusInfo)');
+    return option;
+  }
+  if (!isStatusSource(cache)) {
+    throw new TypeError('server option csds: true needs a cache that keeps a status (getStatusKeys and getStatusInfo, as SnapshotCache); pass csds: statusSource to answer from another');
+  }
+  return cache;
 }
 
 /**

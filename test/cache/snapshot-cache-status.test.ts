@@ -1,7 +1,7 @@
 // Status, events and the release of per-node state.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Snapshot, SnapshotCache, type AckEvent, type NackEvent, type SetEvent } from '../../src/cache/index.js';
+import { Snapshot, SnapshotCache, type AckEvent, type NackEvent, type PushedEvent, type SetEvent } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
 import { delta, deltaWatch, node, sotw, watch } from './helpers.js';
@@ -17,6 +17,22 @@ test("setSnapshot emits 'set' with the key and the snapshot", async () => {
   const s = snap('1');
   await cache.setSnapshot('k', s);
   assert.deepEqual(events, [{ key: 'k', snapshot: s }]);
+});
+
+test("'pushed' fires when setSnapshot's watches are answered, with how many and how long", async () => {
+  const cache = new SnapshotCache();
+  const events: PushedEvent[] = [];
+  cache.on('pushed', (e) => events.push(e));
+  await cache.setSnapshot('node-1', snap('1'));
+  watch(cache, sotw(C, { wildcard: true }));
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  const s2 = snap('2');
+  await cache.setSnapshot('node-1', s2);
+  assert.equal(events.length, 2);
+  assert.equal(events[0].watches, 0, 'no watch was open for the first');
+  assert.equal(events[1].snapshot, s2);
+  assert.equal(events[1].watches, 1);
+  assert.ok(events[1].durationMs >= 0);
 });
 
 test("a request with the nonce of a response and no error ACKs its version: status and 'ack' event", async () => {
