@@ -4,30 +4,14 @@
 // loop); a fixed version is then accepted. Over ADS state-of-the-world, ADS delta and per-type SotW.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
-import { TypeUrl, type ResourceTypeUrl } from '../../src/resource/index.js';
-import type { Listener } from '../../src/types/index.js';
+import { SnapshotCache } from '../../src/cache/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
 import { createServer, type NackEvent } from '../../src/server/index.js';
 import { envoyTest, startEnvoy, type EnvoyInstance } from '../support/envoy.js';
-import { configSource, dumpedVersions, isDelta, modeBootstrap, proxySnapshot, servedBy, type XdsMode, useUpstreams } from '../support/envoy-xds.js';
+import { configSource, dumpedVersions, isDelta, modeBootstrap, proxySnapshot, servedBy, withFilterAfterRouter, type XdsMode, useUpstreams } from '../support/envoy-xds.js';
 import { freePort } from '../support/ports.js';
 
 const upstreams = useUpstreams();
-
-/** The snapshot with a filter after its listener's router (Envoy requires the terminal filter to be last). */
-function withFilterAfterRouter(snapshot: Snapshot, version: string): Snapshot {
-  const [listener] = [...snapshot.getResources(TypeUrl.Listener).values()].map((r) => structuredClone(r.resource) as Listener);
-  assert.ok(listener);
-  const hcm = listener.filter_chains?.[0]?.filters?.[0]?.typed_config as unknown as { http_filters: unknown[] };
-  hcm.http_filters.push({ name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } });
-  const others = (type: ResourceTypeUrl) => [...snapshot.getResources(type).values()].map((r) => r.resource);
-  return new Snapshot(version, {
-    [TypeUrl.Listener]: [listener],
-    [TypeUrl.Route]: others(TypeUrl.Route) as never[],
-    [TypeUrl.Cluster]: others(TypeUrl.Cluster) as never[],
-    [TypeUrl.Endpoint]: others(TypeUrl.Endpoint) as never[],
-  });
-}
 
 async function nackScenario(mode: XdsMode): Promise<void> {
   const nodeId = `nack-${mode}`;

@@ -6,27 +6,17 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
+import { SnapshotCache } from '../../src/cache/index.js';
 import { createPrometheusMetrics } from '../../src/metrics/index.js';
-import { TypeUrl, type ResourceTypeUrl } from '../../src/resource/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
 import { combineCallbacks, createServer, createStatusHandler, type NackEvent } from '../../src/server/index.js';
-import type { Listener } from '../../src/types/index.js';
 import { envoyTest, startEnvoy, type EnvoyInstance } from '../support/envoy.js';
-import { configSource, modeBootstrap, proxySnapshot, servedBy, useUpstreams, type XdsMode } from '../support/envoy-xds.js';
+import { configSource, modeBootstrap, proxySnapshot, servedBy, useUpstreams, withFilterAfterRouter, type XdsMode } from '../support/envoy-xds.js';
 import { csdsClient, healthClient, unary } from '../support/grpc-clients.js';
 import { freePort } from '../support/ports.js';
 
 const upstreams = useUpstreams();
-const ENVOY_LISTENER_ERROR = /^Error adding\/updating listener\(s\) http: .*StatPrefix: value length must be at least 1/s;
-
-/** The snapshot with its listener's HTTP connection manager stripped of `stat_prefix`, which Envoy requires. */
-function withoutStatPrefix(snapshot: Snapshot, version: string): Snapshot {
-  const [listener] = [...snapshot.getResources(TypeUrl.Listener).values()].map((r) => structuredClone(r.resource) as Listener);
-  assert.ok(listener);
-  delete (listener.filter_chains?.[0]?.filters?.[0]?.typed_config as Record<string, unknown>)['stat_prefix'];
-  const others = (type: ResourceTypeUrl) => [...snapshot.getResources(type).values()].map((r) => r.resource) as never[];
-  return new Snapshot(version, { [TypeUrl.Listener]: [listener], [TypeUrl.Route]: others(TypeUrl.Route), [TypeUrl.Cluster]: others(TypeUrl.Cluster), [TypeUrl.Endpoint]: others(TypeUrl.Endpoint) });
-}
+const ENVOY_LISTENER_ERROR = /^Error adding\/updating listener\(s\) http: .*terminal filter named envoy\.filters\.http\.router .* must be the last filter/s;
 
 /** The value of one sample in the registry's text, as Prometheus scrapes it (0 when absent). */
 async function scrape(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
@@ -94,7 +84,7 @@ async function operationsScenario(mode: XdsMode): Promise<void> {
     assert.ok(listenerAcks >= 1, 'the listener ACK is counted');
 
     // Version 2: Envoy rejects the listener. The status says ERROR with Envoy's message, and so does CSDS.
-    await cache.setSnapshot(nodeId, withoutStatPrefix(v1, '2'));
+    await cache.setSnapshot(nodeId, withFilterAfterRouter(v1, '2'));
     const nack = await proxy.waitFor(() => nacks.find((n) => n.typeUrl === TypeUrl.Listener), 10_000, 'a NACK of the listener');
     assert.match(nack.errorDetail.message, ENVOY_LISTENER_ERROR);
     const lds = await typeStatus('LDS');

@@ -8,7 +8,7 @@
 import { type Agent, request } from 'node:http';
 import { after, before } from 'node:test';
 import { Snapshot } from '../../src/cache/index.js';
-import { ExtensionTypeUrl, TypeUrl, WellKnown } from '../../src/resource/index.js';
+import { ExtensionTypeUrl, TypeUrl, WellKnown, type ResourceTypeUrl } from '../../src/resource/index.js';
 import type { Cluster, ClusterLoadAssignment, Listener, RouteConfiguration } from '../../src/types/index.js';
 import { startEchoServer, type EchoServer } from './echo-server.js';
 import { configSection, type Bootstrap, type ConfigDump, type EnvoyInstance } from './envoy.js';
@@ -373,4 +373,22 @@ export function useUpstreams(): Upstreams {
     await Promise.all([upstreams.a.close(), upstreams.b.close()]);
   });
   return upstreams;
+}
+
+/**
+ * The snapshot with a filter after its listener's router: valid by every field rule, rejected by Envoy when it
+ * builds the filter chain (the terminal filter must be last). How the tests make Envoy NACK.
+ */
+export function withFilterAfterRouter(snapshot: Snapshot, version: string): Snapshot {
+  const [listener] = [...snapshot.getResources(TypeUrl.Listener).values()].map((r) => structuredClone(r.resource) as Listener);
+  if (!listener) throw new Error('the snapshot has no listener');
+  const hcm = listener.filter_chains?.[0]?.filters?.[0]?.typed_config as unknown as { http_filters: unknown[] };
+  hcm.http_filters.push({ name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } });
+  const others = (type: ResourceTypeUrl) => [...snapshot.getResources(type).values()].map((r) => r.resource);
+  return new Snapshot(version, {
+    [TypeUrl.Listener]: [listener],
+    [TypeUrl.Route]: others(TypeUrl.Route) as never[],
+    [TypeUrl.Cluster]: others(TypeUrl.Cluster) as never[],
+    [TypeUrl.Endpoint]: others(TypeUrl.Endpoint) as never[],
+  });
 }
