@@ -77,7 +77,7 @@ test('the informer lists, then follows the watch, and each change updates the Li
   });
   try {
     const addresses = (): string[] =>
-      (cache.getResources().get('web') as ClusterLoadAssignment | undefined)?.endpoints?.flatMap((l) => l.lb_endpoints?.map((e) => e.endpoint?.address?.socket_address?.address ?? '') ?? []) ?? [];
+      cache.getResources().get('web')?.endpoints?.flatMap((l) => l.lb_endpoints?.map((e) => e.endpoint?.address?.socket_address?.address ?? '') ?? []) ?? [];
     assert.deepEqual(addresses(), ['10.0.1.5'], 'the first list is in the cache');
     while (!watch) await new Promise((r) => setTimeout(r, 10));
     const update = changed();
