@@ -9,7 +9,7 @@
 //   <!-- doc-test: typecheck only: needs a Kubernetes API server -->   typechecked, not run (say why); setup
 //                                                                       lines may follow the reason
 // So that runs never use fixed ports, listen addresses and ports in blocks are rewritten to port 0
-// ('0.0.0.0:18000' -> '127.0.0.1:0', listenRest(18001) -> listenRest(0), .listen(18001) -> .listen(0)), and the
+// ('0.0.0.0:18000' -> '127.0.0.1:0', listenRest(18001) -> listenRest(0), .listen(8080, host) -> .listen(0, host)), and the
 // program exits once its top level is done (a control plane would otherwise serve forever).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -70,7 +70,7 @@ function program(block: DocBlock): string {
   const code = block.code
     .replace(/'(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\]):\d+'/g, "'127.0.0.1:0'")
     .replace(/\blistenRest\(\d+\)/g, 'listenRest(0)')
-    .replace(/\.listen\(\d{4,5}\)/g, '.listen(0)');
+    .replace(/\.listen\(\d{4,5}([,)])/g, '.listen(0$1');
   const exit = block.typecheckOnly ? '' : '\nprocess.exit(0);';
   return `// ${block.where}\n${block.setup}\n${code}\n${exit}\nexport {};\n`;
 }
@@ -91,6 +91,12 @@ test('README.md and the docs have TypeScript examples, and a block opts out of r
   assert.ok(blocks.some((b) => b.where.startsWith('README.md')), 'README.md has a ts block');
   assert.ok(blocks.length >= 10, `found ${blocks.length} blocks`);
   for (const block of blocks) if (block.typecheckOnly !== undefined) assert.ok(block.typecheckOnly.trim().length > 5, block.where);
+});
+
+test('the example programs listen on port 0 only (fixed ports of the docs are rewritten)', () => {
+  for (const { block, path } of programs) {
+    assert.doesNotMatch(readFileSync(path, 'utf8'), /\.listen\(\s*[1-9]\d*\s*[,)]|listenRest\([1-9]|'(?:0\.0\.0\.0|127\.0\.0\.1|localhost):[1-9]\d*'/, block.where);
+  }
 });
 
 test('every TypeScript example in README.md and docs/ typechecks', () => {
