@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'generated/', 'docs/api/', 'node_modules/', 'bench/go-reference/', '**/*.mjs', '**/*.cjs', 'eslint.config.js'] },
+  { ignores: ['dist/', 'generated/', 'docs/api/', 'node_modules/', 'bench/go-reference/', '.envoy-venv/', '.node-versions/', '.doc-examples/', '**/*.mjs', '**/*.cjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

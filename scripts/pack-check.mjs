@@ -2,9 +2,9 @@
 // Packs the library, installs the tarball into a temporary project, imports every subpath from Node and
 // typechecks a small TypeScript file that uses the types: what a user gets from `npm install`.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'xds-pack-'));
@@ -13,6 +13,17 @@ try {
   const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo).trim().split('\n').pop();
   writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }));
   run('npm', ['install', '--silent', '--no-audit', '--no-fund', join(work, tarball), `typescript@${JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json").devDependencies.typescript)'], repo))}`, '@types/node@20'], work);
+  // Source maps (and declaration maps) lead to sources that are in the package: stack traces and
+  // go-to-definition show our TypeScript, not a missing file.
+  const installed = join(work, 'node_modules', 'xds-control-plane');
+  const maps = readdirSync(join(installed, 'dist'), { recursive: true }).filter((f) => f.endsWith('.map'));
+  const missing = maps.flatMap((map) =>
+    JSON.parse(readFileSync(join(installed, 'dist', map), 'utf8')).sources
+      .map((source) => join(dirname(join(installed, 'dist', map)), source))
+      .filter((source) => !existsSync(source)),
+  );
+  if (maps.length === 0 || missing.length > 0) throw new Error(`source maps without their sources: ${missing.slice(0, 5).join(', ') || 'no maps at all'}`);
+  console.log(`${maps.length} source maps, every source shipped`);
   // The core subpaths load without prom-client (an optional peer dependency that only /metrics imports).
   const imports = ['cache', 'server', 'resource', 'types'];
   writeFileSync(join(work, 'imports.mjs'), imports.map((s) => `const m_${s} = await import('xds-control-plane/${s}'); console.log('${s}:', Object.keys(m_${s}).length, 'exports');`).join('\n'));

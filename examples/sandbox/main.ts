@@ -84,7 +84,11 @@ metrics.observeServer(xds);
 const status = createStatusHandler(cache);
 
 await publish();
-const port = await xds.listen(`0.0.0.0:${values.port}`);
+const port = await xds.listen(`0.0.0.0:${values.port}`).catch((error: unknown) => {
+  if (!String(error).includes('EADDRINUSE')) throw error;
+  console.error(`port ${values.port} is already in use: give the xDS server another one with --port PORT`);
+  process.exit(1);
+});
 log(`xDS server listening on port ${port}`);
 
 const admin = createHttpServer((req, res) => {
@@ -119,6 +123,11 @@ const admin = createHttpServer((req, res) => {
     return;
   }
   res.writeHead(404).end('POST /upstream?host=NAME, GET /status[?format=json], GET /metrics or GET /healthz\n');
+});
+admin.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE') throw error;
+  console.error(`port ${values['admin-port']} is already in use: give the admin endpoint another one with --admin-port PORT`);
+  process.exit(1);
 });
 admin.listen(Number(values['admin-port']), '0.0.0.0', () => log(`admin endpoint on port ${values['admin-port']}: POST /upstream?host=service2, GET /status, GET /metrics`));
 

