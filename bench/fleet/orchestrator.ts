@@ -27,7 +27,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nonNegativeInteger, type Expectation, type LoadCommand, type LoadReply, type PhaseResult, type XdsMode } from './protocol.js';
+import {
+  ENVOY_LIKE,
+  nonNegativeInteger,
+  type Expectation,
+  type LoadCommand,
+  type LoadReply,
+  type PhaseResult,
+  type Realism,
+  type XdsMode,
+} from './protocol.js';
 import { checkResources } from './check-resources.js';
 import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
@@ -136,7 +145,10 @@ class LoadGenerator {
 export interface ScenarioResult {
   readonly scenario: 'connect' | 'one-endpoint' | 'all' | 'reconnect';
   readonly streams: number;
-  /** Stream convergences measured (streams × repetitions) and how many converged. */
+  /**
+   * Stream convergences measured (streams × repetitions) and how many converged. A stream that did not converge
+   * counts as infinitely slow in the percentiles (they are `Infinity` when more than that share did not).
+   */
   readonly samples: number;
   readonly converged: number;
   readonly p50Ms: number;
@@ -158,6 +170,9 @@ export interface ScenarioResult {
   readonly encodesPerResource?: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** Streams that failed and were opened again after Envoy's backoff (summed over repetitions). */
+  readonly retries: number;
+  readonly firstRetryReason?: string;
   /** Each repetition on its own, in order: its convergence p50 and max, server CPU, and `set` time. */
   readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number }[];
 }
@@ -209,16 +224,22 @@ function summarize(
   streams: number,
   runs: readonly RunSample[],
 ): ScenarioResult {
-  const all = runs.flatMap((x) => x.r.latenciesMs).sort((a, b) => a - b);
+  const converged = runs.reduce((s, x) => s + x.r.latenciesMs.length, 0);
+  // A stream that never converged is infinitely slow: it stays in the sample.
+  const all = [
+    ...runs.flatMap((x) => x.r.latenciesMs),
+    ...Array.from({ length: streams * runs.length - converged }, () => Number.POSITIVE_INFINITY),
+  ].sort((a, b) => a - b);
   const mean = (f: (x: (typeof runs)[number]) => number): number =>
     runs.reduce((s, x) => s + f(x), 0) / Math.max(1, runs.length);
   const firstError = runs.find((x) => x.r.firstError !== undefined)?.r.firstError;
+  const firstRetryReason = runs.find((x) => x.r.firstRetryReason !== undefined)?.r.firstRetryReason;
   const setRuns = runs.filter((x) => x.setMs !== undefined);
   const base: ScenarioResult = {
     scenario,
     streams,
     samples: streams * runs.length,
-    converged: all.length,
+    converged,
     p50Ms: percentile(all, 50),
     p99Ms: percentile(all, 99),
     maxMs: all.length > 0 ? all[all.length - 1] : Number.NaN,
@@ -227,12 +248,17 @@ function summarize(
     bytesReceived: mean((x) => x.r.bytesReceived),
     responsesReceived: mean((x) => x.r.responsesReceived),
     errors: runs.reduce((s, x) => s + x.r.errors, 0),
+    retries: runs.reduce((s, x) => s + x.r.retries, 0),
+    ...(firstRetryReason === undefined ? {} : { firstRetryReason }),
     ...(setRuns.length > 0 ? { serverSetMs: setRuns.reduce((s, x) => s + x.setMs!, 0) / setRuns.length } : {}),
     ...maxOf(runs, 'eventLoopDelayMaxMs'),
     ...maxOf(runs, 'eventLoopDelayP99Ms'),
     ...maxOf(runs, 'encodesPerResource'),
     runs: runs.map((x) => {
-      const sorted = [...x.r.latenciesMs].sort((a, b) => a - b);
+      const sorted = [
+        ...x.r.latenciesMs,
+        ...Array.from({ length: streams - x.r.latenciesMs.length }, () => Number.POSITIVE_INFINITY),
+      ].sort((a, b) => a - b);
       return {
         p50Ms: percentile(sorted, 50),
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
@@ -252,6 +278,10 @@ interface RunOptions {
   readonly modes: XdsMode[];
   readonly repeat: number;
   readonly streamsPerConnection: number;
+  /** How far the simulated Envoys copy real Envoy (default: as far as captured). */
+  readonly realism: Realism;
+  /** `node`: a snapshot per node id, as applications do; `fleet`: one snapshot under one key for every node. */
+  readonly keying: 'node' | 'fleet';
   readonly listeners: number;
   readonly endpoints: number;
   readonly timeoutMs: number;
@@ -299,6 +329,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   if (!starter) throw new Error(`unknown server ${serverName}`);
   const spec = {
     clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir, sliced: o.sliced,
+    nodes: n, keying: o.keying,
     ...(o.profileServer ? { profileDir: join(o.outDir, 'profiles') } : {}),
   };
   const server = await starter.start(spec);
@@ -327,9 +358,11 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     id,
     target: `127.0.0.1:${server.port}`,
     streams: n,
+    firstNode: 0,
     streamsPerConnection: o.streamsPerConnection,
     mode,
     windowBytes: o.windowBytes,
+    realism: o.realism,
     expect,
     timeoutMs: o.timeoutMs,
   });
@@ -429,6 +462,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
 // Output
 
 function fmtMs(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return '∞';
   if (!Number.isFinite(v)) return '-';
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
@@ -438,14 +472,14 @@ function fmtMB(bytes: number): string {
 }
 
 function printTable(points: readonly PointResult[]): void {
-  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'srv CPU s', 'lg CPU s', 'MB recv'];
+  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'retries', 'srv CPU s', 'lg CPU s', 'MB recv'];
   const rows: string[][] = [header];
   for (const p of points) {
     for (const s of p.scenarios) {
       rows.push([
         p.server, p.mode, String(p.n), String(p.m), s.scenario,
         fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.maxMs),
-        `${s.converged}/${s.samples}`, s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMB(s.bytesReceived),
+        `${s.converged}/${s.samples}`, String(s.retries), s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMB(s.bytesReceived),
       ]);
     }
   }
@@ -531,8 +565,17 @@ async function main(): Promise<number> {
       scenarios: { type: 'string' },
       warmup: { type: 'string' },
       sliced: { type: 'boolean', default: false },
+      node: { type: 'string' },
+      'node-first-only': { type: 'boolean', default: false },
+      'versions-order': { type: 'string' },
+      keying: { type: 'string' },
     },
   });
+  const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${flag}: ${value} is not one of ${allowed.join(', ')}`);
+    return value as T;
+  };
   const preset = values.smoke
     ? { n: '5', m: '10', repeat: '1', timeout: '30' }
     : values.full
@@ -562,7 +605,13 @@ async function main(): Promise<number> {
     m: numbers(values.m, preset.m),
     modes,
     repeat: numbers(values.repeat, preset.repeat)[0],
-    streamsPerConnection: numbers(values['streams-per-connection'], '20')[0],
+    streamsPerConnection: numbers(values['streams-per-connection'], '1')[0],
+    realism: {
+      node: choice('node', values.node, ['envoy', 'small'], ENVOY_LIKE.node),
+      nodeOnEveryRequest: !values['node-first-only'],
+      versionsOrder: choice('versions-order', values['versions-order'], ['random', 'shared'], ENVOY_LIKE.versionsOrder),
+    },
+    keying: choice('keying', values.keying, ['node', 'fleet'], 'node'),
     listeners: numbers(values.listeners, '1')[0],
     endpoints: numbers(values.endpoints, '3')[0],
     timeoutMs: numbers(values.timeout, preset.timeout)[0] * 1000,
@@ -590,7 +639,9 @@ async function main(): Promise<number> {
   const started = new Date();
   console.log(
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
-      `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} streams per connection`,
+      `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} stream(s) per connection; node ${o.realism.node}` +
+      `${o.realism.nodeOnEveryRequest ? ' on every request' : ' on first request only'}; initial versions ${o.realism.versionsOrder} order; ` +
+      `snapshots keyed by ${o.keying}`,
   );
   const points: PointResult[] = [];
   for (const m of o.m) {
@@ -613,7 +664,12 @@ async function main(): Promise<number> {
   const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points }, null, 2)}\n`,
+    `${JSON.stringify(
+      { started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points },
+      // A stream that never converged makes a percentile infinite; JSON has no Infinity.
+      (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value),
+      2,
+    )}\n`,
   );
   console.log('');
   printTable(points);
