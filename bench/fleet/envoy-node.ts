@@ -76,12 +76,12 @@ export class EnvoyNode {
 
   /** Size of the node with an id of `idBytes` bytes (about 61 KB). */
   size(idBytes: number): number {
-    return 2 + idBytes + this.head.length + this.variants[0]!.length + this.tail.length;
+    return 2 + idBytes + this.head.length + this.variants[0].length + this.tail.length;
   }
 
   /** Writes the node with id `id` as field `field` of a request. */
   write(w: Writer, field: number, id: string): void {
-    const variant = this.variants[Math.floor(Math.random() * this.variants.length)]!;
+    const variant = this.variants[Math.floor(Math.random() * this.variants.length)];
     const idBytes = Buffer.byteLength(id, 'utf8');
     w.header(field, 1 + varintSize(idBytes) + idBytes + this.head.length + variant.length + this.tail.length);
     w.string(NODE_ID, id, true);

@@ -244,7 +244,7 @@ function newKindState(wildcard: boolean): KindState {
 function shuffle<T>(items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
-    const t = items[i]!;
+    const t = items[i];
     items[i] = items[j]!;
     items[j] = t;
   }
@@ -356,7 +356,7 @@ function sharedConnections(spec: ConnectSpec): Connections {
   const clients: AdsClientInstance[] = [];
   for (let i = 0; i < Math.ceil(spec.streams / spec.streamsPerConnection); i++) clients.push(newClient(spec));
   return {
-    take: (index) => clients[Math.floor(index / spec.streamsPerConnection)]!,
+    take: (index) => clients[Math.floor(index / spec.streamsPerConnection)],
     release: () => undefined,
     closeAll: () => {
       for (const c of clients) c.close();
