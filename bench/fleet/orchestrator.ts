@@ -36,8 +36,10 @@ import {
   type PhaseResult,
   type Realism,
   type XdsMode,
+  wallNow,
 } from './protocol.js';
 import { checkResources } from './check-resources.js';
+import { RealEnvoys, type RealEnvoyResult } from './real-envoys.js';
 import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -170,6 +172,8 @@ export interface ScenarioResult {
   readonly encodesPerResource?: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** `--real-envoys`: the real Envoys' convergence in this scenario (repetitions pooled). */
+  readonly realEnvoys?: RealEnvoyResult;
   /** Streams that failed and were opened again after Envoy's backoff (summed over repetitions). */
   readonly retries: number;
   readonly firstRetryReason?: string;
@@ -208,6 +212,23 @@ interface RunSample {
   readonly setMs?: number;
   /** What the server's `stats` said at the end of the phase (servers that report it). */
   readonly stats?: ServerReply;
+  /** `--real-envoys`: the real Envoys' convergence. */
+  readonly real?: RealEnvoyResult;
+}
+
+/** The real Envoys' results of several repetitions as one. */
+function pooled(runs: readonly RunSample[]): { realEnvoys?: RealEnvoyResult } {
+  const real = runs.flatMap((x) => (x.real === undefined ? [] : [x.real]));
+  if (real.length === 0) return {};
+  const startup = real.flatMap((r) => r.startupMs ?? []);
+  return {
+    realEnvoys: {
+      envoys: real.reduce((s, r) => s + r.envoys, 0),
+      converged: real.reduce((s, r) => s + r.converged, 0),
+      latenciesMs: real.flatMap((r) => r.latenciesMs).sort((a, b) => a - b),
+      ...(startup.length > 0 ? { startupMs: startup.sort((a, b) => a - b) } : {}),
+    },
+  };
 }
 
 /** `{ [key]: max over runs }` of a field some servers report, or `{}` when none does. */
@@ -249,6 +270,7 @@ function summarize(
     responsesReceived: mean((x) => x.r.responsesReceived),
     errors: runs.reduce((s, x) => s + x.r.errors, 0),
     retries: runs.reduce((s, x) => s + x.r.retries, 0),
+    ...pooled(runs),
     ...(firstRetryReason === undefined ? {} : { firstRetryReason }),
     ...(setRuns.length > 0 ? { serverSetMs: setRuns.reduce((s, x) => s + x.setMs!, 0) / setRuns.length } : {}),
     ...maxOf(runs, 'eventLoopDelayMaxMs'),
@@ -291,6 +313,8 @@ interface RunOptions {
   readonly profileLoadgen: boolean;
   /** Writes a CPU profile of our server (`--cpu-prof`) under `outDir`/profiles. */
   readonly profileServer: boolean;
+  /** Real Envoy processes among the N (the last node ids), measured beside the simulated ones. */
+  readonly realEnvoys: number;
   /** Pins the server to CPU 0 and the load generator to CPU 1. */
   readonly pin: boolean;
   /** Our servers make snapshots with `await Snapshot.create` (sliced encoding) instead of `new Snapshot`. */
@@ -353,11 +377,13 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     { kind: 'lds', count: o.listeners },
     { kind: 'rds', count: o.listeners },
   ];
+  const realCount = Math.min(o.realEnvoys, n);
+  const real = realCount > 0 ? new RealEnvoys(n - realCount, realCount) : undefined;
   const connectCmd = (id: string, expect: readonly Expectation[]): LoadCommand => ({
     cmd: 'connect',
     id,
     target: `127.0.0.1:${server.port}`,
-    streams: n,
+    streams: n - realCount,
     firstNode: 0,
     streamsPerConnection: o.streamsPerConnection,
     mode,
@@ -376,7 +402,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     // first time the server's stream code runs.
     for (let i = 0; i < o.warmup; i++) {
       await prepare(i % 2 === 0 ? 'all' : 'one-endpoint');
-      await server.request({ op: 'set', version: String(version) });
+      await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
     }
     // Memory readings follow a garbage collection in the server (both servers do one on `gc`), so that the
     // warm-up's garbage is neither counted as idle memory nor reused by the streams unseen.
@@ -386,8 +412,14 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
 
     // Connect storm.
     let cpu0 = cpuSeconds(server.pid);
-    const connect = await lg.result(connectCmd('connect', fullConfig), o.timeoutMs);
-    scenarios.push(summarize('connect', n, [{ r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0 }]));
+    const connectT0 = wallNow();
+    const [connect, realConnect] = await Promise.all([
+      lg.result(connectCmd('connect', fullConfig), o.timeoutMs),
+      real?.connect(mode, server.port, connectT0, o.timeoutMs),
+    ]);
+    scenarios.push(summarize('connect', n - realCount, [
+      { r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0, ...(realConnect === undefined ? {} : { real: realConnect }) },
+    ]));
     loadgenPeak = Math.max(loadgenPeak, connect.rssBytes);
     await waitForStreams(server, n, 10_000);
     heapConnected = (await server.request({ op: 'stats', gc: true })).heapUsedBytes;
@@ -401,12 +433,21 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
         await prepare(change);
         const id = `${tag}-${i}`;
         await lg.send({ cmd: 'mark', id, expect });
+        const base = await real?.baseline();
         const c0 = cpuSeconds(server.pid);
-        const set = await server.request({ op: 'set', version: String(version) });
-        const r = await lg.result({ cmd: 'await', id, t0: set.t0 ?? Date.now(), timeoutMs: o.timeoutMs }, o.timeoutMs);
+        const set = await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
+        const t0 = set.t0 ?? Date.now();
+        const [r, realResult] = await Promise.all([
+          lg.result({ cmd: 'await', id, t0, timeoutMs: o.timeoutMs }, o.timeoutMs),
+          base === undefined ? undefined : real?.converge(change, base, t0, o.timeoutMs),
+        ]);
         const serverCpuSec = cpuSeconds(server.pid) - c0;
         const stats = await server.request({ op: 'stats' });
-        runs.push({ r, serverCpuSec, stats, ...(set.ms === undefined ? {} : { setMs: set.ms }) });
+        runs.push({
+          r, serverCpuSec, stats,
+          ...(set.ms === undefined ? {} : { setMs: set.ms }),
+          ...(realResult === undefined ? {} : { real: realResult }),
+        });
         loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
         await sleep(100);
       }
@@ -414,30 +455,32 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     };
     if (o.scenarios.has('one-endpoint')) {
       scenarios.push(
-        summarize('one-endpoint', n, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
+        summarize('one-endpoint', n - realCount, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
       );
     }
     if (o.scenarios.has('all')) {
-      scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
+      scenarios.push(summarize('all', n - realCount, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
     }
 
     // Reconnect: drop, change one assignment while down, reconnect with what they hold.
     const reconnectRuns: RunSample[] = [];
     for (let i = 0; i < (o.scenarios.has('reconnect') ? o.repeat : 0); i++) {
       await lg.send({ cmd: 'disconnect', id: `drop-${i}` });
-      const left = await waitForStreams(server, 0, 30_000);
-      if (left !== 0) throw new Error(`${left} streams still open on the server after the disconnect`);
+      // The real Envoys stay connected.
+      const left = await waitForStreams(server, realCount, 30_000);
+      if (left !== realCount) throw new Error(`${left - realCount} streams still open on the server after the disconnect`);
       await prepare('one-endpoint');
-      await server.request({ op: 'set', version: String(version) });
+      await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
       cpu0 = cpuSeconds(server.pid);
       const r = await lg.result(connectCmd(`reconnect-${i}`, [{ kind: 'eds', names: [clusterName(0)] }]), o.timeoutMs);
       reconnectRuns.push({ r, serverCpuSec: cpuSeconds(server.pid) - cpu0 });
       loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
     }
-    if (o.scenarios.has('reconnect')) scenarios.push(summarize('reconnect', n, reconnectRuns));
+    if (o.scenarios.has('reconnect')) scenarios.push(summarize('reconnect', n - realCount, reconnectRuns));
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
+  await real?.stop();
   const peak = memoryBytes(server.pid, 'VmHWM');
   await lg.stop();
   await server.stop();
@@ -512,6 +555,20 @@ function printTable(points: readonly PointResult[]): void {
         `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}`),
   );
   if (loop.length > 0) console.log(`\n${loop.join('\n')}`);
+  const real = points.flatMap((p) =>
+    p.scenarios.flatMap((s) => {
+      const r = s.realEnvoys;
+      if (r === undefined) return [];
+      const sorted = r.latenciesMs;
+      return [
+        `${p.server} ${p.mode} N=${p.n} M=${p.m} ${s.scenario}: real Envoys ${r.converged}/${r.envoys} converged, ` +
+          `p50 ${fmtMs(percentile(sorted, 50))} ms, max ${fmtMs(sorted[sorted.length - 1] ?? Number.NaN)} ms` +
+          (r.startupMs ? ` (start-up to admin API: ${r.startupMs.map(fmtMs).join(', ')} ms)` : '') +
+          `; simulated p50 ${fmtMs(s.p50Ms)} ms, max ${fmtMs(s.maxMs)} ms`,
+      ];
+    }),
+  );
+  if (real.length > 0) console.log(`\n${real.join('\n')}`);
   for (const p of points) if (p.error !== undefined) console.log(`ERROR ${p.server} ${p.mode} N=${p.n} M=${p.m}: ${p.error}`);
 }
 
@@ -565,6 +622,7 @@ async function main(): Promise<number> {
       scenarios: { type: 'string' },
       warmup: { type: 'string' },
       sliced: { type: 'boolean', default: false },
+      'real-envoys': { type: 'string' },
       node: { type: 'string' },
       'node-first-only': { type: 'boolean', default: false },
       'versions-order': { type: 'string' },
@@ -620,6 +678,7 @@ async function main(): Promise<number> {
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
+    realEnvoys: nonNegativeInteger(values['real-envoys'], 0, 'real-envoys'),
     sliced: values.sliced,
     warmup: nonNegativeInteger(values.warmup, values.smoke ? 1 : 10, 'warmup'),
     scenarios: new Set(
