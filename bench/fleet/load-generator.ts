@@ -1,17 +1,18 @@
 /**
  * The fleet load generator: a separate process (started by the orchestrator with `child_process.fork`,
- * run with `node --import tsx`) that simulates N Envoys, each one ADS stream with its own node id, spread
- * over a few HTTP/2 connections (one grpc-js client, hence one connection, per `streamsPerConnection`
- * streams).
- *
- * Each stream subscribes like Envoy: CDS and LDS wildcard first, then EDS for the cluster names received
- * and RDS for the route names found in the listeners' HTTP connection managers; it ACKs every response
- * (SotW: version_info and response_nonce; delta: response_nonce) and tracks, for the update the
- * orchestrator marked, when it has ACKed what that update must deliver (see {@link Expectation}).
+ * run with `node --import tsx`) that simulates N Envoys, each one ADS stream with its own node id on its own
+ * HTTP/2 connection, behaving as real Envoy 1.40 does (the facts are in fixtures/envoy-1.40/facts.json, captured
+ * by capture-envoy.ts; bench/fleet/README.md lists them): Envoy's 61 KB node on every request, CDS first, EDS for
+ * the clusters received (before the CDS ACK), LDS once every cluster has its endpoints, RDS for the listeners'
+ * routes, sorted delta subscribe lists, `initial_resource_versions` in a fresh random order per connection, and
+ * Envoy's jittered backoff after a failed stream. It ACKs every response (SotW: version_info and
+ * response_nonce; delta: response_nonce) and tracks, for the update the orchestrator marked, when each stream
+ * has ACKed what that update must deliver (see {@link Expectation}). The shortcuts of {@link Realism} turn parts
+ * of that off.
  *
  * To stay cheap it decodes DiscoveryResponse / DeltaDiscoveryResponse with protobufjs but leaves resources
  * as undecoded `Any` bytes, reading only their name (field 1) and, for listeners, the RDS route name with a
- * tiny protobuf reader; requests are written by hand with a cached block of resource names.
+ * tiny protobuf reader; requests are written by hand from pre-encoded blocks.
  *
  * @packageDocumentation
  */

@@ -15,8 +15,10 @@
  * version and V8 heap per stream. Writes `.bench-out/fleet-<time>.json` and prints a table.
  *
  * Flags: `--servers go,ours` (also `base`: our server from the checkout in `FLEET_BASE_DIR`) `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
- * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin`
+ * `--full` `--smoke` `--repeat R` `--listeners L` `--endpoints E`
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin` `--real-envoys K`;
+ * shortcuts away from Envoy's behavior: `--node small` `--node-first-only` `--versions-order shared`
+ * `--streams-per-connection K` `--keying fleet`
  * `--scenarios one-endpoint,all,reconnect` (after the connect storm, which always runs) `--warmup K` (snapshots
  * set before the fleet connects, default 10).
  *
