@@ -698,6 +698,19 @@ async function main(): Promise<number> {
     console.log('resources: go-reference and resources.ts build identical resources');
   }
   const started = new Date();
+  const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const host = machine();
+  // Written after every point, so that a long run stopped halfway keeps what it measured.
+  const save = (): void =>
+    writeFileSync(
+      file,
+      `${JSON.stringify(
+        { started: started.toISOString(), machine: host, options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points },
+        // A stream that never converged makes a percentile infinite; JSON has no Infinity.
+        (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value),
+        2,
+      )}\n`,
+    );
   console.log(
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
       `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} stream(s) per connection; node ${o.realism.node}` +
@@ -712,6 +725,7 @@ async function main(): Promise<number> {
           const t = Date.now();
           const p = await runPoint(s, mode, n, m, o);
           points.push(p);
+          save();
           const conn = p.scenarios.find((x) => x.scenario === 'connect');
           console.log(
             `  ${s} ${mode} N=${n} M=${m}: ${((Date.now() - t) / 1000).toFixed(1)} s` +
@@ -722,16 +736,6 @@ async function main(): Promise<number> {
       }
     }
   }
-  const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      { started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points },
-      // A stream that never converged makes a percentile infinite; JSON has no Infinity.
-      (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value),
-      2,
-    )}\n`,
-  );
   console.log('');
   printTable(points);
   console.log(`\nwritten: ${file}`);
