@@ -156,6 +156,38 @@ function main(): void {
   out.push(table(extra));
   out.push('');
 
+  // Steady state: medians over the repetitions after the first (the first update is also the first run of the
+  // update code in a fresh server process).
+  const median = (v: number[]): number => {
+    const sorted = v.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
+    return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+  };
+  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio']];
+  for (const mode of modes) {
+    for (const m of msz) {
+      for (const n of ns) {
+        const go = get('go', mode, n, m);
+        const ours = get(oursName, mode, n, m);
+        for (const sc of SCENARIOS) {
+          const g = go?.scenarios.find((x) => x.scenario === sc)?.runs.slice(1) ?? [];
+          const o = ours?.scenarios.find((x) => x.scenario === sc)?.runs.slice(1) ?? [];
+          if (g.length < 2 || o.length < 2) continue;
+          const gp = median(g.map((r) => r.p50Ms));
+          const op = median(o.map((r) => r.p50Ms));
+          const gc = median(g.map((r) => r.serverCpuSec));
+          const oc = median(o.map((r) => r.serverCpuSec));
+          steady.push([mode, String(n), String(m), sc, `2–${g.length + 1}`, ms(gp), ms(op), ratio(op, gp), gc.toFixed(2), oc.toFixed(2), ratio(oc, gc)]);
+        }
+      }
+    }
+  }
+  if (steady.length > 1) {
+    out.push('#### Steady state (medians of the per-repetition p50 and CPU, first repetition left out)');
+    out.push('');
+    out.push(table(steady));
+    out.push('');
+  }
+
   const realRows: string[][] = [['server', 'mode', 'N', 'M', 'scenario', 'real Envoys converged', 'real p50 ms', 'real max ms', 'simulated p50 ms', 'simulated max ms', 'real start-up ms']];
   for (const p of points.values()) {
     for (const sc of p.scenarios) {
