@@ -104,13 +104,16 @@ class LoadGenerator {
     return this.readyPromise;
   }
 
-  /** Sends a command and waits for the answer with the same id (time-out: `timeoutMs` + 30 s). */
+  /**
+   * Sends a command and waits for the answer with the same id. Time-out: 2 × `timeoutMs` + 30 s, since a phase
+   * waits up to `timeoutMs` for convergence and up to as long again for the responses to stop.
+   */
   send(cmd: LoadCommand, timeoutMs = 60_000): Promise<LoadReply> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(cmd.id);
         reject(new Error(`load generator: no answer to ${cmd.cmd} ${cmd.id}`));
-      }, timeoutMs + 30_000);
+      }, 2 * timeoutMs + 30_000);
       const onExit = (): void => {
         clearTimeout(timer);
         reject(new Error('load generator exited'));
