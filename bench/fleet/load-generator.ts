@@ -17,6 +17,7 @@
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { EnvoyNode, writeSmallNode } from './envoy-node.js';
@@ -662,6 +663,9 @@ let connections: Connections | null = null;
 let connectSpec: ConnectSpec | null = null;
 
 let phase = { startWall: 0, cpu: process.cpuUsage() };
+/** The generator's own event-loop delay: a generator that falls behind shows here. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function startPhase(): void {
   counters.bytes = 0;
@@ -672,6 +676,7 @@ function startPhase(): void {
   counters.firstError = undefined;
   counters.firstRetryReason = undefined;
   phase = { startWall: wallNow(), cpu: process.cpuUsage() };
+  loopDelay.reset();
 }
 
 function result(id: string, t0: number): PhaseResult {
@@ -695,6 +700,7 @@ function result(id: string, t0: number): PhaseResult {
     cpuSystemMs: cpu.system / 1000,
     wallMs: wallNow() - phase.startWall,
     rssBytes: process.memoryUsage.rss(),
+    loopDelayMaxMs: loopDelay.max / 1e6,
   };
   return counters.firstError === undefined ? base : { ...base, firstError: counters.firstError };
 }

@@ -165,6 +165,8 @@ export interface ScenarioResult {
   readonly serverCpuSec: number;
   /** Load-generator CPU seconds per repetition (mean). */
   readonly loadgenCpuSec: number;
+  /** The load generator's longest event-loop delay, ms (max over repetitions): a generator falling behind. */
+  readonly loadgenLoopDelayMaxMs: number;
   /** Bytes of xDS responses received per repetition (mean). */
   readonly bytesReceived: number;
   readonly responsesReceived: number;
@@ -271,6 +273,7 @@ function summarize(
     maxMs: all.length > 0 ? all[all.length - 1] : Number.NaN,
     serverCpuSec: mean((x) => x.serverCpuSec),
     loadgenCpuSec: mean((x) => (x.r.cpuUserMs + x.r.cpuSystemMs) / 1000),
+    loadgenLoopDelayMaxMs: Math.max(0, ...runs.map((x) => x.r.loopDelayMaxMs ?? 0)),
     bytesReceived: mean((x) => x.r.bytesReceived),
     responsesReceived: mean((x) => x.r.responsesReceived),
     errors: runs.reduce((s, x) => s + x.r.errors, 0),
@@ -520,14 +523,14 @@ function fmtMB(bytes: number): string {
 }
 
 function printTable(points: readonly PointResult[]): void {
-  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'retries', 'srv CPU s', 'lg CPU s', 'MB recv'];
+  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'retries', 'srv CPU s', 'lg CPU s', 'lg loop max ms', 'MB recv'];
   const rows: string[][] = [header];
   for (const p of points) {
     for (const s of p.scenarios) {
       rows.push([
         p.server, p.mode, String(p.n), String(p.m), s.scenario,
         fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.maxMs),
-        `${s.converged}/${s.samples}`, String(s.retries), s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMB(s.bytesReceived),
+        `${s.converged}/${s.samples}`, String(s.retries), s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMs(s.loadgenLoopDelayMaxMs), fmtMB(s.bytesReceived),
       ]);
     }
   }

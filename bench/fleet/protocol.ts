@@ -127,6 +127,8 @@ export interface PhaseResult {
   readonly wallMs: number;
   /** Resident set size of the load generator at the end of the phase, bytes. */
   readonly rssBytes: number;
+  /** Longest event-loop delay of the load generator during the phase, ms. */
+  readonly loopDelayMaxMs: number;
 }
 
 /** Messages from the load generator to the orchestrator. */
