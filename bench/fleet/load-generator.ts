@@ -1,26 +1,31 @@
 /**
  * The fleet load generator: a separate process (started by the orchestrator with `child_process.fork`,
- * run with `node --import tsx`) that simulates N Envoys, each one ADS stream with its own node id, spread
- * over a few HTTP/2 connections (one grpc-js client, hence one connection, per `streamsPerConnection`
- * streams).
- *
- * Each stream subscribes like Envoy: CDS and LDS wildcard first, then EDS for the cluster names received
- * and RDS for the route names found in the listeners' HTTP connection managers; it ACKs every response
- * (SotW: version_info and response_nonce; delta: response_nonce) and tracks, for the update the
- * orchestrator marked, when it has ACKed what that update must deliver (see {@link Expectation}).
+ * run with `node --import tsx`) that simulates N Envoys, each one ADS stream with its own node id on its own
+ * HTTP/2 connection, behaving as real Envoy 1.40 does (the facts are in fixtures/envoy-1.40/facts.json, captured
+ * by capture-envoy.ts; bench/fleet/README.md lists them): Envoy's 61 KB node on every request, CDS first, EDS for
+ * the clusters received (before the CDS ACK), LDS once every cluster has its endpoints, RDS for the listeners'
+ * routes, sorted delta subscribe lists, `initial_resource_versions` in a fresh random order per connection, and
+ * Envoy's jittered backoff after a failed stream. It ACKs every response (SotW: version_info and
+ * response_nonce; delta: response_nonce) and tracks, for the update the orchestrator marked, when each stream
+ * has ACKed what that update must deliver (see {@link Expectation}). The shortcuts of {@link Realism} turn parts
+ * of that off.
  *
  * To stay cheap it decodes DiscoveryResponse / DeltaDiscoveryResponse with protobufjs but leaves resources
  * as undecoded `Any` bytes, reading only their name (field 1) and, for listeners, the RDS route name with a
- * tiny protobuf reader; requests are written by hand with a cached block of resource names.
+ * tiny protobuf reader; requests are written by hand from pre-encoded blocks.
  *
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { EnvoyNode, writeSmallNode } from './envoy-node.js';
 import {
   TYPE_URLS,
+  nodeId,
   wallNow,
+  type Realism,
   type Expectation,
   type LoadCommand,
   type LoadReply,
@@ -136,7 +141,15 @@ type AdsClientInstance = grpc.Client & {
 };
 
 /** Counters of the current phase. */
-const counters = { bytes: 0, responses: 0, requests: 0, errors: 0, firstError: undefined as string | undefined };
+const counters = {
+  bytes: 0,
+  responses: 0,
+  requests: 0,
+  errors: 0,
+  retries: 0,
+  firstError: undefined as string | undefined,
+  firstRetryReason: undefined as string | undefined,
+};
 
 /** Progress of one stream on one expectation of the tracked update. */
 interface EntryProgress {
@@ -208,9 +221,9 @@ interface KindState {
   version: string;
   /** Last nonce received. */
   nonce: string;
-  /** Subscribed names (EDS/RDS); null for wildcard types. */
+  /** Subscribed names (EDS/RDS), sorted; null for wildcard types. */
   names: string[] | null;
-  /** Pre-encoded repeated resource_names block for `names` (SotW). */
+  /** Pre-encoded repeated resource_names block for `names` (SotW: in this Envoy's own order). */
   namesBlock: Buffer;
   /** Whether a request for this type has been sent on the current stream. */
   subscribed: boolean;
@@ -229,13 +242,46 @@ function newKindState(wildcard: boolean): KindState {
   };
 }
 
+/** Fisher-Yates, in place. */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = items[i];
+    items[i] = items[j]!;
+    items[j] = t;
+  }
+  return items;
+}
+
 /**
- * The encoded `initial_resource_versions` of a type: the streams of a fleet hold the same versions, so the last
- * block encoded per type is reused when the map has the same entries (checked entry by entry, which costs far
- * less than encoding a thousand names again per stream).
+ * Encoded `initial_resource_versions` entries (field 5, one per name and version): the generator's own memo, so
+ * that a reconnect costs it a shuffle and a concatenation per stream instead of encoding every entry again. The
+ * request bytes still differ per connection: the entries come in a fresh random order each time, as Envoy's do.
+ * Bounded: cleared past 200,000 entries.
+ */
+const versionEntries = new Map<string, { version: string; bytes: Buffer }>();
+function versionEntry(name: string, version: string): Buffer {
+  const known = versionEntries.get(name);
+  if (known !== undefined && known.version === version) return known.bytes;
+  if (versionEntries.size >= 200_000) versionEntries.clear();
+  const bytes = Buffer.from(new Writer(name.length + version.length + 16).mapEntry(5, name, version).finish());
+  versionEntries.set(name, { version, bytes });
+  return bytes;
+}
+
+/** Envoy's order: the versions held, in a fresh random order, encoded for this connection. */
+function randomOrderVersions(versions: ReadonlyMap<string, string>): Buffer {
+  const entries: Buffer[] = [];
+  for (const [name, version] of versions) entries.push(versionEntry(name, version));
+  return Buffer.concat(shuffle(entries));
+}
+
+/**
+ * The `--versions-order shared` shortcut: the last block encoded per type is reused when the map has the same
+ * entries (checked entry by entry), so streams holding the same versions send the same bytes.
  */
 const lastInitialVersions = new Map<XdsKind, { versions: Map<string, string>; block: Buffer }>();
-function initialVersionsBlock(kind: XdsKind, versions: ReadonlyMap<string, string>): Buffer {
+function sharedVersions(kind: XdsKind, versions: ReadonlyMap<string, string>): Buffer {
   const last = lastInitialVersions.get(kind);
   if (last !== undefined && last.versions.size === versions.size) {
     let same = true;
@@ -258,12 +304,79 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** One simulated Envoy: one ADS stream. */
+/** Envoy's reconnect backoff for its xDS stream: jittered exponential, base 500 ms, at most 30 s. */
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Real Envoy's node (loaded once; every simulated Envoy writes it with its own id). */
+let envoyNode: EnvoyNode | undefined;
+
+/** Where streams get their HTTP/2 connection. */
+interface Connections {
+  /** The client (connection) stream `index` opens its next stream on. */
+  take(index: number): AdsClientInstance;
+  /** Called when stream `index` is done with the client it took (closed, or failed). */
+  release(index: number, client: AdsClientInstance): void;
+  closeAll(): void;
+}
+
+function newClient(spec: ConnectSpec): AdsClientInstance {
+  return new AdsClient(spec.target, grpc.credentials.createInsecure(), {
+    // A channel of its own per client: one HTTP/2 connection each.
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+    'grpc-node.flow_control_window': spec.windowBytes,
+  }) as unknown as AdsClientInstance;
+}
+
+/**
+ * Envoy's way: one connection per stream, made when the stream opens and closed when it ends, so that a stream
+ * retried after a failure connects again.
+ */
+function connectionPerStream(spec: ConnectSpec): Connections {
+  const open = new Set<AdsClientInstance>();
+  return {
+    take: () => {
+      const c = newClient(spec);
+      open.add(c);
+      return c;
+    },
+    release: (_index, c) => {
+      open.delete(c);
+      c.close();
+    },
+    closeAll: () => {
+      for (const c of open) c.close();
+      open.clear();
+    },
+  };
+}
+
+/** The `--streams-per-connection K` shortcut: K streams share each gRPC client (and its connection). */
+function sharedConnections(spec: ConnectSpec): Connections {
+  const clients: AdsClientInstance[] = [];
+  for (let i = 0; i < Math.ceil(spec.streams / spec.streamsPerConnection); i++) clients.push(newClient(spec));
+  return {
+    take: (index) => clients[Math.floor(index / spec.streamsPerConnection)],
+    release: () => undefined,
+    closeAll: () => {
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+type ConnectSpec = Extract<LoadCommand, { cmd: 'connect' }>;
+
+/** One simulated Envoy: one ADS stream, on its own HTTP/2 connection, reopened after failures. */
 class SimulatedEnvoy {
   private call: Duplex | null = null;
+  private client: AdsClientInstance | null = null;
   private cancelled = false;
   private nodeSent = false;
-  private readonly nodeBlock: Buffer;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private connections: Connections | null = null;
   private readonly state: Record<XdsKind, KindState> = {
     cds: newKindState(true),
     eds: newKindState(false),
@@ -275,11 +388,11 @@ class SimulatedEnvoy {
   doneAt = 0;
 
   constructor(
+    readonly index: number,
     readonly nodeId: string,
     readonly mode: XdsMode,
-  ) {
-    this.nodeBlock = new Writer().string(1, nodeId).string(2, 'bench-fleet').finish();
-  }
+    readonly realism: Realism,
+  ) {}
 
   /** Starts tracking `t` on this stream. */
   track(t: Tracker): void {
@@ -288,8 +401,13 @@ class SimulatedEnvoy {
     this.doneAt = 0;
   }
 
-  /** Opens the stream; after a disconnect the stream resumes with what it holds, as Envoy does. */
-  open(client: AdsClientInstance): void {
+  /**
+   * Opens the stream. A first stream subscribes as Envoy initialises: CDS; EDS for the clusters received; LDS
+   * once every cluster has its endpoints; RDS for the listeners' routes. After a disconnect the stream resumes
+   * with what it holds, all four types at once, as Envoy does.
+   */
+  open(connections: Connections): void {
+    this.connections = connections;
     this.cancelled = false;
     this.nodeSent = false;
     // Nonces belong to a stream: a new stream starts without one (versions and names are kept).
@@ -297,11 +415,14 @@ class SimulatedEnvoy {
       this.state[k].subscribed = false;
       this.state[k].nonce = '';
     }
+    const client = connections.take(this.index);
+    this.client = client;
     const call = this.mode === 'sotw' ? client.StreamAggregatedResources() : client.DeltaAggregatedResources();
     this.call = call;
     call.on('data', (buf: Buffer) => {
       counters.bytes += buf.length;
       counters.responses++;
+      this.failures = 0;
       try {
         if (this.mode === 'sotw') this.onSotw(buf);
         else this.onDelta(buf);
@@ -309,15 +430,15 @@ class SimulatedEnvoy {
         this.fail(err);
       }
     });
-    call.on('error', (err: Error) => {
-      if (!this.cancelled) this.fail(err);
+    call.on('error', () => undefined);
+    call.on('status', (status: grpc.StatusObject) => {
+      if (this.call === call && !this.cancelled) this.retry(`${status.code} ${status.details}`);
     });
-    call.on('end', () => undefined);
     const resume = this.state.cds.version !== '' || this.state.cds.versions.size > 0;
     this.subscribe('cds');
-    this.subscribe('lds');
     if (resume) {
       if (this.state.eds.names!.length > 0) this.subscribe('eds');
+      this.subscribe('lds');
       if (this.state.rds.names!.length > 0) this.subscribe('rds');
     }
   }
@@ -325,8 +446,27 @@ class SimulatedEnvoy {
   /** Cancels the stream (the state is kept for the next `open`). */
   close(): void {
     this.cancelled = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.call?.cancel();
     this.call = null;
+    if (this.client !== null) this.connections?.release(this.index, this.client);
+    this.client = null;
+  }
+
+  /** The stream ended or never connected: Envoy opens a new one after its jittered backoff. */
+  private retry(reason: string): void {
+    counters.retries++;
+    counters.firstRetryReason ??= `${this.nodeId}: ${reason}`;
+    this.call = null;
+    if (this.client !== null) this.connections?.release(this.index, this.client);
+    this.client = null;
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failures, 16));
+    this.failures++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.cancelled && this.connections !== null) this.open(this.connections);
+    }, Math.random() * ceiling);
   }
 
   private fail(err: unknown): void {
@@ -340,13 +480,22 @@ class SimulatedEnvoy {
   }
 
   private nodeField(w: Writer, field: number): void {
-    if (!this.nodeSent) {
-      w.bytes(field, this.nodeBlock);
-      this.nodeSent = true;
+    if (this.nodeSent && !this.realism.nodeOnEveryRequest) return;
+    if (this.realism.node === 'envoy') {
+      envoyNode ??= new EnvoyNode();
+      envoyNode.write(w, field, this.nodeId);
+    } else {
+      writeSmallNode(w, field, this.nodeId);
     }
+    this.nodeSent = true;
   }
 
-  /** Sends the first request of a type on this stream (and a resubscription when names change). */
+  /** A request writer sized for the node. */
+  private writer(): Writer {
+    return new Writer(this.realism.node === 'envoy' && envoyNode ? envoyNode.size(this.nodeId.length) + 256 : 256);
+  }
+
+  /** Sends the first request of a type on this stream. */
   private subscribe(kind: XdsKind): void {
     const s = this.state[kind];
     s.subscribed = true;
@@ -354,18 +503,21 @@ class SimulatedEnvoy {
       this.sotwRequest(kind);
       return;
     }
-    // Delta: initial request of the type on this stream: subscriptions plus what is held.
-    const w = new Writer();
+    // Delta: initial request of the type on this stream: subscriptions (sorted, as Envoy sends them) plus what
+    // is held.
+    const w = this.writer();
     this.nodeField(w, 1);
     w.string(2, TYPE_URLS[kind]);
     if (s.names) w.raw(encodeRepeatedString(3, s.names));
-    if (s.versions.size > 0) w.raw(initialVersionsBlock(kind, s.versions));
+    if (s.versions.size > 0) {
+      w.raw(this.realism.versionsOrder === 'random' ? randomOrderVersions(s.versions) : sharedVersions(kind, s.versions));
+    }
     this.write(w);
   }
 
   private sotwRequest(kind: XdsKind): void {
     const s = this.state[kind];
-    const w = new Writer();
+    const w = this.writer();
     w.string(1, s.version);
     this.nodeField(w, 2);
     w.raw(s.namesBlock);
@@ -374,14 +526,15 @@ class SimulatedEnvoy {
     this.write(w);
   }
 
-  /** Sets the names of a non-wildcard type; subscribes or resubscribes when they changed. */
+  /** Sets the names of a non-wildcard type (sorted); subscribes or resubscribes when they changed. */
   private setNames(kind: XdsKind, names: string[]): void {
     const s = this.state[kind];
     const old = s.names ?? [];
     if (s.subscribed && sameNames(old, names)) return;
     if (this.mode === 'sotw') {
       s.names = names;
-      s.namesBlock = encodeRepeatedString(3, names);
+      // Envoy's SotW name lists come in its own hash order, not sorted.
+      s.namesBlock = encodeRepeatedString(3, shuffle(names.slice()));
       s.subscribed = true;
       this.sotwRequest(kind);
       return;
@@ -397,7 +550,8 @@ class SimulatedEnvoy {
     const removed = old.filter((n) => !next.has(n));
     s.names = names;
     for (const n of removed) s.versions.delete(n);
-    const w = new Writer();
+    const w = this.writer();
+    this.nodeField(w, 1);
     w.string(2, TYPE_URLS[kind]);
     w.raw(encodeRepeatedString(3, added));
     w.raw(encodeRepeatedString(4, removed));
@@ -433,6 +587,14 @@ class SimulatedEnvoy {
     return this.progress?.some((p) => !p.done && p.entry.kind === kind && p.remaining !== null) ?? false;
   }
 
+  /** Envoy asks for listeners once its clusters are initialised: every cluster has its endpoints. */
+  private maybeSubscribeListeners(edsDelivered: number): void {
+    if (this.state.lds.subscribed) return;
+    const wanted = this.state.eds.names?.length ?? 0;
+    const held = this.mode === 'sotw' ? edsDelivered : this.state.eds.versions.size;
+    if (held >= wanted) this.subscribe('lds');
+  }
+
   private onSotw(buf: Buffer): void {
     const res = DiscoveryResponse.decode(buf) as unknown as SotwResponse;
     const kind = KIND_BY_URL.get(res.type_url ?? '');
@@ -446,9 +608,11 @@ class SimulatedEnvoy {
     s.version = res.version_info ?? '';
     s.nonce = res.nonce ?? '';
     this.observe(kind, names, resources.length);
-    this.sotwRequest(kind); // ACK
+    // Envoy's order: the subscriptions a response leads to go out before its ACK.
     if (kind === 'cds') this.setNames('eds', names!.slice().sort());
     else if (kind === 'lds') this.setNames('rds', this.routeNames(resources.map(anyValue)));
+    this.sotwRequest(kind); // ACK
+    if (kind === 'eds') this.maybeSubscribeListeners(resources.length);
     this.checkDone();
   }
 
@@ -469,10 +633,7 @@ class SimulatedEnvoy {
     for (const name of res.removed_resources ?? []) changedNames = s.versions.delete(name) || changedNames;
     s.nonce = res.nonce ?? '';
     this.observe(kind, names, resources.length);
-    const ack = new Writer();
-    ack.string(2, TYPE_URLS[kind]);
-    ack.string(6, s.nonce);
-    this.write(ack);
+    // Envoy's order: the subscriptions a response leads to go out before its ACK.
     if (kind === 'cds') {
       if (changedNames || !this.state.eds.subscribed) this.setNames('eds', [...s.versions.keys()].sort());
     } else if (kind === 'lds') {
@@ -481,6 +642,12 @@ class SimulatedEnvoy {
       const all = new Set([...(this.state.rds.names ?? []), ...fresh]);
       this.setNames('rds', [...all].sort());
     }
+    const ack = this.writer();
+    this.nodeField(ack, 1);
+    ack.string(2, TYPE_URLS[kind]);
+    ack.string(6, s.nonce);
+    this.write(ack);
+    if (kind === 'eds') this.maybeSubscribeListeners(resources.length);
     this.checkDone();
   }
 
@@ -492,35 +659,24 @@ class SimulatedEnvoy {
 }
 
 const envoys: SimulatedEnvoy[] = [];
-let clients: AdsClientInstance[] = [];
-let connectSpec: Extract<LoadCommand, { cmd: 'connect' }> | null = null;
-
-function makeClients(spec: Extract<LoadCommand, { cmd: 'connect' }>): AdsClientInstance[] {
-  const count = Math.ceil(spec.streams / spec.streamsPerConnection);
-  const out: AdsClientInstance[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(
-      new AdsClient(spec.target, grpc.credentials.createInsecure(), {
-        // A channel of its own per client: one HTTP/2 connection each.
-        'grpc.use_local_subchannel_pool': 1,
-        'grpc.max_receive_message_length': -1,
-        'grpc.max_send_message_length': -1,
-        'grpc-node.flow_control_window': spec.windowBytes,
-      }) as unknown as AdsClientInstance,
-    );
-  }
-  return out;
-}
+let connections: Connections | null = null;
+let connectSpec: ConnectSpec | null = null;
 
 let phase = { startWall: 0, cpu: process.cpuUsage() };
+/** The generator's own event-loop delay: a generator that falls behind shows here. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function startPhase(): void {
   counters.bytes = 0;
   counters.responses = 0;
   counters.requests = 0;
   counters.errors = 0;
+  counters.retries = 0;
   counters.firstError = undefined;
+  counters.firstRetryReason = undefined;
   phase = { startWall: wallNow(), cpu: process.cpuUsage() };
+  loopDelay.reset();
 }
 
 function result(id: string, t0: number): PhaseResult {
@@ -538,10 +694,13 @@ function result(id: string, t0: number): PhaseResult {
     responsesReceived: counters.responses,
     requestsSent: counters.requests,
     errors: counters.errors,
+    retries: counters.retries,
+    ...(counters.firstRetryReason === undefined ? {} : { firstRetryReason: counters.firstRetryReason }),
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
     wallMs: wallNow() - phase.startWall,
     rssBytes: process.memoryUsage.rss(),
+    loopDelayMaxMs: loopDelay.max / 1e6,
   };
   return counters.firstError === undefined ? base : { ...base, firstError: counters.firstError };
 }
@@ -583,14 +742,15 @@ async function handle(msg: LoadCommand): Promise<LoadReply> {
       connectSpec = msg;
       if (!resume) {
         for (let i = 0; i < msg.streams; i++) {
-          envoys.push(new SimulatedEnvoy(`envoy-${String(i).padStart(5, '0')}`, msg.mode));
+          envoys.push(new SimulatedEnvoy(i, nodeId(msg.firstNode + i), msg.mode, msg.realism));
         }
       }
       startPhase();
       const t0 = wallNow();
       beginTracking(msg.id, msg.expect);
-      clients = makeClients(msg);
-      envoys.forEach((e, i) => e.open(clients[Math.floor(i / msg.streamsPerConnection)]));
+      const pool = msg.streamsPerConnection <= 1 ? connectionPerStream(msg) : sharedConnections(msg);
+      connections = pool;
+      for (const e of envoys) e.open(pool);
       await tracker!.wait(msg.timeoutMs);
       await settle(SETTLE_QUIET_MS, msg.timeoutMs);
       return result(msg.id, t0);
@@ -617,8 +777,8 @@ async function handle(msg: LoadCommand): Promise<LoadReply> {
 
 function closeAll(): void {
   for (const e of envoys) e.close();
-  for (const c of clients) c.close();
-  clients = [];
+  connections?.closeAll();
+  connections = null;
 }
 
 if (!process.send) {

@@ -15,8 +15,10 @@
  * version and V8 heap per stream. Writes `.bench-out/fleet-<time>.json` and prints a table.
  *
  * Flags: `--servers go,ours` (also `base`: our server from the checkout in `FLEET_BASE_DIR`) `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
- * `--full` `--smoke` `--repeat R` `--streams-per-connection K` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin`
+ * `--full` `--smoke` `--repeat R` `--listeners L` `--endpoints E`
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin` `--real-envoys K`;
+ * shortcuts away from Envoy's behavior: `--node small` `--node-first-only` `--versions-order shared`
+ * `--streams-per-connection K` `--keying fleet`
  * `--scenarios one-endpoint,all,reconnect` (after the connect storm, which always runs) `--warmup K` (snapshots
  * set before the fleet connects, default 10).
  *
@@ -27,8 +29,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nonNegativeInteger, type Expectation, type LoadCommand, type LoadReply, type PhaseResult, type XdsMode } from './protocol.js';
+import {
+  ENVOY_LIKE,
+  nonNegativeInteger,
+  type Expectation,
+  type LoadCommand,
+  type LoadReply,
+  type PhaseResult,
+  type Realism,
+  type XdsMode,
+  wallNow,
+} from './protocol.js';
 import { checkResources } from './check-resources.js';
+import { RealEnvoys, type RealEnvoyResult } from './real-envoys.js';
 import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -91,13 +104,16 @@ class LoadGenerator {
     return this.readyPromise;
   }
 
-  /** Sends a command and waits for the answer with the same id (time-out: `timeoutMs` + 30 s). */
+  /**
+   * Sends a command and waits for the answer with the same id. Time-out: 2 × `timeoutMs` + 30 s, since a phase
+   * waits up to `timeoutMs` for convergence and up to as long again for the responses to stop.
+   */
   send(cmd: LoadCommand, timeoutMs = 60_000): Promise<LoadReply> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(cmd.id);
         reject(new Error(`load generator: no answer to ${cmd.cmd} ${cmd.id}`));
-      }, timeoutMs + 30_000);
+      }, 2 * timeoutMs + 30_000);
       const onExit = (): void => {
         clearTimeout(timer);
         reject(new Error('load generator exited'));
@@ -136,7 +152,10 @@ class LoadGenerator {
 export interface ScenarioResult {
   readonly scenario: 'connect' | 'one-endpoint' | 'all' | 'reconnect';
   readonly streams: number;
-  /** Stream convergences measured (streams × repetitions) and how many converged. */
+  /**
+   * Stream convergences measured (streams × repetitions) and how many converged. A stream that did not converge
+   * counts as infinitely slow in the percentiles (they are `Infinity` when more than that share did not).
+   */
   readonly samples: number;
   readonly converged: number;
   readonly p50Ms: number;
@@ -146,6 +165,8 @@ export interface ScenarioResult {
   readonly serverCpuSec: number;
   /** Load-generator CPU seconds per repetition (mean). */
   readonly loadgenCpuSec: number;
+  /** The load generator's longest event-loop delay, ms (max over repetitions): a generator falling behind. */
+  readonly loadgenLoopDelayMaxMs: number;
   /** Bytes of xDS responses received per repetition (mean). */
   readonly bytesReceived: number;
   readonly responsesReceived: number;
@@ -158,6 +179,11 @@ export interface ScenarioResult {
   readonly encodesPerResource?: number;
   readonly errors: number;
   readonly firstError?: string;
+  /** `--real-envoys`: the real Envoys' convergence in this scenario (repetitions pooled). */
+  readonly realEnvoys?: RealEnvoyResult;
+  /** Streams that failed and were opened again after Envoy's backoff (summed over repetitions). */
+  readonly retries: number;
+  readonly firstRetryReason?: string;
   /** Each repetition on its own, in order: its convergence p50 and max, server CPU, and `set` time. */
   readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number }[];
 }
@@ -193,6 +219,23 @@ interface RunSample {
   readonly setMs?: number;
   /** What the server's `stats` said at the end of the phase (servers that report it). */
   readonly stats?: ServerReply;
+  /** `--real-envoys`: the real Envoys' convergence. */
+  readonly real?: RealEnvoyResult;
+}
+
+/** The real Envoys' results of several repetitions as one. */
+function pooled(runs: readonly RunSample[]): { realEnvoys?: RealEnvoyResult } {
+  const real = runs.flatMap((x) => (x.real === undefined ? [] : [x.real]));
+  if (real.length === 0) return {};
+  const startup = real.flatMap((r) => r.startupMs ?? []);
+  return {
+    realEnvoys: {
+      envoys: real.reduce((s, r) => s + r.envoys, 0),
+      converged: real.reduce((s, r) => s + r.converged, 0),
+      latenciesMs: real.flatMap((r) => r.latenciesMs).sort((a, b) => a - b),
+      ...(startup.length > 0 ? { startupMs: startup.sort((a, b) => a - b) } : {}),
+    },
+  };
 }
 
 /** `{ [key]: max over runs }` of a field some servers report, or `{}` when none does. */
@@ -209,30 +252,43 @@ function summarize(
   streams: number,
   runs: readonly RunSample[],
 ): ScenarioResult {
-  const all = runs.flatMap((x) => x.r.latenciesMs).sort((a, b) => a - b);
+  const converged = runs.reduce((s, x) => s + x.r.latenciesMs.length, 0);
+  // A stream that never converged is infinitely slow: it stays in the sample.
+  const all = [
+    ...runs.flatMap((x) => x.r.latenciesMs),
+    ...Array.from({ length: streams * runs.length - converged }, () => Number.POSITIVE_INFINITY),
+  ].sort((a, b) => a - b);
   const mean = (f: (x: (typeof runs)[number]) => number): number =>
     runs.reduce((s, x) => s + f(x), 0) / Math.max(1, runs.length);
   const firstError = runs.find((x) => x.r.firstError !== undefined)?.r.firstError;
+  const firstRetryReason = runs.find((x) => x.r.firstRetryReason !== undefined)?.r.firstRetryReason;
   const setRuns = runs.filter((x) => x.setMs !== undefined);
   const base: ScenarioResult = {
     scenario,
     streams,
     samples: streams * runs.length,
-    converged: all.length,
+    converged,
     p50Ms: percentile(all, 50),
     p99Ms: percentile(all, 99),
     maxMs: all.length > 0 ? all[all.length - 1] : Number.NaN,
     serverCpuSec: mean((x) => x.serverCpuSec),
     loadgenCpuSec: mean((x) => (x.r.cpuUserMs + x.r.cpuSystemMs) / 1000),
+    loadgenLoopDelayMaxMs: Math.max(0, ...runs.map((x) => x.r.loopDelayMaxMs ?? 0)),
     bytesReceived: mean((x) => x.r.bytesReceived),
     responsesReceived: mean((x) => x.r.responsesReceived),
     errors: runs.reduce((s, x) => s + x.r.errors, 0),
+    retries: runs.reduce((s, x) => s + x.r.retries, 0),
+    ...pooled(runs),
+    ...(firstRetryReason === undefined ? {} : { firstRetryReason }),
     ...(setRuns.length > 0 ? { serverSetMs: setRuns.reduce((s, x) => s + x.setMs!, 0) / setRuns.length } : {}),
     ...maxOf(runs, 'eventLoopDelayMaxMs'),
     ...maxOf(runs, 'eventLoopDelayP99Ms'),
     ...maxOf(runs, 'encodesPerResource'),
     runs: runs.map((x) => {
-      const sorted = [...x.r.latenciesMs].sort((a, b) => a - b);
+      const sorted = [
+        ...x.r.latenciesMs,
+        ...Array.from({ length: streams - x.r.latenciesMs.length }, () => Number.POSITIVE_INFINITY),
+      ].sort((a, b) => a - b);
       return {
         p50Ms: percentile(sorted, 50),
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
@@ -252,6 +308,10 @@ interface RunOptions {
   readonly modes: XdsMode[];
   readonly repeat: number;
   readonly streamsPerConnection: number;
+  /** How far the simulated Envoys copy real Envoy (default: as far as captured). */
+  readonly realism: Realism;
+  /** `node`: a snapshot per node id, as applications do; `fleet`: one snapshot under one key for every node. */
+  readonly keying: 'node' | 'fleet';
   readonly listeners: number;
   readonly endpoints: number;
   readonly timeoutMs: number;
@@ -261,6 +321,8 @@ interface RunOptions {
   readonly profileLoadgen: boolean;
   /** Writes a CPU profile of our server (`--cpu-prof`) under `outDir`/profiles. */
   readonly profileServer: boolean;
+  /** Real Envoy processes among the N (the last node ids), measured beside the simulated ones. */
+  readonly realEnvoys: number;
   /** Pins the server to CPU 0 and the load generator to CPU 1. */
   readonly pin: boolean;
   /** Our servers make snapshots with `await Snapshot.create` (sliced encoding) instead of `new Snapshot`. */
@@ -299,6 +361,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   if (!starter) throw new Error(`unknown server ${serverName}`);
   const spec = {
     clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir, sliced: o.sliced,
+    nodes: n, keying: o.keying,
     ...(o.profileServer ? { profileDir: join(o.outDir, 'profiles') } : {}),
   };
   const server = await starter.start(spec);
@@ -322,14 +385,18 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     { kind: 'lds', count: o.listeners },
     { kind: 'rds', count: o.listeners },
   ];
+  const realCount = Math.min(o.realEnvoys, n);
+  const real = realCount > 0 ? new RealEnvoys(n - realCount, realCount) : undefined;
   const connectCmd = (id: string, expect: readonly Expectation[]): LoadCommand => ({
     cmd: 'connect',
     id,
     target: `127.0.0.1:${server.port}`,
-    streams: n,
+    streams: n - realCount,
+    firstNode: 0,
     streamsPerConnection: o.streamsPerConnection,
     mode,
     windowBytes: o.windowBytes,
+    realism: o.realism,
     expect,
     timeoutMs: o.timeoutMs,
   });
@@ -343,7 +410,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     // first time the server's stream code runs.
     for (let i = 0; i < o.warmup; i++) {
       await prepare(i % 2 === 0 ? 'all' : 'one-endpoint');
-      await server.request({ op: 'set', version: String(version) });
+      await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
     }
     // Memory readings follow a garbage collection in the server (both servers do one on `gc`), so that the
     // warm-up's garbage is neither counted as idle memory nor reused by the streams unseen.
@@ -353,8 +420,14 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
 
     // Connect storm.
     let cpu0 = cpuSeconds(server.pid);
-    const connect = await lg.result(connectCmd('connect', fullConfig), o.timeoutMs);
-    scenarios.push(summarize('connect', n, [{ r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0 }]));
+    const connectT0 = wallNow();
+    const [connect, realConnect] = await Promise.all([
+      lg.result(connectCmd('connect', fullConfig), o.timeoutMs),
+      real?.connect(mode, server.port, connectT0, o.timeoutMs),
+    ]);
+    scenarios.push(summarize('connect', n - realCount, [
+      { r: connect, serverCpuSec: cpuSeconds(server.pid) - cpu0, ...(realConnect === undefined ? {} : { real: realConnect }) },
+    ]));
     loadgenPeak = Math.max(loadgenPeak, connect.rssBytes);
     await waitForStreams(server, n, 10_000);
     heapConnected = (await server.request({ op: 'stats', gc: true })).heapUsedBytes;
@@ -368,12 +441,21 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
         await prepare(change);
         const id = `${tag}-${i}`;
         await lg.send({ cmd: 'mark', id, expect });
+        const base = await real?.baseline();
         const c0 = cpuSeconds(server.pid);
-        const set = await server.request({ op: 'set', version: String(version) });
-        const r = await lg.result({ cmd: 'await', id, t0: set.t0 ?? Date.now(), timeoutMs: o.timeoutMs }, o.timeoutMs);
+        const set = await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
+        const t0 = set.t0 ?? Date.now();
+        const [r, realResult] = await Promise.all([
+          lg.result({ cmd: 'await', id, t0, timeoutMs: o.timeoutMs }, o.timeoutMs),
+          base === undefined ? undefined : real?.converge(change, base, t0, o.timeoutMs),
+        ]);
         const serverCpuSec = cpuSeconds(server.pid) - c0;
         const stats = await server.request({ op: 'stats' });
-        runs.push({ r, serverCpuSec, stats, ...(set.ms === undefined ? {} : { setMs: set.ms }) });
+        runs.push({
+          r, serverCpuSec, stats,
+          ...(set.ms === undefined ? {} : { setMs: set.ms }),
+          ...(realResult === undefined ? {} : { real: realResult }),
+        });
         loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
         await sleep(100);
       }
@@ -381,30 +463,32 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     };
     if (o.scenarios.has('one-endpoint')) {
       scenarios.push(
-        summarize('one-endpoint', n, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
+        summarize('one-endpoint', n - realCount, await update('one-endpoint', [{ kind: 'eds', names: [clusterName(0)] }], 'one')),
       );
     }
     if (o.scenarios.has('all')) {
-      scenarios.push(summarize('all', n, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
+      scenarios.push(summarize('all', n - realCount, await update('all', [{ kind: 'cds', count: m }, { kind: 'eds', count: m }], 'all')));
     }
 
     // Reconnect: drop, change one assignment while down, reconnect with what they hold.
     const reconnectRuns: RunSample[] = [];
     for (let i = 0; i < (o.scenarios.has('reconnect') ? o.repeat : 0); i++) {
       await lg.send({ cmd: 'disconnect', id: `drop-${i}` });
-      const left = await waitForStreams(server, 0, 30_000);
-      if (left !== 0) throw new Error(`${left} streams still open on the server after the disconnect`);
+      // The real Envoys stay connected.
+      const left = await waitForStreams(server, realCount, 30_000);
+      if (left !== realCount) throw new Error(`${left - realCount} streams still open on the server after the disconnect`);
       await prepare('one-endpoint');
-      await server.request({ op: 'set', version: String(version) });
+      await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
       cpu0 = cpuSeconds(server.pid);
       const r = await lg.result(connectCmd(`reconnect-${i}`, [{ kind: 'eds', names: [clusterName(0)] }]), o.timeoutMs);
       reconnectRuns.push({ r, serverCpuSec: cpuSeconds(server.pid) - cpu0 });
       loadgenPeak = Math.max(loadgenPeak, r.rssBytes);
     }
-    if (o.scenarios.has('reconnect')) scenarios.push(summarize('reconnect', n, reconnectRuns));
+    if (o.scenarios.has('reconnect')) scenarios.push(summarize('reconnect', n - realCount, reconnectRuns));
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   }
+  await real?.stop();
   const peak = memoryBytes(server.pid, 'VmHWM');
   await lg.stop();
   await server.stop();
@@ -429,6 +513,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
 // Output
 
 function fmtMs(v: number): string {
+  if (v === Number.POSITIVE_INFINITY) return '∞';
   if (!Number.isFinite(v)) return '-';
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
@@ -438,14 +523,14 @@ function fmtMB(bytes: number): string {
 }
 
 function printTable(points: readonly PointResult[]): void {
-  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'srv CPU s', 'lg CPU s', 'MB recv'];
+  const header = ['server', 'mode', 'N', 'M', 'scenario', 'p50 ms', 'p99 ms', 'max ms', 'conv', 'retries', 'srv CPU s', 'lg CPU s', 'lg loop max ms', 'MB recv'];
   const rows: string[][] = [header];
   for (const p of points) {
     for (const s of p.scenarios) {
       rows.push([
         p.server, p.mode, String(p.n), String(p.m), s.scenario,
         fmtMs(s.p50Ms), fmtMs(s.p99Ms), fmtMs(s.maxMs),
-        `${s.converged}/${s.samples}`, s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMB(s.bytesReceived),
+        `${s.converged}/${s.samples}`, String(s.retries), s.serverCpuSec.toFixed(2), s.loadgenCpuSec.toFixed(2), fmtMs(s.loadgenLoopDelayMaxMs), fmtMB(s.bytesReceived),
       ]);
     }
   }
@@ -478,6 +563,20 @@ function printTable(points: readonly PointResult[]): void {
         `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}`),
   );
   if (loop.length > 0) console.log(`\n${loop.join('\n')}`);
+  const real = points.flatMap((p) =>
+    p.scenarios.flatMap((s) => {
+      const r = s.realEnvoys;
+      if (r === undefined) return [];
+      const sorted = r.latenciesMs;
+      return [
+        `${p.server} ${p.mode} N=${p.n} M=${p.m} ${s.scenario}: real Envoys ${r.converged}/${r.envoys} converged, ` +
+          `p50 ${fmtMs(percentile(sorted, 50))} ms, max ${fmtMs(sorted[sorted.length - 1] ?? Number.NaN)} ms` +
+          (r.startupMs ? ` (start-up to admin API: ${r.startupMs.map(fmtMs).join(', ')} ms)` : '') +
+          `; simulated p50 ${fmtMs(s.p50Ms)} ms, max ${fmtMs(s.maxMs)} ms`,
+      ];
+    }),
+  );
+  if (real.length > 0) console.log(`\n${real.join('\n')}`);
   for (const p of points) if (p.error !== undefined) console.log(`ERROR ${p.server} ${p.mode} N=${p.n} M=${p.m}: ${p.error}`);
 }
 
@@ -531,8 +630,18 @@ async function main(): Promise<number> {
       scenarios: { type: 'string' },
       warmup: { type: 'string' },
       sliced: { type: 'boolean', default: false },
+      'real-envoys': { type: 'string' },
+      node: { type: 'string' },
+      'node-first-only': { type: 'boolean', default: false },
+      'versions-order': { type: 'string' },
+      keying: { type: 'string' },
     },
   });
+  const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${flag}: ${value} is not one of ${allowed.join(', ')}`);
+    return value as T;
+  };
   const preset = values.smoke
     ? { n: '5', m: '10', repeat: '1', timeout: '30' }
     : values.full
@@ -562,7 +671,13 @@ async function main(): Promise<number> {
     m: numbers(values.m, preset.m),
     modes,
     repeat: numbers(values.repeat, preset.repeat)[0],
-    streamsPerConnection: numbers(values['streams-per-connection'], '20')[0],
+    streamsPerConnection: numbers(values['streams-per-connection'], '1')[0],
+    realism: {
+      node: choice('node', values.node, ['envoy', 'small'], ENVOY_LIKE.node),
+      nodeOnEveryRequest: !values['node-first-only'],
+      versionsOrder: choice('versions-order', values['versions-order'], ['random', 'shared'], ENVOY_LIKE.versionsOrder),
+    },
+    keying: choice('keying', values.keying, ['node', 'fleet'], 'node'),
     listeners: numbers(values.listeners, '1')[0],
     endpoints: numbers(values.endpoints, '3')[0],
     timeoutMs: numbers(values.timeout, preset.timeout)[0] * 1000,
@@ -571,6 +686,7 @@ async function main(): Promise<number> {
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
+    realEnvoys: nonNegativeInteger(values['real-envoys'], 0, 'real-envoys'),
     sliced: values.sliced,
     warmup: nonNegativeInteger(values.warmup, values.smoke ? 1 : 10, 'warmup'),
     scenarios: new Set(
@@ -588,9 +704,24 @@ async function main(): Promise<number> {
     console.log('resources: go-reference and resources.ts build identical resources');
   }
   const started = new Date();
+  const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  const host = machine();
+  // Written after every point, so that a long run stopped halfway keeps what it measured.
+  const save = (): void =>
+    writeFileSync(
+      file,
+      `${JSON.stringify(
+        { started: started.toISOString(), machine: host, options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points },
+        // A stream that never converged makes a percentile infinite; JSON has no Infinity.
+        (_key, value: unknown) => (value === Number.POSITIVE_INFINITY ? 'Infinity' : value),
+        2,
+      )}\n`,
+    );
   console.log(
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
-      `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} streams per connection`,
+      `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} stream(s) per connection; node ${o.realism.node}` +
+      `${o.realism.nodeOnEveryRequest ? ' on every request' : ' on first request only'}; initial versions ${o.realism.versionsOrder} order; ` +
+      `snapshots keyed by ${o.keying}`,
   );
   const points: PointResult[] = [];
   for (const m of o.m) {
@@ -600,6 +731,7 @@ async function main(): Promise<number> {
           const t = Date.now();
           const p = await runPoint(s, mode, n, m, o);
           points.push(p);
+          save();
           const conn = p.scenarios.find((x) => x.scenario === 'connect');
           console.log(
             `  ${s} ${mode} N=${n} M=${m}: ${((Date.now() - t) / 1000).toFixed(1)} s` +
@@ -610,11 +742,6 @@ async function main(): Promise<number> {
       }
     }
   }
-  const file = join(o.outDir, `fleet-${started.toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ started: started.toISOString(), machine: machine(), options: { ...o, outDir: relative(REPO_ROOT, o.outDir), scenarios: [...o.scenarios] }, points }, null, 2)}\n`,
-  );
   console.log('');
   printTable(points);
   console.log(`\nwritten: ${file}`);

@@ -2,10 +2,12 @@
  * Our xDS server as a fleet-benchmark server process (the control protocol is described in servers.ts and
  * bench/fleet/README.md).
  *
- * One `SnapshotCache` in ADS mode whose node hash maps every node to the key `fleet`, one snapshot per version,
- * served over ADS SotW and delta by `createServer(...)` on 127.0.0.1 (any free port).
+ * One `SnapshotCache` in ADS mode, one snapshot per version, served over ADS SotW and delta by
+ * `createServer(...)` on 127.0.0.1 (any free port). With `--keying node` (the default) the snapshot is set under
+ * each node id `envoy-00000` … of `--nodes`, as applications key snapshots by node; with `--keying fleet` the
+ * node hash maps every node to the key `fleet` and the snapshot is set once.
  *
- *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E [--sliced]
+ *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E --nodes N [--keying node|fleet] [--sliced]
  *
  * `--sliced` makes snapshots with `await Snapshot.create` (encoding in 5 ms slices) instead of `new Snapshot`.
  *
@@ -27,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
 import { TypeUrl } from 'xds-control-plane/resource';
 import { createServer } from 'xds-control-plane/server';
-import { nonNegativeInteger } from './protocol.js';
+import { nodeId, nonNegativeInteger } from './protocol.js';
 import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
 
 /** The one cache key every node maps to. */
@@ -62,6 +64,8 @@ async function main(): Promise<void> {
       clusters: { type: 'string' },
       listeners: { type: 'string' },
       endpoints: { type: 'string' },
+      nodes: { type: 'string' },
+      keying: { type: 'string', default: 'node' },
       sliced: { type: 'boolean', default: false },
     },
   });
@@ -73,13 +77,23 @@ async function main(): Promise<void> {
   const makeSnapshot = async (version: string, resources: FleetResources): Promise<Snapshot> =>
     values.sliced ? Snapshot.create(version, toResources(resources)) : new Snapshot(version, toResources(resources));
 
+  if (values.keying !== 'node' && values.keying !== 'fleet') throw new Error(`--keying: ${values.keying} is not node or fleet`);
+  const perNode = values.keying === 'node';
+  const keys = perNode
+    ? Array.from({ length: nonNegativeInteger(values.nodes, 0, 'nodes') }, (_, i) => nodeId(i))
+    : [FLEET_KEY];
+
   let streams = 0;
   let requests = 0;
   let responses = 0;
-  const cache = new SnapshotCache({ ads: true, hash: () => FLEET_KEY });
+  const cache = new SnapshotCache(perNode ? { ads: true } : { ads: true, hash: () => FLEET_KEY });
+  /** One snapshot, set under every key (for every node, as an application serving one config to a fleet does). */
+  const setAll = async (snapshot: Snapshot): Promise<void> => {
+    for (const key of keys) await cache.setSnapshot(key, snapshot);
+  };
   const generator = new FleetGenerator();
   const initial = generator.build(shape, 'none');
-  await cache.setSnapshot(FLEET_KEY, await makeSnapshot('1', initial));
+  await setAll(await makeSnapshot('1', initial));
 
   const xds = createServer(cache, {
     // The load generator connects the whole fleet at once, as go-control-plane (which has no such limit) sees it.
@@ -160,7 +174,7 @@ async function main(): Promise<void> {
         resourcesAtSet = count(resources);
         const t0 = performance.timeOrigin + performance.now();
         const started = performance.now();
-        await cache.setSnapshot(FLEET_KEY, await makeSnapshot(version, resources));
+        await setAll(await makeSnapshot(version, resources));
         const ms = performance.now() - started;
         const encodes = EncodedResource.encodeCount - encodesAtSet;
         return {

@@ -33,6 +33,31 @@ export interface Expectation {
   readonly count?: number;
 }
 
+/**
+ * How far the simulated Envoys copy real Envoy 1.40 (bench/fleet/fixtures/envoy-1.40/facts.json). The defaults
+ * ({@link ENVOY_LIKE}) copy it; the other values are shortcuts, each behind its own flag of the orchestrator.
+ */
+export interface Realism {
+  /** `envoy`: Envoy's captured node (about 61 KB) with the stream's own id; `small`: id and cluster only. */
+  readonly node: 'envoy' | 'small';
+  /** The node on every request (Envoy's default), or on the first request of a stream only. */
+  readonly nodeOnEveryRequest: boolean;
+  /**
+   * `random`: a reconnecting delta stream sends `initial_resource_versions` in a fresh random order, encoded for
+   * that connection, as Envoy does (its hash order changes per connection); `shared`: in the order the versions
+   * arrived, one encoded block reused by every stream that holds the same versions (equal bytes across streams).
+   */
+  readonly versionsOrder: 'random' | 'shared';
+}
+
+/** Real Envoy 1.40's behavior. */
+export const ENVOY_LIKE: Realism = { node: 'envoy', nodeOnEveryRequest: true, versionsOrder: 'random' };
+
+/** Node id of simulated Envoy `i` (the servers set a snapshot for each of these ids). */
+export function nodeId(i: number): string {
+  return `envoy-${String(i).padStart(5, '0')}`;
+}
+
 /** Commands from the orchestrator to the load generator. */
 export type LoadCommand =
   | {
@@ -43,11 +68,14 @@ export type LoadCommand =
       /** `host:port` on loopback. */
       readonly target: string;
       readonly streams: number;
-      /** Streams per gRPC client (each client has its own HTTP/2 connection). */
+      /** Index of the first stream's node id ({@link nodeId}); the streams take the ids that follow. */
+      readonly firstNode: number;
+      /** Streams per HTTP/2 connection (Envoy: 1; more share a gRPC client each). */
       readonly streamsPerConnection: number;
       readonly mode: XdsMode;
-      /** HTTP/2 flow-control window of the clients, bytes. */
+      /** HTTP/2 flow-control window of the clients (stream and connection), bytes. */
       readonly windowBytes: number;
+      readonly realism: Realism;
       readonly expect: readonly Expectation[];
       readonly timeoutMs: number;
     }
@@ -84,8 +112,12 @@ export interface PhaseResult {
   readonly responsesReceived: number;
   /** Requests (including ACKs) sent. */
   readonly requestsSent: number;
-  /** Stream errors other than our own cancellations. */
+  /** Errors of the generator (undecodable responses, unexpected types). */
   readonly errors: number;
+  /** Streams that failed (connect failure, reset, status) and were opened again after Envoy's backoff. */
+  readonly retries: number;
+  /** Why the first retried stream failed, if any did. */
+  readonly firstRetryReason?: string;
   /** First error message, if any. */
   readonly firstError?: string;
   /** CPU used by the load generator during the phase, ms. */
@@ -95,6 +127,8 @@ export interface PhaseResult {
   readonly wallMs: number;
   /** Resident set size of the load generator at the end of the phase, bytes. */
   readonly rssBytes: number;
+  /** Longest event-loop delay of the load generator during the phase, ms. */
+  readonly loopDelayMaxMs: number;
 }
 
 /** Messages from the load generator to the orchestrator. */

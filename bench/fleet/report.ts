@@ -3,9 +3,11 @@
  * beside go-control-plane with the ratios, memory, our extra measures, and ASCII charts of convergence
  * against N.
  *
- *   node --import tsx bench/fleet/report.ts .bench-out/fleet-<time>.json [more.json ...] > matrix.md
+ *   node --import tsx bench/fleet/report.ts [--ours NAME] .bench-out/fleet-<time>.json [more.json ...] > matrix.md
  *
- * Points of later files replace points of earlier ones with the same (server, mode, N, M).
+ * Points of later files replace points of earlier ones with the same (server, mode, N, M). `--ours base` puts
+ * the server run as `base` (another checkout of ours) in the place of `ours`. A percentile shown as ∞ means
+ * that more streams than its share never converged.
  *
  * @packageDocumentation
  */
@@ -22,11 +24,13 @@ interface RunFile {
 const SCENARIOS: readonly ScenarioResult['scenario'][] = ['connect', 'one-endpoint', 'all', 'reconnect'];
 
 function ms(v: number | undefined): string {
+  if (v === Number.POSITIVE_INFINITY) return '∞';
   if (v === undefined || !Number.isFinite(v)) return '-';
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
 
 function ratio(ours: number | undefined, go: number | undefined): string {
+  if (ours === Number.POSITIVE_INFINITY && go !== undefined && Number.isFinite(go)) return '∞';
   if (ours === undefined || go === undefined || !Number.isFinite(ours) || !Number.isFinite(go) || go <= 0) return '-';
   return (ours / go).toFixed(2);
 }
@@ -50,9 +54,17 @@ function bar(value: number, max: number, width: number): string {
 }
 
 function main(): void {
-  const files = process.argv.slice(2);
-  if (files.length === 0) throw new Error('usage: report.ts RUN.json [RUN.json ...]');
-  const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as RunFile);
+  const args = process.argv.slice(2);
+  let oursName = 'ours';
+  const at = args.indexOf('--ours');
+  if (at >= 0) {
+    oursName = args[at + 1] ?? 'ours';
+    args.splice(at, 2);
+  }
+  const files = args;
+  if (files.length === 0) throw new Error('usage: report.ts [--ours NAME] RUN.json [RUN.json ...]');
+  // Percentiles of phases where streams never converged are written as "Infinity".
+  const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Number.POSITIVE_INFINITY : v)) as RunFile);
   const points = new Map<string, PointResult>();
   for (const run of runs) for (const p of run.points) points.set(`${p.server} ${p.mode} ${p.n} ${p.m}`, p);
   const get = (server: string, mode: string, n: number, m: number): PointResult | undefined => points.get(`${server} ${mode} ${n} ${m}`);
@@ -70,12 +82,12 @@ function main(): void {
     out.push(`#### ${mode === 'sotw' ? 'State of the world' : 'Delta'} (ADS)`);
     out.push('');
     const rows: string[][] = [[
-      'N', 'M', 'scenario', 'go p50', 'ours p50', 'p50 ratio', 'go p99', 'ours p99', 'p99 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'load gen CPU s (go / ours)',
+      'N', 'M', 'scenario', 'go p50', 'ours p50', 'p50 ratio', 'go p99', 'ours p99', 'p99 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'load gen CPU s (go / ours)', 'converged (go / ours)', 'retries (go / ours)',
     ]];
     for (const m of msz) {
       for (const n of ns) {
         const go = get('go', mode, n, m);
-        const ours = get('ours', mode, n, m);
+        const ours = get(oursName, mode, n, m);
         if (go === undefined && ours === undefined) continue;
         for (const sc of SCENARIOS) {
           const g = go?.scenarios.find((s) => s.scenario === sc);
@@ -86,6 +98,8 @@ function main(): void {
             ms(g?.p99Ms), ms(o?.p99Ms), ratio(o?.p99Ms, g?.p99Ms),
             g?.serverCpuSec.toFixed(2) ?? '-', o?.serverCpuSec.toFixed(2) ?? '-', ratio(o?.serverCpuSec, g?.serverCpuSec),
             `${g?.loadgenCpuSec.toFixed(2) ?? '-'} / ${o?.loadgenCpuSec.toFixed(2) ?? '-'}`,
+            `${g ? `${g.converged}/${g.samples}` : '-'} / ${o ? `${o.converged}/${o.samples}` : '-'}`,
+            `${g?.retries ?? '-'} / ${o?.retries ?? '-'}`,
           ]);
         }
       }
@@ -103,7 +117,7 @@ function main(): void {
     for (const m of msz) {
       for (const n of ns) {
         const go = get('go', mode, n, m);
-        const ours = get('ours', mode, n, m);
+        const ours = get(oursName, mode, n, m);
         if (go === undefined && ours === undefined) continue;
         const heap = ours?.serverHeapConnectedBytes !== undefined && ours.serverHeapIdleBytes !== undefined
           ? ((ours.serverHeapConnectedBytes - ours.serverHeapIdleBytes) / n / 1024).toFixed(1)
@@ -131,7 +145,7 @@ function main(): void {
   for (const mode of modes) {
     for (const m of msz) {
       for (const n of ns) {
-        const ours = get('ours', mode, n, m);
+        const ours = get(oursName, mode, n, m);
         for (const s of ours?.scenarios ?? []) {
           if (s.eventLoopDelayMaxMs === undefined) continue;
           extra.push([mode, String(n), String(m), s.scenario, ms(s.serverSetMs), ms(s.eventLoopDelayMaxMs), ms(s.eventLoopDelayP99Ms), (s.encodesPerResource ?? Number.NaN).toFixed(2)]);
@@ -141,6 +155,58 @@ function main(): void {
   }
   out.push(table(extra));
   out.push('');
+
+  // Steady state: medians over the repetitions after the first (the first update is also the first run of the
+  // update code in a fresh server process).
+  const median = (v: number[]): number => {
+    const sorted = v.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
+    return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)];
+  };
+  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio']];
+  for (const mode of modes) {
+    for (const m of msz) {
+      for (const n of ns) {
+        const go = get('go', mode, n, m);
+        const ours = get(oursName, mode, n, m);
+        for (const sc of SCENARIOS) {
+          const g = go?.scenarios.find((x) => x.scenario === sc)?.runs.slice(1) ?? [];
+          const o = ours?.scenarios.find((x) => x.scenario === sc)?.runs.slice(1) ?? [];
+          if (g.length < 2 || o.length < 2) continue;
+          const gp = median(g.map((r) => r.p50Ms));
+          const op = median(o.map((r) => r.p50Ms));
+          const gc = median(g.map((r) => r.serverCpuSec));
+          const oc = median(o.map((r) => r.serverCpuSec));
+          steady.push([mode, String(n), String(m), sc, `2–${g.length + 1}`, ms(gp), ms(op), ratio(op, gp), gc.toFixed(2), oc.toFixed(2), ratio(oc, gc)]);
+        }
+      }
+    }
+  }
+  if (steady.length > 1) {
+    out.push('#### Steady state (medians of the per-repetition p50 and CPU, first repetition left out)');
+    out.push('');
+    out.push(table(steady));
+    out.push('');
+  }
+
+  const realRows: string[][] = [['server', 'mode', 'N', 'M', 'scenario', 'real Envoys converged', 'real p50 ms', 'real max ms', 'simulated p50 ms', 'simulated max ms', 'real start-up ms']];
+  for (const p of points.values()) {
+    for (const sc of p.scenarios) {
+      const r = sc.realEnvoys;
+      if (r === undefined) continue;
+      const l = r.latenciesMs;
+      realRows.push([
+        p.server, p.mode, String(p.n), String(p.m), sc.scenario, `${r.converged}/${r.envoys}`,
+        ms(l[Math.max(0, Math.ceil(l.length / 2) - 1)]), ms(l[l.length - 1]), ms(sc.p50Ms), ms(sc.maxMs),
+        r.startupMs ? r.startupMs.map((x) => ms(x)).join(', ') : '',
+      ]);
+    }
+  }
+  if (realRows.length > 1) {
+    out.push('#### Real Envoys in the fleet');
+    out.push('');
+    out.push(table(realRows));
+    out.push('');
+  }
 
   out.push('#### Convergence p50 against N (log scale; `g` go-control-plane, `o` ours)');
   out.push('');
@@ -152,7 +218,7 @@ function main(): void {
       for (const m of msz) {
         out.push(`${mode} ${sc} M=${m}`);
         for (const n of ns) {
-          for (const server of ['go', 'ours']) {
+          for (const server of ['go', oursName]) {
             const s = get(server, mode, n, m)?.scenarios.find((x) => x.scenario === sc);
             if (s === undefined) continue;
             out.push(`  N=${String(n).padEnd(5)} ${server === 'go' ? 'g' : 'o'} ${bar(s.p50Ms, max, 50).padEnd(50)} ${ms(s.p50Ms)} ms`);

@@ -4,12 +4,14 @@
  * Every server is a separate process that speaks the same control protocol, one JSON object per line:
  *
  * - stdout, first line: `{"listening":PORT}` (it listens on 127.0.0.1:PORT, ADS SotW and delta, and already
- *   holds the initial snapshot, version `"1"`, of `--clusters`/`--listeners`/`--endpoints`; every node maps
- *   to one snapshot).
+ *   holds the initial snapshot, version `"1"`, of `--clusters`/`--listeners`/`--endpoints`, set for each node
+ *   id `envoy-00000` … of `--nodes` (`--keying node`, as applications key snapshots) or once for a key every node
+ *   maps to (`--keying fleet`)).
  * - stdin `{"op":"prepare","version":V,"clusters":M,"listeners":L,"endpoints":E,"change":C}`: builds the
  *   resources of the next snapshot (not measured). `C` is `none`, `one-endpoint` or `all`, applied to the
  *   generator state as in bench/fleet/resources.ts.
- * - stdin `{"op":"set","version":V}`: makes the snapshot of the prepared resources and sets it (measured);
+ * - stdin `{"op":"set","version":V}`: makes the snapshot of the prepared resources and sets it, for every node
+ *   id or the one fleet key (measured);
  *   answers `{"ok":true,"op":"set","t0":UNIX_MS}`, t0 taken just before the snapshot is made.
  * - stdin `{"op":"stats"}`: answers `{"ok":true,"op":"stats","streams":S,"requests":R,"responses":P}`.
  * - stdin `{"op":"quit"}` or end of stdin: exits.
@@ -33,6 +35,10 @@ export interface ServerSpec {
   readonly listeners: number;
   /** Endpoints per assignment. */
   readonly endpoints: number;
+  /** Node ids `envoy-00000` … of the fleet: with keying `node`, each gets the snapshot under its own id. */
+  readonly nodes: number;
+  /** `node`: one `setSnapshot` per node id, as applications do; `fleet`: every node hashes to one key. */
+  readonly keying: 'node' | 'fleet';
   /** Folder for build products and logs (gitignored). */
   readonly outDir: string;
   /** When set, servers that can (ours) write a CPU profile into this folder. */
@@ -237,6 +243,8 @@ export const startGoReference: ServerStarter = async (spec) =>
     '-clusters', String(spec.clusters),
     '-listeners', String(spec.listeners),
     '-endpoints', String(spec.endpoints),
+    '-nodes', String(spec.nodes),
+    '-keying', spec.keying,
   ]);
 
 /** Path of our server's benchmark entry point. */
@@ -256,6 +264,8 @@ export const startOurs: ServerStarter = (spec) => {
     '--clusters', String(spec.clusters),
     '--listeners', String(spec.listeners),
     '--endpoints', String(spec.endpoints),
+    '--nodes', String(spec.nodes),
+    '--keying', spec.keying,
     ...(spec.sliced === true ? ['--sliced'] : []),
   ]);
 };
@@ -279,6 +289,8 @@ export const startBase: ServerStarter = (spec) => {
       '--clusters', String(spec.clusters),
       '--listeners', String(spec.listeners),
       '--endpoints', String(spec.endpoints),
+      '--nodes', String(spec.nodes),
+      '--keying', spec.keying,
       ...(spec.sliced === true ? ['--sliced'] : []),
     ],
     { cwd: dir },

@@ -67,6 +67,37 @@ function forEachLenField(buf: Uint8Array, field: number, visit: (start: number, 
 
 const utf8 = new TextDecoder();
 
+/** One top-level field of an encoded message. */
+export interface WireField {
+  /** Field number. */
+  readonly number: number;
+  /** The field as encoded: tag, and length and payload or value. */
+  readonly bytes: Buffer;
+  /** Payload of a length-delimited field (empty for other wire types). */
+  readonly payload: Buffer;
+}
+
+/** Splits an encoded message into its top-level fields, in wire order. */
+export function fieldsOf(buf: Uint8Array): WireField[] {
+  const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: WireField[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const start = pos;
+    const [tag, afterTag] = readVarint(bytes, pos);
+    const wireType = tag & 7;
+    let payload = bytes.subarray(0, 0);
+    if (wireType === LEN) {
+      const [len, payloadStart] = readVarint(bytes, afterTag);
+      payload = bytes.subarray(payloadStart, payloadStart + len);
+    }
+    pos = skipValue(bytes, afterTag, wireType);
+    if (pos > bytes.length) throw new RangeError('truncated field');
+    out.push({ number: tag >>> 3, bytes: bytes.subarray(start, pos), payload });
+  }
+  return out;
+}
+
 /**
  * Reads the first string field `field` at the top level of a message (e.g. field 1, `name` of Cluster,
  * Listener and RouteConfiguration, or `cluster_name` of ClusterLoadAssignment). Returns `''` when absent.
@@ -164,6 +195,13 @@ export class Writer {
     this.ensure(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;
+    return this;
+  }
+
+  /** Appends the tag and length of a length-delimited field whose `length` bytes of payload follow. */
+  header(field: number, length: number): this {
+    this.varint((field << 3) | LEN);
+    this.varint(length);
     return this;
   }
 

@@ -1,8 +1,10 @@
 // Command go-reference is the go-control-plane (v0.14) reference xDS server of the fleet benchmark.
 //
-// It serves ADS (SotW and delta) from a SnapshotCache in ADS mode. Every node maps to one cache key
-// ("fleet"), so one snapshot is shared by all nodes, as our server is run in the benchmark. Resources are
-// generated deterministically (see resources.go and bench/fleet/README.md for their exact shapes).
+// It serves ADS (SotW and delta) from a SnapshotCache in ADS mode. With -keying node (the default) the cache
+// is keyed by node id (cache.IDHash) and each update sets one snapshot under every node id envoy-00000 … of
+// -nodes, as applications do; with -keying fleet every node maps to one cache key ("fleet"). Our server is run
+// the same way. Resources are generated deterministically (see resources.go and bench/fleet/README.md for
+// their exact shapes).
 //
 // Protocol with the orchestrator (one JSON object per line):
 //
@@ -87,6 +89,8 @@ func main() {
 	listeners := flag.Int("listeners", 1, "listeners (and route configurations) of the initial snapshot")
 	endpoints := flag.Int("endpoints", 3, "endpoints per assignment")
 	version := flag.String("version", "1", "version of the initial snapshot")
+	nodes := flag.Int("nodes", 0, "node ids envoy-00000 … that get the snapshot (with -keying node)")
+	keying := flag.String("keying", "node", "node: a snapshot per node id; fleet: one snapshot every node maps to")
 	dump := flag.String("dump", "", "print the resources (ProtoJSON, one line per change) after each of these comma-separated changes, and exit")
 	flag.Parse()
 
@@ -100,7 +104,20 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	snapshots := cache.NewSnapshotCache(true, fleetHash{}, nil)
+	var snapshots cache.SnapshotCache
+	var keys []string
+	switch *keying {
+	case "node":
+		snapshots = cache.NewSnapshotCache(true, cache.IDHash{}, nil)
+		for i := 0; i < *nodes; i++ {
+			keys = append(keys, fmt.Sprintf("envoy-%05d", i))
+		}
+	case "fleet":
+		snapshots = cache.NewSnapshotCache(true, fleetHash{}, nil)
+		keys = []string{fleetKey}
+	default:
+		fail(fmt.Errorf("-keying: %q is not node or fleet", *keying))
+	}
 	stats := &counters{}
 	callbacks := server.CallbackFuncs{
 		StreamOpenFunc: func(context.Context, int64, string) error {
@@ -132,7 +149,7 @@ func main() {
 
 	gen := newGenerator()
 	initial := gen.build(shape{clusters: *clusters, listeners: *listeners, endpoints: *endpoints}, "none")
-	if err := setSnapshot(ctx, snapshots, *version, initial); err != nil {
+	if err := setSnapshot(ctx, snapshots, keys, *version, initial); err != nil {
 		fail(err)
 	}
 
@@ -186,7 +203,7 @@ func main() {
 			}
 			t0 := unixMs(time.Now())
 			started := time.Now()
-			if err := setSnapshot(ctx, snapshots, cmd.Version, prepared); err != nil {
+			if err := setSnapshot(ctx, snapshots, keys, cmd.Version, prepared); err != nil {
 				out.write(map[string]any{"ok": false, "op": "set", "error": err.Error()})
 				continue
 			}
@@ -216,7 +233,8 @@ func main() {
 	grpcServer.Stop()
 }
 
-func setSnapshot(ctx context.Context, c cache.SnapshotCache, version string, resources map[resourcev3.Type][]types.Resource) error {
+// setSnapshot makes one snapshot and sets it under every key.
+func setSnapshot(ctx context.Context, c cache.SnapshotCache, keys []string, version string, resources map[resourcev3.Type][]types.Resource) error {
 	snapshot, err := cache.NewSnapshot(version, resources)
 	if err != nil {
 		return err
@@ -224,7 +242,12 @@ func setSnapshot(ctx context.Context, c cache.SnapshotCache, version string, res
 	if err := snapshot.Consistent(); err != nil {
 		return err
 	}
-	return c.SetSnapshot(ctx, fleetKey, snapshot)
+	for _, key := range keys {
+		if err := c.SetSnapshot(ctx, key, snapshot); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type writer struct {
