@@ -10,14 +10,9 @@
 import type { Node } from '../types/index.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { EncodedResource } from './encoded-resource.js';
+import type { AckEvent, ErrorDetail, NackEvent } from './verdict.js';
 
-/** The `error_detail` of a NACK (a `google.rpc.Status`). */
-export interface ErrorDetail {
-  /** gRPC status code Envoy chose (usually `INVALID_ARGUMENT`). */
-  code: number;
-  /** Envoy's explanation of why it rejected the configuration. */
-  message: string;
-}
+export type { ErrorDetail } from './verdict.js';
 
 /** What a state-of-the-world request asks for, after the server has applied the stream's subscription rules. */
 export interface WatchRequest {
@@ -43,6 +38,13 @@ export interface WatchRequest {
    * answer with this version again; it waits for a different one.
    */
   rejectedVersion?: string | undefined;
+  /**
+   * Set when this request is the client's first answer to the stream's last response of this type and accepts
+   * it, as the server judged from its nonces (once per response). The cache records it in its status.
+   */
+  ack?: AckEvent | undefined;
+  /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
+  nack?: NackEvent | undefined;
   /**
    * The names of the resources that the last response of this type on this stream carried (what the client holds
    * at `versionInfo`), when the server tracks them. With it, the cache answers a request that subscribes to a
@@ -74,6 +76,13 @@ export interface DeltaWatchRequest {
   responseNonce: string;
   /** Set when this request is a NACK. */
   errorDetail?: ErrorDetail | undefined;
+  /**
+   * Set when this request is the client's first answer to the stream's last response of this type and accepts
+   * it, as the server judged from its nonces (once per response). The cache records it in its status.
+   */
+  ack?: AckEvent | undefined;
+  /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
+  nack?: NackEvent | undefined;
   /**
    * A hint the server gives with a plain ACK: the response this request acknowledges, when it is the last one
    * sent for the type, `known` already includes it, and the request changes no subscription. A cache that made

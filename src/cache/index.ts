@@ -14,7 +14,8 @@ export { LinearCache } from './linear-cache.js';
 export type { LinearCacheOptions, NamedResources } from './linear-cache.js';
 export { MuxCache } from './mux-cache.js';
 export type { MuxCacheOptions } from './mux-cache.js';
-export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent, AckEvent, NackEvent } from './status.js';
+export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent } from './status.js';
+export type { AckEvent, NackEvent, ErrorDetail } from './verdict.js';
 export { EncodedResource, RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
 export { createResponse, createDeltaResponse } from './response.js';
 export { deltaDiff } from './delta-diff.js';
@@ -27,5 +28,4 @@ export type {
   Response,
   DeltaResponse,
   CancelWatch,
-  ErrorDetail,
 } from './config-watcher.js';

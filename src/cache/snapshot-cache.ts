@@ -11,7 +11,8 @@ import { deltaDiff, mustAnswerDelta, type DeltaDiff } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createDeltaResponse } from './response.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
-import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
+import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
+import type { AckEvent, NackEvent } from './verdict.js';
 
 /** Options of {@link SnapshotCache}. */
 export interface SnapshotCacheOptions {
@@ -320,14 +321,14 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#log.debug?.(`released the state of "${key}"`);
   }
 
-  #report(meaning: RequestMeaning): void {
-    if (meaning === undefined) return;
-    if ('ack' in meaning) {
-      this.emit('ack', meaning.ack);
-    } else {
-      const { key, typeUrl, version, errorDetail } = meaning.nack;
-      this.#log.warn?.(`"${key}" rejected ${TYPE_SHORT_NAME[typeUrl]} version "${version}": ${errorDetail.message}`);
-      this.emit('nack', meaning.nack);
+  /** Records a request and the server's verdict it carries, and emits the verdict. */
+  #record(state: NodeState, request: { node: Node; ack?: AckEvent | undefined; nack?: NackEvent | undefined }): void {
+    state.status.requested(request, new Date());
+    if (request.ack !== undefined) this.emit('ack', request.ack, state.status.key);
+    if (request.nack !== undefined) {
+      const { typeUrl, rejectedVersion, errorDetail } = request.nack;
+      this.#log.warn?.(`"${state.status.key}" rejected ${TYPE_SHORT_NAME[typeUrl]} version "${rejectedVersion}": ${errorDetail.message}`);
+      this.emit('nack', request.nack, state.status.key);
     }
   }
 
@@ -335,7 +336,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   createWatch(request: WatchRequest, respond: (response: Response) => void): CancelWatch {
     const key = this.#hash(request.node);
     const state = this.#state(key, request.node);
-    this.#report(state.status.sotwRequest(request, new Date()));
+    this.#record(state, request);
     const bucket = state.bucket(state.watches, request.typeUrl);
     const watch: SotwWatch = { request, respond, bucket, done: false, baseline: undefined, rejectedVersion: undefined };
     // A client subscribed to nothing (grpc-js unsubscribes everything before closing) has nothing to receive.
@@ -400,7 +401,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   createDeltaWatch(request: DeltaWatchRequest, respond: (response: DeltaResponse) => void): CancelWatch {
     const key = this.#hash(request.node);
     const state = this.#state(key, request.node);
-    this.#report(state.status.deltaRequest(request, new Date()));
+    this.#record(state, request);
     const bucket = state.bucket(state.deltaWatches, request.typeUrl);
     const watch: DeltaWatch = { request, respond, bucket, done: false, rejected: undefined, baseline: undefined };
     const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);

@@ -14,6 +14,8 @@ interface TypeState extends WatchSlot {
   request: XdsDeltaDiscoveryRequest | undefined;
   lastNonce: string | undefined;
   lastVersion: string;
+  /** True once a request answered the last response (its verdict is given once). */
+  judged: boolean;
   /** The last response written, until the next request of the type: an ACK of it may say it is in sync. */
   lastResponse: DeltaResponse | undefined;
 }
@@ -61,13 +63,16 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
+        judged: false,
         lastResponse: undefined,
       };
       this.types.set(typeUrl, state);
     }
     const nonce = request.response_nonce;
-    if (nonce !== '' && nonce === state.lastNonce) {
-      this.reportAnswer(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
+    let verdict: ReturnType<DeltaStream['judge']> = {};
+    if (nonce !== '' && nonce === state.lastNonce && !state.judged) {
+      state.judged = true;
+      verdict = this.judge(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
     // A plain ACK of the last response, the first request since it was written: the client holds exactly what
     // `known` says after that response, which the cache may use to compare only what changed since.
@@ -89,6 +94,8 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       newlySubscribed: newly,
       responseNonce: nonce,
       errorDetail: request.error_detail,
+      ack: verdict.ack,
+      nack: verdict.nack,
       syncedWith,
       sharedKey: nonce === '' ? state.subscription.sharedKey : undefined,
     };
@@ -102,6 +109,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
+    state.judged = false;
     state.subscription.sent(response.resources, response.removed);
     state.lastResponse = response.heartbeat ? undefined : response;
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);

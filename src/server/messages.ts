@@ -8,14 +8,10 @@ import protojson from 'protobufjs/ext/protojson.js';
 import { lookupProtoNamesType, lookupType } from '../resource/registry.js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest, Node } from '../types/index.js';
+import type { ErrorDetail } from '../cache/verdict.js';
 
-/** The `error_detail` of a request: a `google.rpc.Status`. */
-export interface RequestErrorDetail {
-  /** gRPC status code. */
-  code: number;
-  /** The client's message. */
-  message: string;
-}
+/** The `error_detail` of a request: a `google.rpc.Status` (the cache's {@link ErrorDetail}). */
+export type RequestErrorDetail = ErrorDetail;
 
 /** A state-of-the-world request as the server hands it to callbacks: every scalar field present. */
 export interface XdsDiscoveryRequest extends DiscoveryRequest {

@@ -17,6 +17,8 @@ interface TypeState extends WatchSlot {
   /** Nonce and version of the last response written; undefined before the first. */
   lastNonce: string | undefined;
   lastVersion: string;
+  /** True once a request answered the last response (its verdict is given once). */
+  judged: boolean;
   /** The last response written (its resource names are what the client holds at `lastVersion`). */
   lastResponse: Response | undefined;
 }
@@ -73,6 +75,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
+        judged: false,
         lastResponse: undefined,
       };
       this.types.set(typeUrl, state);
@@ -83,13 +86,17 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       return;
     }
     let rejectedVersion: string | undefined;
+    let verdict: ReturnType<SotwStream['judge']> = {};
     if (state.lastNonce !== undefined) {
       // The request answers the last response: a NACK rejects the version that response carried.
       if (request.error_detail !== undefined) rejectedVersion = state.lastVersion;
-      this.reportAnswer(node, typeUrl, nonce, request.error_detail, {
-        sent: rejectedVersion ?? request.version_info,
-        current: request.version_info,
-      });
+      if (!state.judged) {
+        state.judged = true;
+        verdict = this.judge(node, typeUrl, nonce, request.error_detail, {
+          sent: rejectedVersion ?? request.version_info,
+          current: request.version_info,
+        });
+      }
     }
     state.subscription.update(request.resource_names);
     this.cancelWatch(typeUrl, state);
@@ -102,6 +109,8 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       rejectedVersion,
+      ack: verdict.ack,
+      nack: verdict.nack,
       knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
     };
     state.request = request;
@@ -114,6 +123,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.version;
+    state.judged = false;
     state.lastResponse = response;
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(

@@ -7,7 +7,8 @@ import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import { nodeToJson } from './messages.js';
-import type { NodeMessage, RequestErrorDetail } from './messages.js';
+import type { NodeMessage } from './messages.js';
+import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
@@ -114,19 +115,21 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Reports a request that answers this stream's last response of a type: a NACK when it carries
-   * `error_detail` (logged as a warning, with Envoy's message), an ACK otherwise.
+   * Decides what a request says of this stream's last response of a type, once per response: a NACK when it
+   * carries `error_detail` (logged as a warning, with Envoy's message), an ACK otherwise. Tells the callbacks,
+   * and returns the verdict for the watch request, where the cache records it. Returns nothing for a request
+   * that answers no response, or one already answered (a subscription change repeats the last nonce).
    *
-   * @param versions - the version the response carried (rejected or accepted) and, for a NACK, the version the
-   *   client still runs ('' in delta, whose requests name none)
+   * @param versions - the version the response carried and the version the client still runs ('' in delta,
+   *   whose requests name none)
    */
-  protected reportAnswer(
+  protected judge(
     node: Node,
     typeUrl: ResourceTypeUrl,
     nonce: string,
-    errorDetail: RequestErrorDetail | undefined,
+    errorDetail: ErrorDetail | undefined,
     versions: { sent: string; current: string },
-  ): void {
+  ): { ack?: AckEvent; nack?: NackEvent } {
     const delta = this.kind === 'delta';
     const nodeId = node.id ?? '';
     if (errorDetail !== undefined) {
@@ -134,11 +137,14 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
         { streamId: this.id, nodeId, typeUrl, rejectedVersion: versions.sent, nonce, error: errorDetail.message },
         delta ? 'delta NACK' : 'NACK',
       );
-      this.notify('onNack', { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta });
-    } else {
-      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: versions.sent, nonce }, delta ? 'delta ACK' : 'ACK');
-      this.notify('onAck', { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta });
+      const nack: NackEvent = { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta };
+      this.notify('onNack', nack);
+      return { nack };
     }
+    this.env.options.logger.debug({ streamId: this.id, typeUrl, version: versions.sent, nonce }, delta ? 'delta ACK' : 'ACK');
+    const ack: AckEvent = { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta };
+    this.notify('onAck', ack);
+    return { ack };
   }
 
   /**

@@ -123,7 +123,6 @@ test('a delta NACK is not answered with the content it rejected', async () => {
   assert.equal(w.responses.length, 0, 'same content again: nothing');
   await cache.setSnapshot('node-1', new Snapshot('2', { [C]: [cluster('a', { connect_timeout: '2s' })] }));
   assert.deepEqual(names(w.last), ['a']);
-  assert.equal(cache.getStatusInfo('node-1')!.types.get(C)!.lastNack!.errorDetail.message, 'bad');
 });
 
 test('delta heartbeats refresh the TTL resources the client holds, without their body', async () => {
