@@ -47,7 +47,7 @@ export interface WatchRequest {
   nack?: NackEvent | undefined;
   /**
    * The names of the resources that the last response of this type on this stream carried (what the client holds
-   * at `versionInfo`), when the server tracks them. With it, the cache answers a request that subscribes to a
+   * at `versionInfo`): the response's `returnedNames()`, which the server keeps and hands back unchanged. With it, the cache answers a request that subscribes to a
    * name the client lacks while the version has not changed (Envoy adding an EDS cluster, say). Without it, the
    * cache cannot tell such a request from a repeated ACK and answers only first requests and version changes.
    */
@@ -83,20 +83,6 @@ export interface DeltaWatchRequest {
   ack?: AckEvent | undefined;
   /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
   nack?: NackEvent | undefined;
-  /**
-   * A hint the server gives with a plain ACK: the response this request acknowledges, when it is the last one
-   * sent for the type, `known` already includes it, and the request changes no subscription. A cache that made
-   * that response from a diff then knows the client is in sync with the resources it diffed, and compares only
-   * the names that changed since, instead of every name. Caches may ignore it.
-   */
-  syncedWith?: DeltaResponse | undefined;
-  /**
-   * A hint the server gives with a first request whose subscribed names, wildcard, known versions and newly
-   * subscribed names equal those of other streams' first requests, because they were decoded from the same bytes
-   * (a fleet connecting or reconnecting with the same subscriptions and initial versions): requests with the
-   * same key are equal, so a cache may compute one answer for them all. Caches may ignore it.
-   */
-  sharedKey?: object | undefined;
 }
 
 /**
@@ -110,6 +96,12 @@ export interface Response {
   readonly version: string;
   /** The resources to send, already encoded. */
   readonly resources: readonly EncodedResource[];
+  /**
+   * The names of `resources`: state the cache returns with the response, which the server keeps for the stream
+   * and hands back unchanged as `knownNames` with the next request of the type (as go-control-plane's
+   * `GetReturnedResources`). Made once per response, however many streams it goes to.
+   */
+  returnedNames(): ReadonlySet<string>;
   /**
    * The encoded `DiscoveryResponse` without its nonce (fields version_info, resources, type_url), assembled on
    * first use and then kept: streams append their nonce (see `withNonce` in the resource wire helpers).

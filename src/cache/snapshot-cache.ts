@@ -7,7 +7,7 @@ import type { Node } from '../types/index.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff, mustAnswerDelta, type DeltaDiff } from './delta-diff.js';
+import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createDeltaResponse } from './response.js';
 import { Snapshot, type TypeResources } from './snapshot.js';
@@ -140,10 +140,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   #heartbeatTimer: NodeJS.Timeout | undefined;
   // setSnapshot's pending work: watches to review, per snapshot set.
   readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
-  // The resources each delta response was diffed from, for the ACKs that name it (`syncedWith`).
-  readonly #diffedFrom = new WeakMap<DeltaResponse, TypeResources>();
-  // The response made from each diff, for diffs that several watches share.
-  readonly #responseOfDiff = new WeakMap<DeltaDiff, DeltaResponse>();
   #running = false;
   #scheduled = false;
   #sliceOpen = false;
@@ -411,12 +407,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
         const diff = deltaDiff(t.items, request);
         watch.rejected = new Map(diff.resources.map((r) => [r.name, r.hash]));
       } else {
-        // A plain ACK of a response diffed from some resources: the client holds what the diff found, so only
-        // names changed since then can differ.
-        if (request.syncedWith !== undefined) watch.baseline = this.#diffedFrom.get(request.syncedWith);
-        if (this.#reviewDelta(state, watch, undefined, t)) {
-          return () => undefined;
-        }
+        if (this.#reviewDelta(state, watch, undefined, t)) return () => undefined;
       }
     }
     bucket.add(watch);
@@ -432,11 +423,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     let diff;
-    let sharedDiff = false;
     if (watch.baseline === undefined) {
-      const { sharedKey } = request;
-      sharedDiff = sharedKey !== undefined && watch.rejected === undefined && request.errorDetail === undefined;
-      diff = sharedDiff ? t.sharedDiff(sharedKey!, () => deltaDiff(t.items, request)) : deltaDiff(t.items, request, watch.rejected);
+      diff = deltaDiff(t.items, request, watch.rejected);
     } else {
       // Names that did not change since the baseline decide as they did then: nothing to send.
       const changed = t.changedSince(watch.baseline);
@@ -446,21 +434,9 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       watch.baseline = t;
       return false;
     }
-    let response: DeltaResponse;
-    if (watch.rejected === undefined) {
-      // A diff shared by equal requests (sharedKey) has one response: found without keying its names again.
-      let shared = sharedDiff ? this.#responseOfDiff.get(diff) : undefined;
-      if (shared === undefined) {
-        shared = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
-        if (sharedDiff) this.#responseOfDiff.set(diff, shared);
-      }
-      response = shared;
-      // What the diff found is all the client lacked (VHDS's unresolved names aside): an ACK of it is in sync.
-      if (diff.unresolved.length === 0) this.#diffedFrom.set(response, t);
-    } else {
-      // Diffed with a NACK's exclusions: its own object, so that no ACK of an equal shared response says so.
-      response = createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
-    }
+    const response = watch.rejected === undefined
+      ? t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved)
+      : createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
     watch.done = true;
     watch.bucket.delete(watch);
     state.status.sent(request.typeUrl, t.version, new Date());

@@ -9,7 +9,6 @@ import { getResourceName } from '../resource/resource-name.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { DeltaResponse, Response } from './config-watcher.js';
-import type { DeltaDiff } from './delta-diff.js';
 import { EncodedResource } from './encoded-resource.js';
 import { createDeltaResponse, createResponse } from './response.js';
 
@@ -130,8 +129,6 @@ export class TypeResources {
   readonly #deltas = new Map<string, DeltaResponse>();
   // changedSince's answers by the earlier resources they compare with (usually one: the previous snapshot's).
   readonly #changed = new WeakMap<TypeResources, readonly string[]>();
-  // Delta diffs of requests that say they are equal (DeltaWatchRequest.sharedKey), by that key.
-  readonly #sharedDiffs = new WeakMap<object, DeltaDiff>();
 
   constructor(typeUrl: ResourceTypeUrl, version: string, items: ReadonlyMap<string, EncodedResource>) {
     this.typeUrl = typeUrl;
@@ -183,19 +180,6 @@ export class TypeResources {
       this.#changed.set(earlier, changed);
     }
     return changed;
-  }
-
-  /**
-   * The delta diff of requests that share `key` (see `DeltaWatchRequest.sharedKey`): computed by `diff` for the
-   * first of them, then reused.
-   */
-  sharedDiff(key: object, diff: () => DeltaDiff): DeltaDiff {
-    let found = this.#sharedDiffs.get(key);
-    if (found === undefined) {
-      found = diff();
-      this.#sharedDiffs.set(key, found);
-    }
-    return found;
   }
 
   #pick(wildcard: boolean, names: Iterable<string>, filter?: (r: EncodedResource) => boolean): { key: string; resources: readonly EncodedResource[] } {

@@ -4,7 +4,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
-import { UndecodableRequest, initialVersionsOf, subscribeListOf } from './messages.js';
+import { UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
@@ -16,8 +16,6 @@ interface TypeState extends WatchSlot {
   lastVersion: string;
   /** True once a request answered the last response (its verdict is given once). */
   judged: boolean;
-  /** The last response written, until the next request of the type: an ACK of it may say it is in sync. */
-  lastResponse: DeltaResponse | undefined;
 }
 
 /**
@@ -44,7 +42,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     request.type_url = typeUrl;
     this.checkNames(
       request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
-        initialVersionsOf(request).size,
+        Object.keys(request.initial_resource_versions).length,
       `delta request for ${typeUrl}`,
     );
     return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
@@ -64,7 +62,6 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         lastNonce: undefined,
         lastVersion: '',
         judged: false,
-        lastResponse: undefined,
       };
       this.types.set(typeUrl, state);
     }
@@ -74,15 +71,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       state.judged = true;
       verdict = this.judge(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
-    // A plain ACK of the last response, the first request since it was written: the client holds exactly what
-    // `known` says after that response, which the cache may use to compare only what changed since.
-    const syncedWith =
-      state.lastResponse !== undefined && nonce === state.lastNonce && request.error_detail === undefined &&
-      request.resource_names_subscribe.length === 0 && request.resource_names_unsubscribe.length === 0
-        ? state.lastResponse
-        : undefined;
-    state.lastResponse = undefined;
-    const newly = state.subscription.update(subscribeListOf(request), request.resource_names_unsubscribe, initialVersionsOf(request));
+    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, request.initial_resource_versions);
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
     const watch: DeltaWatchRequest = {
@@ -96,8 +85,6 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       errorDetail: request.error_detail,
       ack: verdict.ack,
       nack: verdict.nack,
-      syncedWith,
-      sharedKey: nonce === '' ? state.subscription.sharedKey : undefined,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));
@@ -111,7 +98,6 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     state.lastVersion = response.systemVersion;
     state.judged = false;
     state.subscription.sent(response.resources, response.removed);
-    state.lastResponse = response.heartbeat ? undefined : response;
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },

@@ -19,20 +19,8 @@ interface TypeState extends WatchSlot {
   lastVersion: string;
   /** True once a request answered the last response (its verdict is given once). */
   judged: boolean;
-  /** The last response written (its resource names are what the client holds at `lastVersion`). */
-  lastResponse: Response | undefined;
-}
-
-// The names of a response's resources, computed once per response whatever the number of streams it went to.
-const namesOfResponse = new WeakMap<Response, ReadonlySet<string>>();
-
-function namesOf(response: Response): ReadonlySet<string> {
-  let names = namesOfResponse.get(response);
-  if (names === undefined) {
-    names = new Set(response.resources.map((resource) => resource.name));
-    namesOfResponse.set(response, names);
-  }
-  return names;
+  /** The names the last response written returned (what the client holds at `lastVersion`), handed back. */
+  returnedNames: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -76,7 +64,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
         lastNonce: undefined,
         lastVersion: '',
         judged: false,
-        lastResponse: undefined,
+        returnedNames: undefined,
       };
       this.types.set(typeUrl, state);
     }
@@ -111,7 +99,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       rejectedVersion,
       ack: verdict.ack,
       nack: verdict.nack,
-      knownNames: state.lastResponse === undefined ? undefined : namesOf(state.lastResponse),
+      knownNames: state.returnedNames,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createWatch(watch, respond));
@@ -124,7 +112,7 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     state.lastNonce = nonce;
     state.lastVersion = response.version;
     state.judged = false;
-    state.lastResponse = response;
+    state.returnedNames = response.returnedNames();
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, version: response.version, nonce, resources: response.resources.length },

@@ -6,12 +6,20 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
-import { nodeToJson } from './messages.js';
-import type { NodeMessage } from './messages.js';
+import { decodeNode, nodeToJson } from './messages.js';
 import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ResponseQueue } from './response-queue.js';
+
+/** Decodes a request's node, or ends the stream with `INVALID_ARGUMENT` saying why it cannot. */
+function readNode(bytes: Uint8Array): ReturnType<typeof decodeNode> {
+  try {
+    return decodeNode(bytes);
+  } catch (error) {
+    throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${(error as Error).message}`);
+  }
+}
 
 /** What every stream of a server shares. */
 export interface StreamEnvironment {
@@ -66,6 +74,8 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected readonly types = new Map<ResourceTypeUrl, S>();
   protected node: Node | undefined;
   #nodeId: string | undefined;
+  /** The bytes of the first request's node, to recognise the same node repeated. */
+  #nodeBytes: Buffer | undefined;
   #nonce = 0;
   #closed = false;
   readonly #limiter: RateLimiter | undefined;
@@ -257,21 +267,26 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Takes the node from the first request; later requests may omit it but may not change it. Returns the
-   * stream's node.
+   * Takes the node from the first request; later requests may omit it but may not change its id. Returns the
+   * stream's node. Envoy repeats its node (tens of kilobytes) on every request: a repeat whose bytes equal the
+   * first node's is not decoded again; only different bytes are, to check the id.
    */
-  protected acceptNode(message: NodeMessage | undefined): Node {
+  protected acceptNode(bytes: Uint8Array | undefined): Node {
     if (this.node === undefined) {
-      const node = message === undefined ? {} : nodeToJson(message);
+      const node = bytes === undefined ? {} : nodeToJson(readNode(bytes));
       this.node = node;
       this.#nodeId = node.id ?? '';
+      // A copy: the request's buffer is not kept alive by the stream.
+      this.#nodeBytes = bytes === undefined ? undefined : Buffer.from(bytes);
       this.env.cache.streamOpened?.(node);
       return node;
     }
-    if (message !== undefined && message.id !== this.#nodeId) {
+    if (bytes === undefined || (this.#nodeBytes !== undefined && this.#nodeBytes.equals(bytes))) return this.node;
+    const id = readNode(bytes).id;
+    if (id !== this.#nodeId) {
       throw new XdsError(
         Code.INVALID_ARGUMENT,
-        `node id changed on this stream from "${this.#nodeId}" to "${message.id}"; a stream serves one node: open a new stream for another`,
+        `node id changed on this stream from "${this.#nodeId}" to "${id}"; a stream serves one node: open a new stream for another`,
       );
     }
     return this.node;
