@@ -10,7 +10,8 @@ import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Resp
 import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createDeltaResponse } from './response.js';
-import { Snapshot, type TypeResources } from './snapshot.js';
+import { Snapshot } from './snapshot.js';
+import type { TypeResources } from './type-resources.js';
 import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
 import type { AckEvent, NackEvent } from './verdict.js';
 
