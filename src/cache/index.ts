@@ -16,11 +16,12 @@ export { MuxCache } from './mux-cache.js';
 export type { MuxCacheOptions } from './mux-cache.js';
 export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent } from './status.js';
 export type { AckEvent, NackEvent, ErrorDetail } from './verdict.js';
-export { EncodedResource, RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
-export { createResponse, createDeltaResponse } from './response.js';
-export { deltaDiff } from './delta-diff.js';
-export type { DeltaDiff } from './delta-diff.js';
-export type { Logger } from './logger.js';
+export { EncodedResource } from './encoded-resource.js';
+export type { Logger } from '../logger.js';
+export { silentLogger } from '../logger.js';
+
+// Symbols above are what applications use. Those below are for people writing their own cache (a
+// ConfigWatcher of their own): the seam the server calls, and helpers to build responses from encoded resources.
 export type {
   ConfigWatcher,
   WatchRequest,
@@ -29,3 +30,7 @@ export type {
   DeltaResponse,
   CancelWatch,
 } from './config-watcher.js';
+export { RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
+export { createResponse, createDeltaResponse } from './response.js';
+export { deltaDiff } from './delta-diff.js';
+export type { DeltaDiff } from './delta-diff.js';

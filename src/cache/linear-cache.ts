@@ -9,7 +9,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
 import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { EncodedResource } from './encoded-resource.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { TypeResources } from './type-resources.js';
 
 /** Resources by name: a plain object, a `Map`, or pairs. */
@@ -280,7 +280,7 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     try {
       watch.respond(response);
     } catch (error) {
-      this.#log.error?.(`a watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
+      this.#log.error({ typeUrl: this.typeUrl, err: error }, 'a watch failed to take its response; the others are answered');
     }
   }
 
@@ -377,7 +377,7 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     try {
       watch.respond(this.#current().deltaResponse(diff.resources, diff.removed, false, diff.unresolved));
     } catch (error) {
-      this.#log.error?.(`a delta watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
+      this.#log.error({ typeUrl: this.typeUrl, err: error }, 'a delta watch failed to take its response; the others are answered');
     }
     return true;
   }

@@ -8,9 +8,10 @@ import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../re
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
 import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
-import { silentLogger, type Logger } from './logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { createDeltaResponse } from './response.js';
 import { Snapshot } from './snapshot.js';
+import { nextTurn, TimeSlice } from './time-slice.js';
 import type { TypeResources } from './type-resources.js';
 import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
 import type { AckEvent, NackEvent } from './verdict.js';
@@ -135,7 +136,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #hash: (node: Node) => string;
   readonly #log: Logger;
   readonly #releaseDelayMs: number;
-  readonly #sliceMs: number;
+  readonly #slice: TimeSlice;
   readonly #snapshots = new Map<string, Snapshot>();
   readonly #nodes = new Map<string, NodeState>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -143,8 +144,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
   #running = false;
   #scheduled = false;
-  #sliceOpen = false;
-  #sliceEnd = 0;
 
   /** @param options - ADS flag, node hash, logger, heartbeats, release delay */
   constructor(options: SnapshotCacheOptions = {}) {
@@ -153,7 +152,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#hash = options.hash ?? defaultHash;
     this.#log = options.logger ?? silentLogger;
     this.#releaseDelayMs = options.releaseDelayMs ?? 0;
-    this.#sliceMs = options.sliceMs ?? 5;
+    this.#slice = new TimeSlice(options.sliceMs ?? 5);
     if (options.heartbeatIntervalMs !== undefined) {
       if (!(options.heartbeatIntervalMs > 0)) throw new XdsError(Code.INVALID_ARGUMENT, 'heartbeatIntervalMs must be a positive number of milliseconds');
       // unref: heartbeats alone must not keep the process alive.
@@ -197,16 +196,15 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    */
   #run(resumed: boolean): void {
     this.#running = true;
-    const sliceEnd = this.#slice();
     let answered = 0;
     try {
       while (this.#jobs.length > 0) {
         const job = this.#jobs[0];
         // A newer snapshot answers what is left; answering from this one would send an outdated version.
         while (job.next < job.queue.length && this.#snapshots.get(job.key) === job.snapshot) {
-          if ((answered > 0 || !resumed) && performance.now() >= sliceEnd) {
+          if ((answered > 0 || !resumed) && this.#slice.spent()) {
             this.#scheduled = true;
-            setImmediate(() => {
+            void nextTurn().then(() => {
               this.#scheduled = false;
               this.#run(true);
             });
@@ -225,16 +223,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     } finally {
       this.#running = false;
     }
-  }
-
-  /** The end of the current turn's time slice, opened on first use in a turn. */
-  #slice(): number {
-    if (!this.#sliceOpen) {
-      this.#sliceOpen = true;
-      this.#sliceEnd = performance.now() + this.#sliceMs;
-      setImmediate(() => (this.#sliceOpen = false));
-    }
-    return this.#sliceEnd;
   }
 
   /** The snapshot of a key, or `undefined`. */
@@ -315,7 +303,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     state.watches.clear();
     state.deltaWatches.clear();
     if (this.#nodes.get(key) === state) this.#nodes.delete(key);
-    this.#log.debug?.(`released the state of "${key}"`);
+    this.#log.debug({ key }, 'released the state of a cache key: its last stream closed');
   }
 
   /** Records a request and the server's verdict it carries, and emits the verdict. */
@@ -324,7 +312,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     if (request.ack !== undefined) this.emit('ack', request.ack, state.status.key);
     if (request.nack !== undefined) {
       const { typeUrl, rejectedVersion, errorDetail } = request.nack;
-      this.#log.warn?.(`"${state.status.key}" rejected ${TYPE_SHORT_NAME[typeUrl]} version "${rejectedVersion}": ${errorDetail.message}`);
+      this.#log.warn({ key: state.status.key, typeUrl, rejectedVersion, error: errorDetail.message }, `rejected ${TYPE_SHORT_NAME[typeUrl]}`);
       this.emit('nack', request.nack, state.status.key);
     }
   }
@@ -357,7 +345,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       watch.rejectedVersion = request.rejectedVersion;
     }
     bucket.add(watch);
-    this.#log.debug?.(`"${key}" waits for ${TYPE_SHORT_NAME[request.typeUrl]} (has "${request.versionInfo}")`);
+    this.#log.debug({ key, typeUrl: request.typeUrl, versionInfo: request.versionInfo }, 'watch waits');
     return () => {
       watch.done = true;
       bucket.delete(watch);
@@ -382,15 +370,23 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   }
 
   #answer(state: NodeState, watch: SotwWatch, response: Response): void {
+    this.#deliver(state, watch, response, response.version);
+  }
+
+  /**
+   * Every answer goes through here: the watch is closed and forgotten, the status records what was sent, and a
+   * watch whose `respond` throws is logged without stopping the answers to the others.
+   */
+  #deliver<R extends Response | DeltaResponse>(state: NodeState, watch: SotwWatch | DeltaWatch, response: R, version: string): void {
     watch.done = true;
-    watch.bucket.delete(watch);
-    state.status.sent(response.typeUrl, response.version, new Date());
-    this.#log.debug?.(`answer "${state.status.key}" ${TYPE_SHORT_NAME[response.typeUrl]} version "${response.version}" with ${response.resources.length} resources`);
+    watch.bucket.delete(watch as SotwWatch & DeltaWatch);
+    const { key } = state.status;
+    state.status.sent(response.typeUrl, version, new Date());
+    this.#log.debug({ key, typeUrl: response.typeUrl, version, resources: response.resources.length }, 'watch answered');
     try {
-      watch.respond(response);
+      (watch.respond as (response: R) => void)(response);
     } catch (error) {
-      // One stream's failure must not stop the answers to the others.
-      this.#log.error?.(`a watch of "${state.status.key}" failed to take its response: ${String(error)}`);
+      this.#log.error({ key, typeUrl: response.typeUrl, err: error }, 'a watch failed to take its response; the others are answered');
     }
   }
 
@@ -438,14 +434,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const response = watch.rejected === undefined
       ? t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved)
       : createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
-    watch.done = true;
-    watch.bucket.delete(watch);
-    state.status.sent(request.typeUrl, t.version, new Date());
-    try {
-      watch.respond(response);
-    } catch (error) {
-      this.#log.error?.(`a delta watch of "${state.status.key}" failed to take its response: ${String(error)}`);
-    }
+    this.#deliver(state, watch, response, t.version);
     return true;
   }
 
@@ -455,7 +444,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    * NACKed the current version gets none: that would resend the rejected version.
    */
   sendHeartbeats(): void {
-    const now = new Date();
     for (const [key, state] of this.#nodes) {
       const snapshot = this.#snapshots.get(key);
       if (snapshot === undefined) continue;
@@ -473,14 +461,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
           // Only what the client holds at the current content: a heartbeat refreshes, it does not update.
           const alive = t.withTtl.filter((r) => request.known.get(r.name) === r.hash && (request.wildcard || request.subscribed.has(r.name)));
           if (alive.length === 0) continue;
-          watch.done = true;
-          watch.bucket.delete(watch);
-          state.status.sent(typeUrl, t.version, now);
-          try {
-            watch.respond(t.deltaResponse(alive, [], true));
-          } catch (error) {
-            this.#log.error?.(`a delta watch of "${key}" failed to take its heartbeat: ${String(error)}`);
-          }
+          this.#deliver(state, watch, t.deltaResponse(alive, [], true), t.version);
         }
       }
     }

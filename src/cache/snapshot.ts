@@ -8,6 +8,7 @@ import { getResourceName } from '../resource/resource-name.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { EncodedResource } from './encoded-resource.js';
+import { nextTurn, TimeSlice } from './time-slice.js';
 import { TypeResources } from './type-resources.js';
 
 /**
@@ -182,10 +183,11 @@ function plan(version: string, resources: SnapshotResources, options: SnapshotOp
   });
 }
 
-/** Types already built, handed to the constructor by the static factories (never by users: not exported). */
-class Prebuilt {
-  constructor(readonly types: Map<ResourceTypeUrl, TypeResources>) {}
-}
+/**
+ * Types already built by a static factory, for the constructor call it makes next. Module-private: users cannot
+ * reach it, so the public constructor's signature stays the one users call.
+ */
+let prebuilt: Map<ResourceTypeUrl, TypeResources> | undefined;
 
 /**
  * An immutable set of resources of every type, each type with its version. Set one per cache key with
@@ -216,8 +218,9 @@ export class Snapshot {
    */
   constructor(version: string, resources: SnapshotResources, options: SnapshotOptions = {}) {
     this.version = version;
-    if (resources instanceof Prebuilt) {
-      this.#types = resources.types;
+    if (prebuilt !== undefined) {
+      this.#types = prebuilt;
+      prebuilt = undefined;
       return;
     }
     const generator = buildTypes(plan(version, resources, options));
@@ -233,15 +236,12 @@ export class Snapshot {
    */
   static async create(version: string, resources: SnapshotResources, options: SnapshotOptions & { sliceMs?: number } = {}): Promise<Snapshot> {
     const generator = buildTypes(plan(version, resources, options));
-    const sliceMs = options.sliceMs ?? 5;
-    let sliceEnd = performance.now() + sliceMs;
+    const slice = new TimeSlice(options.sliceMs ?? 5);
     let count = 0;
     let step = generator.next();
     while (!step.done) {
-      if ((++count & 15) === 0 && performance.now() >= sliceEnd) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceEnd = performance.now() + sliceMs;
-      }
+      // Asked every 16 resources: reading the clock costs more than encoding a small resource.
+      if ((++count & 15) === 0 && slice.spent()) await nextTurn();
       step = generator.next();
     }
     return Snapshot.#fromTypes(version, step.value);
@@ -269,7 +269,8 @@ export class Snapshot {
   }
 
   static #fromTypes(version: string, types: Map<ResourceTypeUrl, TypeResources>): Snapshot {
-    return new Snapshot(version, new Prebuilt(types) as unknown as SnapshotResources);
+    prebuilt = types;
+    return new Snapshot(version, {});
   }
 
   /** The version of a type ('' if the type is not in the snapshot). */

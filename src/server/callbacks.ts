@@ -2,7 +2,7 @@ import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
 import type { DeltaResponse, Response } from '../cache/config-watcher.js';
 import type { AckEvent, NackEvent } from '../cache/verdict.js';
 import type { Node } from '../types/index.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import type { XdsDeltaDiscoveryRequest, XdsDiscoveryRequest } from './messages.js';
 
 /** TLS details of a gRPC connection (grpc-js does not export the type by name). */

@@ -11,11 +11,14 @@ export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit } from './options.js';
 export type { Callbacks, RequestContext, AuthContext } from './callbacks.js';
 export type { AckEvent, NackEvent, ErrorDetail } from '../cache/verdict.js';
-export type { Logger } from './logger.js';
-export { silentLogger } from './logger.js';
 export type { XdsDiscoveryRequest, XdsDeltaDiscoveryRequest, RequestErrorDetail } from './messages.js';
-export { XDS_SERVICES, serviceDefinition, methodPath } from './service-definitions.js';
-export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
+export { XdsError, Code } from '../resource/xds-error.js';
+export type { Logger } from '../logger.js';
+export { silentLogger } from '../logger.js';
 export { REST_PATHS } from './rest.js';
 export type { RestHandler } from './rest.js';
-export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
+
+// Symbols above are what applications use. Those below are for people who mount the xDS services themselves
+// (their own gRPC server setup, a proxy, a gateway): the service definitions and method paths.
+export { XDS_SERVICES, serviceDefinition, methodPath } from './service-definitions.js';
+export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';

@@ -2,8 +2,8 @@ import type { ChannelOptions } from '@grpc/grpc-js';
 import { TypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Callbacks } from './callbacks.js';
-import { silentLogger } from './logger.js';
-import type { Logger } from './logger.js';
+import { silentLogger } from '../logger.js';
+import type { Logger } from '../logger.js';
 
 /** How many requests one stream may send: a token bucket of `burst` tokens refilled at `perSecond`. */
 export interface RequestRateLimit {
