@@ -86,14 +86,14 @@ async function storm(): Promise<void> {
     return lengthDelimited(0x12, bytes);
   });
   const encode = (node: Buffer, fields: object): Buffer => Buffer.concat([node, requestType.encode(requestType.fromObject(fields)).finish()]);
-  console.log(`${clients} clients, node ${nodeFields[0]!.length} bytes, deadline ${deadline} ms`);
+  console.log(`${clients} clients, node ${nodeFields[0].length} bytes, deadline ${deadline} ms`);
 
   const started = performance.now();
   const done: number[] = [];
   const open: { client: Client; call: ClientDuplexStream<Buffer, unknown> }[] = [];
   let failed = 0;
   for (let i = 0; i < clients; i++) {
-    const node = nodeFields[i]!;
+    const node = nodeFields[i];
     // A distinct option per client: grpc-js would otherwise share one connection between them.
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'storm.client': i, 'grpc.max_receive_message_length': -1 });
     const call = client.makeBidiStreamRequest(
@@ -116,7 +116,7 @@ async function storm(): Promise<void> {
   }
   while (done.length + failed < clients && performance.now() - started < deadline) await new Promise((r) => setTimeout(r, 100));
   const sorted = [...done].sort((a, b) => a - b);
-  const at = (q: number): string => (sorted.length === 0 ? '-' : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! / 1000).toFixed(2));
+  const at = (q: number): string => (sorted.length === 0 ? '-' : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000).toFixed(2));
   console.log(`converged ${done.length} of ${clients} within ${deadline} ms (${failed} failed); p50 ${at(0.5)} s, p99 ${at(0.99)} s, last ${at(1)} s`);
   for (const { client, call } of open) {
     call.cancel();
