@@ -5,7 +5,7 @@
  */
 import { getResourceReferences } from '../resource/references.js';
 import { getResourceName } from '../resource/resource-name.js';
-import { RESOURCE_TYPE_URLS, SOTW_FULL_STATE_TYPES, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
+import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { EncodedResource } from './encoded-resource.js';
 import { nextTurn, TimeSlice } from './time-slice.js';
