@@ -31,7 +31,7 @@ function markdownFiles(dir: string): string[] {
 function program(block: DocBlock): string {
   const code = block.code
     .replace(/'(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\]):\d+'/g, "'127.0.0.1:0'")
-    .replace(/\blistenRest\(\d+\)/g, 'listenRest(0)')
+    .replace(/\blistenRest\(\d+([,)])/g, 'listenRest(0$1')
     .replace(/\.listen\(\d{4,5}([,)])/g, '.listen(0$1');
   const exit = block.typecheckOnly ? '' : '\nprocess.exit(0);';
   return `// ${block.where}\n${block.setup}\n${code}\n${exit}\nexport {};\n`;
