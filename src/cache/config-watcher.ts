@@ -10,14 +10,9 @@
 import type { Node } from '../types/index.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { EncodedResource } from './encoded-resource.js';
+import type { AckEvent, ErrorDetail, NackEvent } from './verdict.js';
 
-/** The `error_detail` of a NACK (a `google.rpc.Status`). */
-export interface ErrorDetail {
-  /** gRPC status code Envoy chose (usually `INVALID_ARGUMENT`). */
-  code: number;
-  /** Envoy's explanation of why it rejected the configuration. */
-  message: string;
-}
+export type { ErrorDetail } from './verdict.js';
 
 /** What a state-of-the-world request asks for, after the server has applied the stream's subscription rules. */
 export interface WatchRequest {
@@ -44,8 +39,15 @@ export interface WatchRequest {
    */
   rejectedVersion?: string | undefined;
   /**
+   * Set when this request is the client's first answer to the stream's last response of this type and accepts
+   * it, as the server judged from its nonces (once per response). The cache records it in its status.
+   */
+  ack?: AckEvent | undefined;
+  /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
+  nack?: NackEvent | undefined;
+  /**
    * The names of the resources that the last response of this type on this stream carried (what the client holds
-   * at `versionInfo`), when the server tracks them. With it, the cache answers a request that subscribes to a
+   * at `versionInfo`): the response's `returnedNames()`, which the server keeps and hands back unchanged. With it, the cache answers a request that subscribes to a
    * name the client lacks while the version has not changed (Envoy adding an EDS cluster, say). Without it, the
    * cache cannot tell such a request from a repeated ACK and answers only first requests and version changes.
    */
@@ -75,19 +77,12 @@ export interface DeltaWatchRequest {
   /** Set when this request is a NACK. */
   errorDetail?: ErrorDetail | undefined;
   /**
-   * A hint the server gives with a plain ACK: the response this request acknowledges, when it is the last one
-   * sent for the type, `known` already includes it, and the request changes no subscription. A cache that made
-   * that response from a diff then knows the client is in sync with the resources it diffed, and compares only
-   * the names that changed since, instead of every name. Caches may ignore it.
+   * Set when this request is the client's first answer to the stream's last response of this type and accepts
+   * it, as the server judged from its nonces (once per response). The cache records it in its status.
    */
-  syncedWith?: DeltaResponse | undefined;
-  /**
-   * A hint the server gives with a first request whose subscribed names, wildcard, known versions and newly
-   * subscribed names equal those of other streams' first requests, because they were decoded from the same bytes
-   * (a fleet connecting or reconnecting with the same subscriptions and initial versions): requests with the
-   * same key are equal, so a cache may compute one answer for them all. Caches may ignore it.
-   */
-  sharedKey?: object | undefined;
+  ack?: AckEvent | undefined;
+  /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
+  nack?: NackEvent | undefined;
 }
 
 /**
@@ -101,6 +96,12 @@ export interface Response {
   readonly version: string;
   /** The resources to send, already encoded. */
   readonly resources: readonly EncodedResource[];
+  /**
+   * The names of `resources`: state the cache returns with the response, which the server keeps for the stream
+   * and hands back unchanged as `knownNames` with the next request of the type (as go-control-plane's
+   * `GetReturnedResources`). Made once per response, however many streams it goes to.
+   */
+  returnedNames(): ReadonlySet<string>;
   /**
    * The encoded `DiscoveryResponse` without its nonce (fields version_info, resources, type_url), assembled on
    * first use and then kept: streams append their nonce (see `withNonce` in the resource wire helpers).

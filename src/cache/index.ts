@@ -14,14 +14,16 @@ export { LinearCache } from './linear-cache.js';
 export type { LinearCacheOptions, NamedResources } from './linear-cache.js';
 export { MuxCache } from './mux-cache.js';
 export type { MuxCacheOptions } from './mux-cache.js';
-export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent, PushedEvent, AckEvent, NackEvent } from './status.js';
+export type { StatusInfo, TypeStatus, NackInfo, SnapshotCacheEvents, SetEvent, PushedEvent } from './status.js';
 export { syncStatus, nodeSyncStatus, syncState, isStatusSource } from './sync-status.js';
 export type { SyncState, SyncNack, TypeSyncStatus, NodeSyncStatus, StatusSource } from './sync-status.js';
-export { EncodedResource, RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
-export { createResponse, createDeltaResponse } from './response.js';
-export { deltaDiff } from './delta-diff.js';
-export type { DeltaDiff } from './delta-diff.js';
-export type { Logger } from './logger.js';
+export type { AckEvent, NackEvent, ErrorDetail } from './verdict.js';
+export { EncodedResource } from './encoded-resource.js';
+export type { Logger } from '../logger.js';
+export { silentLogger } from '../logger.js';
+
+// Symbols above are what applications use. Those below are for people writing their own cache (a
+// ConfigWatcher of their own): the seam the server calls, and helpers to build responses from encoded resources.
 export type {
   ConfigWatcher,
   WatchRequest,
@@ -29,5 +31,8 @@ export type {
   Response,
   DeltaResponse,
   CancelWatch,
-  ErrorDetail,
 } from './config-watcher.js';
+export { RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
+export { createResponse, createDeltaResponse } from './response.js';
+export { deltaDiff } from './delta-diff.js';
+export type { DeltaDiff } from './delta-diff.js';

@@ -9,8 +9,8 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
 import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
 import { EncodedResource } from './encoded-resource.js';
-import { silentLogger, type Logger } from './logger.js';
-import { TypeResources } from './snapshot.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { TypeResources } from './type-resources.js';
 
 /** Resources by name: a plain object, a `Map`, or pairs. */
 export type NamedResources<T> = Readonly<Record<string, T | EncodedResource>> | ReadonlyMap<string, T | EncodedResource> | Iterable<readonly [string, T | EncodedResource]>;
@@ -88,10 +88,11 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
   readonly typeUrl: K;
   readonly #prefix: string;
   readonly #log: Logger;
-  readonly #items = new Map<string, EncodedResource>();
+  #items = new Map<string, EncodedResource>();
   readonly #versions = new Map<string, number>();
   #counter = 0;
-  // A view of the current resources with its shared responses; replaced on every change.
+  // A view of the current resources with its shared responses; dropped on every change. It owns the map it was
+  // made over, so the next change copies the map first (TypeResources' contract: its items never change).
   #view: TypeResources | undefined;
   readonly #byName = new Map<string, Set<LinearWatch>>();
   readonly #wildcard = new Set<LinearWatch>();
@@ -208,6 +209,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
   }
 
   #apply(changes: readonly (readonly [string, EncodedResource | undefined])[]): void {
+    if (this.#view !== undefined && changes.some(([name, encoded]) => this.#items.get(name)?.hash !== encoded?.hash)) {
+      this.#items = new Map(this.#items);
+      this.#view = undefined;
+    }
     const changed: string[] = [];
     const version = this.#counter + 1;
     for (const [name, encoded] of changes) {
@@ -284,7 +289,7 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     try {
       watch.respond(response);
     } catch (error) {
-      this.#log.error?.(`a watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
+      this.#log.error({ typeUrl: this.typeUrl, err: error }, 'a watch failed to take its response; the others are answered');
     }
   }
 
@@ -381,7 +386,7 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     try {
       watch.respond(this.#current().deltaResponse(diff.resources, diff.removed, false, diff.unresolved));
     } catch (error) {
-      this.#log.error?.(`a delta watch failed to take its ${TYPE_SHORT_NAME[this.typeUrl]} response: ${String(error)}`);
+      this.#log.error({ typeUrl: this.typeUrl, err: error }, 'a delta watch failed to take its response; the others are answered');
     }
     return true;
   }

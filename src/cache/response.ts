@@ -9,12 +9,17 @@ class SotwResponse implements Response {
   readonly resources: readonly EncodedResource[];
   readonly heartbeat: boolean;
   #body: Buffer | undefined;
+  #names: ReadonlySet<string> | undefined;
 
   constructor(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat: boolean) {
     this.typeUrl = typeUrl;
     this.version = version;
     this.resources = resources;
     this.heartbeat = heartbeat;
+  }
+
+  returnedNames(): ReadonlySet<string> {
+    return (this.#names ??= new Set(this.resources.map((r) => r.name)));
   }
 
   body(): Buffer {

@@ -7,11 +7,14 @@ import type { Node } from '../types/index.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from './config-watcher.js';
-import { deltaDiff, mustAnswerDelta, type DeltaDiff } from './delta-diff.js';
-import { silentLogger, type Logger } from './logger.js';
+import { deltaDiff, mustAnswerDelta } from './delta-diff.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { createDeltaResponse } from './response.js';
-import { Snapshot, type TypeResources } from './snapshot.js';
-import { NodeStatus, type RequestMeaning, type SnapshotCacheEvents, type StatusInfo } from './status.js';
+import { Snapshot } from './snapshot.js';
+import { nextTurn, TimeSlice } from './time-slice.js';
+import type { TypeResources } from './type-resources.js';
+import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
+import type { AckEvent, NackEvent } from './verdict.js';
 
 /** Options of {@link SnapshotCache}. */
 export interface SnapshotCacheOptions {
@@ -133,20 +136,14 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #hash: (node: Node) => string;
   readonly #log: Logger;
   readonly #releaseDelayMs: number;
-  readonly #sliceMs: number;
+  readonly #slice: TimeSlice;
   readonly #snapshots = new Map<string, Snapshot>();
   readonly #nodes = new Map<string, NodeState>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
   // setSnapshot's pending work: watches to review, per snapshot set.
   readonly #jobs: { key: string; state: NodeState; snapshot: Snapshot; queue: readonly (SotwWatch | DeltaWatch)[]; next: number; resolve: () => void }[] = [];
-  // The resources each delta response was diffed from, for the ACKs that name it (`syncedWith`).
-  readonly #diffedFrom = new WeakMap<DeltaResponse, TypeResources>();
-  // The response made from each diff, for diffs that several watches share.
-  readonly #responseOfDiff = new WeakMap<DeltaDiff, DeltaResponse>();
   #running = false;
   #scheduled = false;
-  #sliceOpen = false;
-  #sliceEnd = 0;
 
   /** @param options - ADS flag, node hash, logger, heartbeats, release delay */
   constructor(options: SnapshotCacheOptions = {}) {
@@ -155,7 +152,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#hash = options.hash ?? defaultHash;
     this.#log = options.logger ?? silentLogger;
     this.#releaseDelayMs = options.releaseDelayMs ?? 0;
-    this.#sliceMs = options.sliceMs ?? 5;
+    this.#slice = new TimeSlice(options.sliceMs ?? 5);
     if (options.heartbeatIntervalMs !== undefined) {
       if (!(options.heartbeatIntervalMs > 0)) throw new XdsError(Code.INVALID_ARGUMENT, 'heartbeatIntervalMs must be a positive number of milliseconds');
       // unref: heartbeats alone must not keep the process alive.
@@ -216,16 +213,15 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    */
   #run(resumed: boolean): void {
     this.#running = true;
-    const sliceEnd = this.#slice();
     let answered = 0;
     try {
       while (this.#jobs.length > 0) {
         const job = this.#jobs[0];
         // A newer snapshot answers what is left; answering from this one would send an outdated version.
         while (job.next < job.queue.length && this.#snapshots.get(job.key) === job.snapshot) {
-          if ((answered > 0 || !resumed) && performance.now() >= sliceEnd) {
+          if ((answered > 0 || !resumed) && this.#slice.spent()) {
             this.#scheduled = true;
-            setImmediate(() => {
+            void nextTurn().then(() => {
               this.#scheduled = false;
               this.#run(true);
             });
@@ -244,16 +240,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     } finally {
       this.#running = false;
     }
-  }
-
-  /** The end of the current turn's time slice, opened on first use in a turn. */
-  #slice(): number {
-    if (!this.#sliceOpen) {
-      this.#sliceOpen = true;
-      this.#sliceEnd = performance.now() + this.#sliceMs;
-      setImmediate(() => (this.#sliceOpen = false));
-    }
-    return this.#sliceEnd;
   }
 
   /** The snapshot of a key, or `undefined`. */
@@ -339,17 +325,17 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     state.watches.clear();
     state.deltaWatches.clear();
     if (this.#nodes.get(key) === state) this.#nodes.delete(key);
-    this.#log.debug?.(`released the state of "${key}"`);
+    this.#log.debug({ key }, 'released the state of a cache key: its last stream closed');
   }
 
-  #report(meaning: RequestMeaning): void {
-    if (meaning === undefined) return;
-    if ('ack' in meaning) {
-      this.emit('ack', meaning.ack);
-    } else {
-      const { key, typeUrl, version, errorDetail } = meaning.nack;
-      this.#log.warn?.(`"${key}" rejected ${TYPE_SHORT_NAME[typeUrl]} version "${version}": ${errorDetail.message}`);
-      this.emit('nack', meaning.nack);
+  /** Records a request and the server's verdict it carries, and emits the verdict. */
+  #record(state: NodeState, request: { node: Node; ack?: AckEvent | undefined; nack?: NackEvent | undefined }): void {
+    state.status.requested(request, new Date());
+    if (request.ack !== undefined) this.emit('ack', request.ack, state.status.key);
+    if (request.nack !== undefined) {
+      const { typeUrl, rejectedVersion, errorDetail } = request.nack;
+      this.#log.warn({ key: state.status.key, typeUrl, rejectedVersion, error: errorDetail.message }, `rejected ${TYPE_SHORT_NAME[typeUrl]}`);
+      this.emit('nack', request.nack, state.status.key);
     }
   }
 
@@ -357,7 +343,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   createWatch(request: WatchRequest, respond: (response: Response) => void): CancelWatch {
     const key = this.#hash(request.node);
     const state = this.#state(key, request.node);
-    this.#report(state.status.sotwRequest(request, new Date()));
+    this.#record(state, request);
     const bucket = state.bucket(state.watches, request.typeUrl);
     const watch: SotwWatch = { request, respond, bucket, done: false, baseline: undefined, rejectedVersion: undefined };
     // A client subscribed to nothing (grpc-js unsubscribes everything before closing) has nothing to receive.
@@ -381,7 +367,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       watch.rejectedVersion = request.rejectedVersion;
     }
     bucket.add(watch);
-    this.#log.debug?.(`"${key}" waits for ${TYPE_SHORT_NAME[request.typeUrl]} (has "${request.versionInfo}")`);
+    this.#log.debug({ key, typeUrl: request.typeUrl, versionInfo: request.versionInfo }, 'watch waits');
     return () => {
       watch.done = true;
       bucket.delete(watch);
@@ -406,15 +392,23 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   }
 
   #answer(state: NodeState, watch: SotwWatch, response: Response): void {
+    this.#deliver(state, watch, response, response.version);
+  }
+
+  /**
+   * Every answer goes through here: the watch is closed and forgotten, the status records what was sent, and a
+   * watch whose `respond` throws is logged without stopping the answers to the others.
+   */
+  #deliver<R extends Response | DeltaResponse>(state: NodeState, watch: SotwWatch | DeltaWatch, response: R, version: string): void {
     watch.done = true;
-    watch.bucket.delete(watch);
-    state.status.sent(response.typeUrl, response.version, new Date());
-    this.#log.debug?.(`answer "${state.status.key}" ${TYPE_SHORT_NAME[response.typeUrl]} version "${response.version}" with ${response.resources.length} resources`);
+    watch.bucket.delete(watch as SotwWatch & DeltaWatch);
+    const { key } = state.status;
+    state.status.sent(response.typeUrl, version, new Date());
+    this.#log.debug({ key, typeUrl: response.typeUrl, version, resources: response.resources.length }, 'watch answered');
     try {
-      watch.respond(response);
+      (watch.respond as (response: R) => void)(response);
     } catch (error) {
-      // One stream's failure must not stop the answers to the others.
-      this.#log.error?.(`a watch of "${state.status.key}" failed to take its response: ${String(error)}`);
+      this.#log.error({ key, typeUrl: response.typeUrl, err: error }, 'a watch failed to take its response; the others are answered');
     }
   }
 
@@ -422,7 +416,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   createDeltaWatch(request: DeltaWatchRequest, respond: (response: DeltaResponse) => void): CancelWatch {
     const key = this.#hash(request.node);
     const state = this.#state(key, request.node);
-    this.#report(state.status.deltaRequest(request, new Date()));
+    this.#record(state, request);
     const bucket = state.bucket(state.deltaWatches, request.typeUrl);
     const watch: DeltaWatch = { request, respond, bucket, done: false, rejected: undefined, baseline: undefined };
     const t = this.#snapshots.get(key)?.typeResources(request.typeUrl);
@@ -432,12 +426,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
         const diff = deltaDiff(t.items, request);
         watch.rejected = new Map(diff.resources.map((r) => [r.name, r.hash]));
       } else {
-        // A plain ACK of a response diffed from some resources: the client holds what the diff found, so only
-        // names changed since then can differ.
-        if (request.syncedWith !== undefined) watch.baseline = this.#diffedFrom.get(request.syncedWith);
-        if (this.#reviewDelta(state, watch, undefined, t)) {
-          return () => undefined;
-        }
+        if (this.#reviewDelta(state, watch, undefined, t)) return () => undefined;
       }
     }
     bucket.add(watch);
@@ -453,11 +442,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const t = given ?? snapshot?.typeResources(request.typeUrl);
     if (t === undefined) return false;
     let diff;
-    let sharedDiff = false;
     if (watch.baseline === undefined) {
-      const { sharedKey } = request;
-      sharedDiff = sharedKey !== undefined && watch.rejected === undefined && request.errorDetail === undefined;
-      diff = sharedDiff ? t.sharedDiff(sharedKey!, () => deltaDiff(t.items, request)) : deltaDiff(t.items, request, watch.rejected);
+      diff = deltaDiff(t.items, request, watch.rejected);
     } else {
       // Names that did not change since the baseline decide as they did then: nothing to send.
       const changed = t.changedSince(watch.baseline);
@@ -467,29 +453,10 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
       watch.baseline = t;
       return false;
     }
-    let response: DeltaResponse;
-    if (watch.rejected === undefined) {
-      // A diff shared by equal requests (sharedKey) has one response: found without keying its names again.
-      let shared = sharedDiff ? this.#responseOfDiff.get(diff) : undefined;
-      if (shared === undefined) {
-        shared = t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved);
-        if (sharedDiff) this.#responseOfDiff.set(diff, shared);
-      }
-      response = shared;
-      // What the diff found is all the client lacked (VHDS's unresolved names aside): an ACK of it is in sync.
-      if (diff.unresolved.length === 0) this.#diffedFrom.set(response, t);
-    } else {
-      // Diffed with a NACK's exclusions: its own object, so that no ACK of an equal shared response says so.
-      response = createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
-    }
-    watch.done = true;
-    watch.bucket.delete(watch);
-    state.status.sent(request.typeUrl, t.version, new Date());
-    try {
-      watch.respond(response);
-    } catch (error) {
-      this.#log.error?.(`a delta watch of "${state.status.key}" failed to take its response: ${String(error)}`);
-    }
+    const response = watch.rejected === undefined
+      ? t.deltaResponse(diff.resources, diff.removed, false, diff.unresolved)
+      : createDeltaResponse(t.typeUrl, t.version, diff.resources, diff.removed, false, diff.unresolved);
+    this.#deliver(state, watch, response, t.version);
     return true;
   }
 
@@ -499,7 +466,6 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    * NACKed the current version gets none: that would resend the rejected version.
    */
   sendHeartbeats(): void {
-    const now = new Date();
     for (const [key, state] of this.#nodes) {
       const snapshot = this.#snapshots.get(key);
       if (snapshot === undefined) continue;
@@ -517,14 +483,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
           // Only what the client holds at the current content: a heartbeat refreshes, it does not update.
           const alive = t.withTtl.filter((r) => request.known.get(r.name) === r.hash && (request.wildcard || request.subscribed.has(r.name)));
           if (alive.length === 0) continue;
-          watch.done = true;
-          watch.bucket.delete(watch);
-          state.status.sent(typeUrl, t.version, now);
-          try {
-            watch.respond(t.deltaResponse(alive, [], true));
-          } catch (error) {
-            this.#log.error?.(`a delta watch of "${key}" failed to take its heartbeat: ${String(error)}`);
-          }
+          this.#deliver(state, watch, t.deltaResponse(alive, [], true), t.version);
         }
       }
     }

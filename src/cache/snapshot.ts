@@ -3,15 +3,13 @@
  * `cache.Snapshot`. Every resource is validated against its Envoy message type and encoded when the snapshot is
  * built, once: the snapshot keeps each resource's bytes and content hash, and no stream ever encodes it again.
  */
-import { createHash } from 'node:crypto';
 import { getResourceReferences } from '../resource/references.js';
 import { getResourceName } from '../resource/resource-name.js';
-import { RESOURCE_TYPE_URLS, SOTW_FULL_STATE_TYPES, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
+import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, assertResourceTypeUrl, typeNameOf, type ResourceTypeMap, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
-import type { DeltaResponse, Response } from './config-watcher.js';
-import type { DeltaDiff } from './delta-diff.js';
 import { EncodedResource } from './encoded-resource.js';
-import { createDeltaResponse, createResponse } from './response.js';
+import { nextTurn, TimeSlice } from './time-slice.js';
+import { TypeResources } from './type-resources.js';
 
 /**
  * A resource with options that the resource itself cannot carry: a time to live, or a name (LEDS `LbEndpoint`s
@@ -107,164 +105,6 @@ function kind(typeUrl: ResourceTypeUrl): string {
   return name.slice(name.lastIndexOf('.') + 1);
 }
 
-const WILDCARD_KEY = '\u0000*';
-const MEMO_LIMIT = 1024;
-
-/**
- * The resources of one type in a snapshot, with everything the cache derives from them once and then shares
- * among streams: the list of all resources, a digest of their content, and the responses already built.
- * Immutable. Internal to the caches.
- */
-export class TypeResources {
-  /** The resource type. */
-  readonly typeUrl: ResourceTypeUrl;
-  /** The version clients see. */
-  readonly version: string;
-  /** The resources by name, in the order given. */
-  readonly items: ReadonlyMap<string, EncodedResource>;
-  #all: readonly EncodedResource[] | undefined;
-  #withTtl: readonly EncodedResource[] | undefined;
-  #digest: string | undefined;
-  // Responses by content key: every watch answered with the same type, version and names shares one object.
-  readonly #responses = new Map<string, Response>();
-  readonly #deltas = new Map<string, DeltaResponse>();
-  // changedSince's answers by the earlier resources they compare with (usually one: the previous snapshot's).
-  readonly #changed = new WeakMap<TypeResources, readonly string[]>();
-  // Delta diffs of requests that say they are equal (DeltaWatchRequest.sharedKey), by that key.
-  readonly #sharedDiffs = new WeakMap<object, DeltaDiff>();
-
-  constructor(typeUrl: ResourceTypeUrl, version: string, items: ReadonlyMap<string, EncodedResource>) {
-    this.typeUrl = typeUrl;
-    this.version = version;
-    this.items = items;
-  }
-
-  /** Every resource, in the order given. */
-  get all(): readonly EncodedResource[] {
-    return (this.#all ??= [...this.items.values()]);
-  }
-
-  /** The resources that have a TTL. */
-  get withTtl(): readonly EncodedResource[] {
-    return (this.#withTtl ??= this.all.filter((r) => r.ttlMs !== undefined));
-  }
-
-  /**
-   * A digest of the names and content hashes: equal digests mean equal content, whatever the version strings.
-   * Lets the cache notice a version string reused for different content.
-   */
-  get digest(): string {
-    if (this.#digest === undefined) {
-      const hash = createHash('sha256');
-      for (const name of [...this.items.keys()].sort()) hash.update(name).update('\u0000').update(this.items.get(name)!.hash).update('\n');
-      this.#digest = hash.digest('base64url');
-    }
-    return this.#digest;
-  }
-
-  /** True if `digest` and version match: the client that holds one holds the other. */
-  sameAs(other: TypeResources): boolean {
-    return other === this || (other.version === this.version && other.digest === this.digest);
-  }
-
-  /**
-   * The names whose content differs between `earlier` and these resources: added, changed (another content
-   * hash) or removed. Memoised per `earlier`, so every delta watch that waits on the same snapshot shares one
-   * comparison.
-   */
-  changedSince(earlier: TypeResources): readonly string[] {
-    if (earlier === this) return [];
-    let changed = this.#changed.get(earlier);
-    if (changed === undefined) {
-      const names: string[] = [];
-      for (const [name, resource] of this.items) if (earlier.items.get(name)?.hash !== resource.hash) names.push(name);
-      for (const name of earlier.items.keys()) if (!this.items.has(name)) names.push(name);
-      changed = names;
-      this.#changed.set(earlier, changed);
-    }
-    return changed;
-  }
-
-  /**
-   * The delta diff of requests that share `key` (see `DeltaWatchRequest.sharedKey`): computed by `diff` for the
-   * first of them, then reused.
-   */
-  sharedDiff(key: object, diff: () => DeltaDiff): DeltaDiff {
-    let found = this.#sharedDiffs.get(key);
-    if (found === undefined) {
-      found = diff();
-      this.#sharedDiffs.set(key, found);
-    }
-    return found;
-  }
-
-  #pick(wildcard: boolean, names: Iterable<string>, filter?: (r: EncodedResource) => boolean): { key: string; resources: readonly EncodedResource[] } {
-    if (wildcard && filter === undefined) return { key: WILDCARD_KEY, resources: this.all };
-    const found: EncodedResource[] = [];
-    if (wildcard) {
-      for (const r of this.all) if (filter!(r)) found.push(r);
-      return { key: WILDCARD_KEY, resources: found };
-    }
-    const seen = new Set<string>();
-    for (const name of names) {
-      const r = this.items.get(name);
-      if (r !== undefined && !seen.has(name) && (filter === undefined || filter(r))) {
-        seen.add(name);
-        found.push(r);
-      }
-    }
-    // Naming every resource (Envoy's EDS often does) is the wildcard response: share it, skip the sort.
-    if (filter === undefined && found.length === this.items.size) return { key: WILDCARD_KEY, resources: this.all };
-    // A canonical order, so that the same names in another order share the response.
-    found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { key: found.map((r) => r.name).join('\n'), resources: found };
-  }
-
-  #memo<R>(memo: Map<string, R>, key: string, make: () => R): R {
-    let response = memo.get(key);
-    if (response === undefined) {
-      if (memo.size >= MEMO_LIMIT) memo.clear();
-      response = make();
-      memo.set(key, response);
-    }
-    return response;
-  }
-
-  /**
-   * The state-of-the-world response for a subscription: every resource for a wildcard, else the named ones that
-   * exist (names that do not exist are left out, the others are not withheld). Shared by equal subscriptions.
-   */
-  response(wildcard: boolean, names: Iterable<string>): Response {
-    const { key, resources } = this.#pick(wildcard, names);
-    return this.#memo(this.#responses, key, () => createResponse(this.typeUrl, this.version, resources));
-  }
-
-  /**
-   * The state-of-the-world TTL heartbeat for a subscription, or `undefined` when it covers no resource with a TTL:
-   * the TTL resources by name and TTL without their body. For the types whose responses are the full state
-   * (listeners, clusters, scoped routes), the response itself: Envoy drops the bodiless resources of a response
-   * before applying it, so a heartbeat of those types would remove every resource it did not carry in full.
-   */
-  heartbeat(wildcard: boolean, names: Iterable<string>): Response | undefined {
-    if (this.withTtl.length === 0) return undefined;
-    const { key, resources } = this.#pick(wildcard, names, (r) => r.ttlMs !== undefined);
-    if (resources.length === 0) return undefined;
-    if (SOTW_FULL_STATE_TYPES.has(this.typeUrl)) return this.response(wildcard, names);
-    return this.#memo(this.#responses, `\u0000hb\u0000${key}`, () => createResponse(this.typeUrl, this.version, resources, true));
-  }
-
-  /** A delta response, shared by streams that get the same resources and removals. */
-  deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false, unresolved: readonly string[] = []): DeltaResponse {
-    // Every resource of the type (a wildcard client's first response, or after a full change) is one key
-    // whatever the order, without joining thousands of names per stream.
-    const names = resources.length === this.items.size && resources.length > 0 && resources.every((r) => this.items.get(r.name) === r)
-      ? '\u0000all'
-      : resources.map((r) => r.name).join('\n');
-    const key = `${heartbeat ? 'h' : 'r'}${names}\u0000${removed.join('\n')}\u0000${unresolved.join('\n')}`;
-    return this.#memo(this.#deltas, key, () => createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat, unresolved));
-  }
-}
-
 function encodeItem(typeUrl: ResourceTypeUrl, item: unknown): EncodedResource {
   let resource = item;
   let name: string | undefined;
@@ -343,10 +183,11 @@ function plan(version: string, resources: SnapshotResources, options: SnapshotOp
   });
 }
 
-/** Types already built, handed to the constructor by the static factories (never by users: not exported). */
-class Prebuilt {
-  constructor(readonly types: Map<ResourceTypeUrl, TypeResources>) {}
-}
+/**
+ * Types already built by a static factory, for the constructor call it makes next. Module-private: users cannot
+ * reach it, so the public constructor's signature stays the one users call.
+ */
+let prebuilt: Map<ResourceTypeUrl, TypeResources> | undefined;
 
 /**
  * An immutable set of resources of every type, each type with its version. Set one per cache key with
@@ -377,8 +218,9 @@ export class Snapshot {
    */
   constructor(version: string, resources: SnapshotResources, options: SnapshotOptions = {}) {
     this.version = version;
-    if (resources instanceof Prebuilt) {
-      this.#types = resources.types;
+    if (prebuilt !== undefined) {
+      this.#types = prebuilt;
+      prebuilt = undefined;
       return;
     }
     const generator = buildTypes(plan(version, resources, options));
@@ -394,15 +236,12 @@ export class Snapshot {
    */
   static async create(version: string, resources: SnapshotResources, options: SnapshotOptions & { sliceMs?: number } = {}): Promise<Snapshot> {
     const generator = buildTypes(plan(version, resources, options));
-    const sliceMs = options.sliceMs ?? 5;
-    let sliceEnd = performance.now() + sliceMs;
+    const slice = new TimeSlice(options.sliceMs ?? 5);
     let count = 0;
     let step = generator.next();
     while (!step.done) {
-      if ((++count & 15) === 0 && performance.now() >= sliceEnd) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceEnd = performance.now() + sliceMs;
-      }
+      // Asked every 16 resources: reading the clock costs more than encoding a small resource.
+      if ((++count & 15) === 0 && slice.spent()) await nextTurn();
       step = generator.next();
     }
     return Snapshot.#fromTypes(version, step.value);
@@ -430,7 +269,8 @@ export class Snapshot {
   }
 
   static #fromTypes(version: string, types: Map<ResourceTypeUrl, TypeResources>): Snapshot {
-    return new Snapshot(version, new Prebuilt(types) as unknown as SnapshotResources);
+    prebuilt = types;
+    return new Snapshot(version, {});
   }
 
   /** The version of a type ('' if the type is not in the snapshot). */

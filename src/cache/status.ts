@@ -1,13 +1,13 @@
 /**
  * What a cache knows about each node it serves: when it last asked, how many watches it has open, and per
- * resource type the version last sent, the version last ACKed and the last NACK with Envoy's message. ACKs and
- * NACKs are read off the requests, as the xDS protocol defines them: a request that carries the nonce of a
- * response and no `error_detail` accepts `version_info`; one with `error_detail` rejects a response.
+ * resource type the version last sent, the version last ACKed and the last NACK with Envoy's message. The ACKs
+ * and NACKs are the server's verdicts, passed in with the watch requests (`ack`, `nack`): the server decides
+ * them once from its nonces; the cache only records them.
  */
 import type { Node } from '../types/index.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
-import type { DeltaWatchRequest, ErrorDetail, WatchRequest } from './config-watcher.js';
 import type { Snapshot } from './snapshot.js';
+import type { AckEvent, ErrorDetail, NackEvent } from './verdict.js';
 
 /** The last rejection of a resource type by a node. */
 export interface NackInfo {
@@ -27,7 +27,7 @@ export interface TypeStatus {
   readonly lastSentVersion?: string;
   /** When that response was given. */
   readonly lastSentTime?: Date;
-  /** The last version the node accepted (ACKed). For delta, the version last sent when the ACK arrived. */
+  /** The last version the node accepted (ACKed): the version of the response whose nonce the ACK carried. */
   readonly lastAckedVersion?: string;
   /** When that ACK arrived. */
   readonly lastAckTime?: Date;
@@ -76,50 +76,16 @@ export interface PushedEvent {
   readonly durationMs: number;
 }
 
-/** Payload of the `ack` event: a node accepted a response. */
-export interface AckEvent {
-  /** The cache key of the node. */
-  readonly key: string;
-  /** The node that accepted. */
-  readonly node: Node;
-  /** The resource type accepted. */
-  readonly typeUrl: ResourceTypeUrl;
-  /** The version accepted (for delta: the version the cache last sent for this type). */
-  readonly version: string;
-  /** The nonce of the accepted response. */
-  readonly nonce: string;
-  /** Which protocol variant the stream speaks. */
-  readonly delta: boolean;
-}
-
-/** Payload of the `nack` event: a node rejected a response. */
-export interface NackEvent {
-  /** The cache key of the node. */
-  readonly key: string;
-  /** The node that rejected. */
-  readonly node: Node;
-  /** The resource type rejected. */
-  readonly typeUrl: ResourceTypeUrl;
-  /** The version rejected ('' when unknown). The cache will not send it to this stream again. */
-  readonly version: string;
-  /** Envoy's error code and message. */
-  readonly errorDetail: ErrorDetail;
-  /** The nonce of the rejected response. */
-  readonly nonce: string;
-  /** Which protocol variant the stream speaks. */
-  readonly delta: boolean;
-}
-
 /** The events a {@link SnapshotCache} emits, with their payloads. */
 export interface SnapshotCacheEvents {
   /** A snapshot was set (emitted before any watch is answered from it). */
   set: (event: SetEvent) => void;
   /** The watches a snapshot changed were answered: `setSnapshot`'s promise resolves. */
   pushed: (event: PushedEvent) => void;
-  /** A node accepted a response (once per response nonce). */
-  ack: (event: AckEvent) => void;
-  /** A node rejected a response. */
-  nack: (event: NackEvent) => void;
+  /** A node accepted a response (the server's verdict, once per response); `key` is the node's cache key. */
+  ack: (event: AckEvent, key: string) => void;
+  /** A node rejected a response (the server's verdict); `key` is the node's cache key. */
+  nack: (event: NackEvent, key: string) => void;
 }
 
 interface MutableTypeStatus {
@@ -127,12 +93,8 @@ interface MutableTypeStatus {
   lastSentTime?: Date;
   lastAckedVersion?: string;
   lastAckTime?: Date;
-  lastAckNonce?: string;
   lastNack?: NackInfo;
 }
-
-/** What a request meant for the status: an ACK, a NACK, or neither (a first request, a repeated ACK). */
-export type RequestMeaning = { ack: AckEvent } | { nack: NackEvent } | undefined;
 
 /** The mutable status of one cache key; {@link NodeStatus.info} copies it out. */
 export class NodeStatus {
@@ -155,44 +117,22 @@ export class NodeStatus {
     return status;
   }
 
-  /** Records a state-of-the-world request and says whether it ACKed or NACKed. */
-  sotwRequest(request: WatchRequest, now: Date): RequestMeaning {
+  /**
+   * Records that a request of this node arrived, with the server's verdict on the last response if it carries
+   * one.
+   */
+  requested(request: { node: Node; ack?: AckEvent | undefined; nack?: NackEvent | undefined }, now: Date): void {
     this.lastRequestTime = now;
     this.node = request.node;
-    if (request.responseNonce === '') return undefined;
-    const status = this.#type(request.typeUrl);
-    const base = { key: this.key, node: request.node, typeUrl: request.typeUrl, nonce: request.responseNonce, delta: false };
-    if (request.errorDetail !== undefined) {
-      const version = request.rejectedVersion ?? status.lastSentVersion ?? '';
-      status.lastNack = { version, errorDetail: request.errorDetail, message: request.errorDetail.message, time: now };
-      return { nack: { ...base, version, errorDetail: request.errorDetail } };
+    if (request.ack !== undefined) {
+      const status = this.#type(request.ack.typeUrl);
+      status.lastAckedVersion = request.ack.version;
+      status.lastAckTime = now;
     }
-    // A request that changes the subscription repeats the nonce it last ACKed: report each ACK once.
-    if (status.lastAckNonce === request.responseNonce) return undefined;
-    status.lastAckNonce = request.responseNonce;
-    status.lastAckedVersion = request.versionInfo;
-    status.lastAckTime = now;
-    return { ack: { ...base, version: request.versionInfo } };
-  }
-
-  /** Records a delta request and says whether it ACKed or NACKed. */
-  deltaRequest(request: DeltaWatchRequest, now: Date): RequestMeaning {
-    this.lastRequestTime = now;
-    this.node = request.node;
-    if (request.responseNonce === '') return undefined;
-    const status = this.#type(request.typeUrl);
-    // Delta requests carry no version: the one last sent is the best knowledge of what the nonce refers to.
-    const version = status.lastSentVersion ?? '';
-    const base = { key: this.key, node: request.node, typeUrl: request.typeUrl, nonce: request.responseNonce, delta: true };
-    if (request.errorDetail !== undefined) {
-      status.lastNack = { version, errorDetail: request.errorDetail, message: request.errorDetail.message, time: now };
-      return { nack: { ...base, version, errorDetail: request.errorDetail } };
+    if (request.nack !== undefined) {
+      const { rejectedVersion, errorDetail, typeUrl } = request.nack;
+      this.#type(typeUrl).lastNack = { version: rejectedVersion, errorDetail, message: errorDetail.message, time: now };
     }
-    if (status.lastAckNonce === request.responseNonce) return undefined;
-    status.lastAckNonce = request.responseNonce;
-    status.lastAckedVersion = version;
-    status.lastAckTime = now;
-    return { ack: { ...base, version } };
   }
 
   /** Records that a response of this type and version was given. */
@@ -205,10 +145,7 @@ export class NodeStatus {
   /** A frozen copy of the status. */
   info(counts: { numWatches: number; numDeltaWatches: number; openStreams: number }): StatusInfo {
     const types = new Map<ResourceTypeUrl, TypeStatus>();
-    for (const [typeUrl, status] of this.#types) {
-      const { lastAckNonce: _nonce, ...visible } = status;
-      types.set(typeUrl, Object.freeze(visible));
-    }
+    for (const [typeUrl, status] of this.#types) types.set(typeUrl, Object.freeze({ ...status }));
     return Object.freeze({ key: this.key, node: this.node, lastRequestTime: this.lastRequestTime, ...counts, types });
   }
 }

@@ -5,7 +5,8 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventEmitter } from 'eventemitter3';
-import type { AckEvent, PushedEvent, SetEvent, SnapshotCacheEvents } from '../cache/status.js';
+import type { PushedEvent, SetEvent, SnapshotCacheEvents } from '../cache/status.js';
+import type { AckEvent } from '../cache/verdict.js';
 import type { Snapshot } from '../cache/snapshot.js';
 import { RESOURCE_TYPE_URLS, TYPE_SHORT_NAME, type ResourceTypeUrl } from '../resource/type-url.js';
 import type { Callbacks } from '../server/callbacks.js';
@@ -175,7 +176,7 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions): Prom
         if (earlier !== undefined) for (const [typeUrl, version] of earlier.types) if (!changed.has(typeUrl) && now.get(typeUrl) === version) changed.set(typeUrl, version);
         if (changed.size > 0) waiting.set(key, { since: performance.now(), types: changed });
       };
-      const onAck = ({ key, typeUrl, version }: AckEvent) => {
+      const onAck = ({ typeUrl, version }: AckEvent, key: string) => {
         const entry = waiting.get(key);
         if (entry === undefined || entry.types.get(typeUrl) !== version) return;
         convergence.observe({ type: typeLabel(typeUrl) }, (performance.now() - entry.since) / 1000);

@@ -1,9 +1,9 @@
 import type { Metadata, ServerDuplexStream } from '@grpc/grpc-js';
 import type { DeltaResponse, Response } from '../cache/config-watcher.js';
-import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { AckEvent, NackEvent } from '../cache/verdict.js';
 import type { Node } from '../types/index.js';
-import type { Logger } from './logger.js';
-import type { RequestErrorDetail, XdsDeltaDiscoveryRequest, XdsDiscoveryRequest } from './messages.js';
+import type { Logger } from '../logger.js';
+import type { XdsDeltaDiscoveryRequest, XdsDiscoveryRequest } from './messages.js';
 
 /** TLS details of a gRPC connection (grpc-js does not export the type by name). */
 export type AuthContext = ReturnType<ServerDuplexStream<unknown, unknown>['getAuthContext']>;
@@ -19,49 +19,6 @@ export interface RequestContext {
    * only when the handshake verified it (gRPC and REST alike).
    */
   readonly authContext: AuthContext | undefined;
-}
-
-/** A client accepted a response: its request carried the response's nonce and no `error_detail`. */
-export interface AckEvent {
-  /** The stream's id. */
-  readonly streamId: number;
-  /** The client's node. */
-  readonly node: Node;
-  /** The client's node id (`node.id`). */
-  readonly nodeId: string;
-  /** The type acknowledged. */
-  readonly typeUrl: ResourceTypeUrl;
-  /** The version the client now runs: `version_info` of the request (delta: the response's system version). */
-  readonly version: string;
-  /** Nonce of the acknowledged response. */
-  readonly nonce: string;
-  /** True on a delta stream. */
-  readonly delta: boolean;
-}
-
-/** A client rejected a response: its request carried the response's nonce and an `error_detail`. */
-export interface NackEvent {
-  /** The stream's id. */
-  readonly streamId: number;
-  /** The client's node. */
-  readonly node: Node;
-  /** The client's node id (`node.id`). */
-  readonly nodeId: string;
-  /** The type rejected. */
-  readonly typeUrl: ResourceTypeUrl;
-  /** The version the client rejected (delta: the response's system version). It is not sent again. */
-  readonly rejectedVersion: string;
-  /** The version the client still runs (`version_info` of the request; empty in delta). */
-  readonly currentVersion: string;
-  /** Nonce of the rejected response. */
-  readonly nonce: string;
-  /**
-   * The client's `error_detail`: a gRPC status code and its explanation (Envoy says which resource and field it
-   * could not accept).
-   */
-  readonly errorDetail: RequestErrorDetail;
-  /** True on a delta stream. */
-  readonly delta: boolean;
 }
 
 /**
@@ -95,7 +52,7 @@ export interface Callbacks {
   onFetchRequest?(request: XdsDiscoveryRequest, context: RequestContext): void | Promise<void>;
   /** A fetch is answered; `response` is undefined when the client's version is current (REST 304). */
   onFetchResponse?(request: XdsDiscoveryRequest, response: Response | undefined): void;
-  /** A client acknowledged a response. */
+  /** A client acknowledged a response (once per response; the cache is given the same event). */
   onAck?(event: AckEvent): void;
   /** A client rejected a response, with Envoy's error message. */
   onNack?(event: NackEvent): void;

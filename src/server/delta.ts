@@ -4,19 +4,21 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
-import { UndecodableRequest, initialVersionsOf, subscribeListOf } from './messages.js';
+import { UndecodableRequest, withInitialVersions } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
 import { endpointNamesOf } from './warming.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
+
+const NO_VERSIONS: ReadonlyMap<string, string> = new Map();
 
 interface TypeState extends WatchSlot {
   readonly subscription: DeltaSubscription;
   request: XdsDeltaDiscoveryRequest | undefined;
   lastNonce: string | undefined;
   lastVersion: string;
-  /** The last response written, until the next request of the type: an ACK of it may say it is in sync. */
-  lastResponse: DeltaResponse | undefined;
+  /** True once a request answered the last response (its verdict is given once). */
+  judged: boolean;
 }
 
 /**
@@ -37,21 +39,24 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
 
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
-    const { request, node } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const { request, node, initialVersions = NO_VERSIONS } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const { callbacks } = this.env.options;
+    // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
+    if (callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined) withInitialVersions(request, initialVersions);
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(
       request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
-        initialVersionsOf(request).size,
+        initialVersions.size,
       `delta request for ${typeUrl}`,
     );
     return this.withNode(node, typeUrl, (served) => {
       request.node = served;
-      return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
+      return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request, initialVersions));
     });
   }
 
-  #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
+  #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest, initialVersions: ReadonlyMap<string, string>): void {
     const { legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
     let state = this.types.get(typeUrl);
@@ -64,23 +69,17 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
-        lastResponse: undefined,
+        judged: false,
       };
       this.types.set(typeUrl, state);
     }
     const nonce = request.response_nonce;
-    if (nonce !== '' && nonce === state.lastNonce) {
-      this.reportAnswer(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
+    let verdict: ReturnType<DeltaStream['judge']> = {};
+    if (nonce !== '' && nonce === state.lastNonce && !state.judged) {
+      state.judged = true;
+      verdict = this.judge(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
-    // A plain ACK of the last response, the first request since it was written: the client holds exactly what
-    // `known` says after that response, which the cache may use to compare only what changed since.
-    const syncedWith =
-      state.lastResponse !== undefined && nonce === state.lastNonce && request.error_detail === undefined &&
-      request.resource_names_subscribe.length === 0 && request.resource_names_unsubscribe.length === 0
-        ? state.lastResponse
-        : undefined;
-    state.lastResponse = undefined;
-    const newly = state.subscription.update(subscribeListOf(request), request.resource_names_unsubscribe, initialVersionsOf(request));
+    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersions);
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
     const watch: DeltaWatchRequest = {
@@ -92,8 +91,8 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       newlySubscribed: newly,
       responseNonce: nonce,
       errorDetail: request.error_detail,
-      syncedWith,
-      sharedKey: nonce === '' ? state.subscription.sharedKey : undefined,
+      ack: verdict.ack,
+      nack: verdict.nack,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));
@@ -105,9 +104,9 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
+    state.judged = false;
     if (response.typeUrl === TypeUrl.Cluster && !response.heartbeat) this.#warmEndpoints(state, response);
     state.subscription.sent(response.resources, response.removed);
-    state.lastResponse = response.heartbeat ? undefined : response;
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
     this.env.options.logger.debug(
       { streamId: this.id, typeUrl: response.typeUrl, systemVersion: response.systemVersion, nonce, resources: response.resources.length, removed: response.removed.length },
@@ -129,8 +128,6 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const held = [...endpointNamesOf(changed)].filter((name) => endpoints.subscription.known.has(name));
     if (held.length === 0) return;
     endpoints.subscription.forget(held);
-    // Its next ACK no longer means the client is in sync with what the cache last diffed.
-    endpoints.lastResponse = undefined;
     const request = endpoints.request;
     if (!endpoints.watching || request === undefined) return;
     this.cancelWatch(TypeUrl.Endpoint, endpoints);

@@ -1,11 +1,12 @@
 import type { ConfigWatcher, Response } from '../cache/config-watcher.js';
 import { assertResourceTypeUrl } from '../resource/type-url.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { Node } from '../types/index.js';
 import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { RequestContext } from './callbacks.js';
-import { nodeToJson, UndecodableRequest } from './messages.js';
+import { decodeNode, nodeToJson, UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDiscoveryRequest } from './messages.js';
 import type { ResolvedOptions } from './options.js';
 import { WILDCARD } from './subscription.js';
@@ -26,7 +27,14 @@ export async function fetchResources(
 ): Promise<{ request: XdsDiscoveryRequest; response: Response | undefined }> {
   if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
   const { request } = raw;
-  const claimed = raw.node === undefined ? {} : nodeToJson(raw.node);
+  let claimed: Node = {};
+  if (raw.node !== undefined) {
+    try {
+      claimed = nodeToJson(decodeNode(raw.node));
+    } catch (error) {
+      throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${excerpt((error as Error).message)}`);
+    }
+  }
   let typeUrl: ResourceTypeUrl;
   if (fixedType !== undefined) {
     if (request.type_url !== '' && request.type_url !== fixedType) {

@@ -9,18 +9,17 @@ export { createServer } from './server.js';
 export type { XdsServer, ServerStats, CloseOptions } from './server.js';
 export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit } from './options.js';
-export type { Callbacks, RequestContext, AckEvent, NackEvent, AuthContext } from './callbacks.js';
+export type { Callbacks, RequestContext, AuthContext } from './callbacks.js';
+export type { AckEvent, NackEvent, ErrorDetail } from '../cache/verdict.js';
 export { combineCallbacks } from './combine-callbacks.js';
 export { allow, deny, bindNodeToCertificate, certificateOf } from './authorize.js';
 export type { Authorizer, Authorization, AuthorizeRequest, VerifiedCertificate, BindNodeOptions } from './authorize.js';
-export type { Logger } from './logger.js';
-export { silentLogger } from './logger.js';
 export type { XdsDiscoveryRequest, XdsDeltaDiscoveryRequest, RequestErrorDetail } from './messages.js';
-export { XDS_SERVICES, serviceDefinition, methodPath } from './service-definitions.js';
-export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';
+export { XdsError, Code } from '../resource/xds-error.js';
+export type { Logger } from '../logger.js';
+export { silentLogger } from '../logger.js';
 export { REST_PATHS } from './rest.js';
 export type { RestHandler } from './rest.js';
-export { SotwSubscription, DeltaSubscription, WILDCARD } from './subscription.js';
 
 // Operations (docs/operations.md): what each client runs, in a table or JSON, over CSDS, and gRPC health.
 export { createStatusHandler, statusTable, XDS_ACRONYM } from './status-handler.js';
@@ -31,3 +30,8 @@ export { compileNodeMatchers } from './node-matcher.js';
 export type { MatchableNode, NodePredicate } from './node-matcher.js';
 export { HealthService, addHealthService, HEALTH_SERVICE } from './health.js';
 export type { ServingStatus, HealthRequest } from './health.js';
+
+// Symbols above are what applications use. Those below are for people who mount the xDS services themselves
+// (their own gRPC server setup, a proxy, a gateway): the service definitions and method paths.
+export { XDS_SERVICES, serviceDefinition, methodPath } from './service-definitions.js';
+export type { XdsServiceInfo, XdsMethodKind } from './service-definitions.js';

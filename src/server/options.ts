@@ -4,8 +4,8 @@ import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Authorizer } from './authorize.js';
 import type { StatusSource } from '../cache/sync-status.js';
 import type { Callbacks } from './callbacks.js';
-import { silentLogger } from './logger.js';
-import type { Logger } from './logger.js';
+import { silentLogger } from '../logger.js';
+import type { Logger } from '../logger.js';
 
 /** How many requests one stream may send: a token bucket of `burst` tokens refilled at `perSecond`. */
 export interface RequestRateLimit {

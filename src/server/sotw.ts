@@ -1,4 +1,5 @@
 import type { Response, WatchRequest } from '../cache/config-watcher.js';
+import type { EncodedResource } from '../cache/encoded-resource.js';
 import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
@@ -18,33 +19,26 @@ interface TypeState extends WatchSlot {
   /** Nonce and version of the last response written; undefined before the first. */
   lastNonce: string | undefined;
   lastVersion: string;
-  /** The last full response written, heartbeats aside (its resource names are what the client holds). */
-  lastResponse: Response | undefined;
+  /** True once a request answered the last response (its verdict is given once). */
+  judged: boolean;
   /**
-   * Names of the last response that the client must be sent again although it holds them: the endpoints of a
-   * cluster this stream has since sent changed (see warming.ts). Cleared by the next response of the type.
+   * The names the last full response returned (what the client holds), handed back to the cache; heartbeats
+   * aside, since a heartbeat leaves the client holding what it held.
+   */
+  returnedNames: ReadonlySet<string> | undefined;
+  /** The resources of the last full response (a CDS stream compares the next one with them; see warming.ts). */
+  lastResources: readonly EncodedResource[] | undefined;
+  /**
+   * Names the client must be sent again although it holds them: the endpoints of a cluster this stream has since
+   * sent changed (see warming.ts). Cleared by the next full response of the type.
    */
   resend: Set<string> | undefined;
 }
 
-// The names of a response's resources, computed once per response whatever the number of streams it went to.
-const namesOfResponse = new WeakMap<Response, ReadonlySet<string>>();
-
-function namesOf(response: Response): ReadonlySet<string> {
-  let names = namesOfResponse.get(response);
-  if (names === undefined) {
-    names = new Set(response.resources.map((resource) => resource.name));
-    namesOfResponse.set(response, names);
-  }
-  return names;
-}
-
 /** What the client holds of a type, as far as it need not be sent again. */
 function knownNamesOf(state: TypeState): ReadonlySet<string> | undefined {
-  if (state.lastResponse === undefined) return undefined;
-  const names = namesOf(state.lastResponse);
-  if (state.resend === undefined) return names;
-  const known = new Set(names);
+  if (state.returnedNames === undefined || state.resend === undefined) return state.returnedNames;
+  const known = new Set(state.returnedNames);
   for (const name of state.resend) known.delete(name);
   return known;
 }
@@ -91,7 +85,9 @@ export class SotwStream extends BaseStream<Response, TypeState> {
         request: undefined,
         lastNonce: undefined,
         lastVersion: '',
-        lastResponse: undefined,
+        judged: false,
+        returnedNames: undefined,
+        lastResources: undefined,
         resend: undefined,
       };
       this.types.set(typeUrl, state);
@@ -102,13 +98,17 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       return;
     }
     let rejectedVersion: string | undefined;
+    let verdict: ReturnType<SotwStream['judge']> = {};
     if (state.lastNonce !== undefined) {
       // The request answers the last response: a NACK rejects the version that response carried.
       if (request.error_detail !== undefined) rejectedVersion = state.lastVersion;
-      this.reportAnswer(node, typeUrl, nonce, request.error_detail, {
-        sent: rejectedVersion ?? request.version_info,
-        current: request.version_info,
-      });
+      if (!state.judged) {
+        state.judged = true;
+        verdict = this.judge(node, typeUrl, nonce, request.error_detail, {
+          sent: rejectedVersion ?? request.version_info,
+          current: request.version_info,
+        });
+      }
     }
     state.subscription.update(request.resource_names);
     this.cancelWatch(typeUrl, state);
@@ -121,6 +121,8 @@ export class SotwStream extends BaseStream<Response, TypeState> {
       responseNonce: nonce,
       errorDetail: request.error_detail,
       rejectedVersion,
+      ack: verdict.ack,
+      nack: verdict.nack,
       knownNames: knownNamesOf(state),
     };
     state.request = request;
@@ -133,11 +135,11 @@ export class SotwStream extends BaseStream<Response, TypeState> {
     const nonce = this.nextNonce();
     state.lastNonce = nonce;
     state.lastVersion = response.version;
+    state.judged = false;
     if (!response.heartbeat) {
       if (response.typeUrl === TypeUrl.Cluster) this.#warmEndpoints(state, response);
-      // A heartbeat names only the TTL resources and leaves the client holding what it held: it is not what the
-      // client holds, or the ACK of it would look like a client lacking the other resources.
-      state.lastResponse = response;
+      state.returnedNames = response.returnedNames();
+      state.lastResources = response.resources;
       state.resend = undefined;
     }
     this.notify('onStreamResponse', this.id, state.request as XdsDiscoveryRequest, response, nonce);
@@ -155,10 +157,10 @@ export class SotwStream extends BaseStream<Response, TypeState> {
    */
   #warmEndpoints(clusters: TypeState, response: Response): void {
     const endpoints = this.types.get(TypeUrl.Endpoint);
-    if (endpoints?.lastResponse === undefined) return;
-    const names = changedEndpointNames(clusters.lastResponse?.resources ?? [], response.resources);
+    const held = endpoints?.returnedNames;
+    if (endpoints === undefined || held === undefined) return;
+    const names = changedEndpointNames(clusters.lastResources ?? [], response.resources);
     if (names.size === 0) return;
-    const held = namesOf(endpoints.lastResponse);
     for (const name of names) if (held.has(name)) (endpoints.resend ??= new Set()).add(name);
   }
 

@@ -9,8 +9,6 @@
  *   that to unsubscribe when they stop watching.
  */
 
-import { LayeredVersions } from './known-versions.js';
-
 /** The wildcard resource name. */
 export const WILDCARD = '*';
 
@@ -61,68 +59,16 @@ export class SotwSubscription {
 }
 
 /**
- * A first request's subscribe list, read once for every stream that sends the same list object (the request
- * decoder hands identical long lists to streams as one shared array): the names as a set, whether `*` is among
- * them, and per map of initial versions the names newly subscribed and the key that marks identical requests.
- */
-interface SharedFirstRead {
-  readonly names: ReadonlySet<string>;
-  readonly wildcard: boolean;
-  readonly byKnown: WeakMap<ReadonlyMap<string, string>, { readonly newly: readonly string[]; readonly key: object }>;
-}
-
-/** Lists shorter than this are read per stream: sharing them saves little. */
-const SHARE_MIN_NAMES = 32;
-const sharedFirstReads = new WeakMap<readonly string[], SharedFirstRead>();
-const emptyListKeys = new WeakMap<ReadonlyMap<string, string>, { readonly wildcard: object; readonly named: object }>();
-
-/** The key of first requests that name nothing, per map of initial versions and wildcard. */
-function emptyListKey(known: ReadonlyMap<string, string>, wildcard: boolean): object {
-  let keys = emptyListKeys.get(known);
-  if (keys === undefined) {
-    keys = { wildcard: {}, named: {} };
-    emptyListKeys.set(known, keys);
-  }
-  return wildcard ? keys.wildcard : keys.named;
-}
-
-function sharedFirstRead(subscribe: readonly string[]): SharedFirstRead {
-  let read = sharedFirstReads.get(subscribe);
-  if (read === undefined) {
-    const names = new Set<string>();
-    let wildcard = false;
-    for (const name of subscribe) {
-      if (name === WILDCARD) wildcard = true;
-      else names.add(name);
-    }
-    read = { names, wildcard, byKnown: new WeakMap() };
-    sharedFirstReads.set(subscribe, read);
-  }
-  return read;
-}
-
-/**
  * A delta subscription: requests carry changes (names subscribed and unsubscribed), and the server remembers
  * which version of each resource the client holds.
- *
- * The streams of a fleet often reconnect with the same long subscribe list and the same initial versions; then
- * the subscribed set and the known versions are shared between their subscriptions until one changes (it then
- * copies the set, and keeps its own versions in a layer over the shared ones), and
- * {@link DeltaSubscription.sharedKey} says so.
  */
 export class DeltaSubscription {
   #legacy: boolean;
   #wildcard = false;
   #started = false;
   /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
-  #subscribed: ReadonlySet<string> = new Set<string>();
-  /** False while `#subscribed` is shared with other subscriptions: copied on first change. */
-  #ownsSubscribed = true;
-  #known: ReadonlyMap<string, string> = new Map<string, string>();
-  /** False while `#known` is the request's map of initial versions, which may be shared: layered over on first change. */
-  #ownsKnown = true;
-  /** Set while nothing is owned: the same object for every subscription in the same state. */
-  #sharedKey: object | undefined;
+  readonly #subscribed = new Set<string>();
+  #known = new Map<string, string>();
 
   /** @param legacyWildcard - whether a first request that names nothing means wildcard for this type */
   constructor(legacyWildcard: boolean) {
@@ -145,34 +91,6 @@ export class DeltaSubscription {
   }
 
   /**
-   * An object shared by every subscription whose subscribed names, wildcard, known versions and last newly
-   * subscribed names are the same shared objects (a fleet's streams right after their identical first
-   * requests); `undefined` once this one has changed anything. Equal keys mean equal requests.
-   */
-  get sharedKey(): object | undefined {
-    return this.#sharedKey;
-  }
-
-  #mutableSubscribed(): Set<string> {
-    this.#sharedKey = undefined;
-    if (!this.#ownsSubscribed) {
-      this.#subscribed = new Set(this.#subscribed);
-      this.#ownsSubscribed = true;
-    }
-    return this.#subscribed as Set<string>;
-  }
-
-  /** The known versions, to be changed: layered over them while they are shared (see {@link LayeredVersions}). */
-  #mutableKnown(): Map<string, string> | LayeredVersions {
-    this.#sharedKey = undefined;
-    if (!this.#ownsKnown) {
-      this.#known = new LayeredVersions(this.#known);
-      this.#ownsKnown = true;
-    }
-    return this.#known as Map<string, string> | LayeredVersions;
-  }
-
-  /**
    * Applies a request's subscribe and unsubscribe lists (and, on the first request of the type, its
    * `initial_resource_versions`). Returns the names newly subscribed, which the cache must answer even if
    * unchanged; names the client already holds from a previous stream are not among them.
@@ -180,55 +98,26 @@ export class DeltaSubscription {
   update(
     subscribe: readonly string[],
     unsubscribe: readonly string[],
-    initialVersions: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+    initialVersions: ReadonlyMap<string, string>,
   ): readonly string[] {
     const first = !this.#started;
     this.#started = true;
-    this.#sharedKey = undefined;
     if (first) {
-      if (initialVersions instanceof Map) {
-        // Taken as is (a reconnecting client sends thousands, and a fleet the same ones): copied only on change.
-        this.#known = initialVersions as ReadonlyMap<string, string>;
-        this.#ownsKnown = false;
-      } else {
-        this.#known = new Map(Object.entries(initialVersions));
-      }
+      if (initialVersions.size > 0) this.#known = new Map(initialVersions);
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
     }
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.
     if (subscribe.length > 0) this.#legacy = false;
 
-    let newly: readonly string[];
-    if (first && subscribe.length === 0 && !this.#ownsKnown) {
-      // Nothing named (a legacy wildcard, or a type not yet wanted): the state is the versions and the wildcard.
-      newly = [];
-      if (unsubscribe.length === 0) this.#sharedKey = emptyListKey(this.#known, this.#wildcard);
-    } else if (first && subscribe.length >= SHARE_MIN_NAMES && !this.#ownsKnown) {
-      const read = sharedFirstRead(subscribe);
-      this.#subscribed = read.names;
-      this.#ownsSubscribed = false;
-      if (read.wildcard) this.#wildcard = true;
-      let byKnown = read.byKnown.get(this.#known);
-      if (byKnown === undefined) {
-        const known = this.#known;
-        byKnown = { newly: [...read.names].filter((name) => !known.has(name)), key: {} };
-        read.byKnown.set(known, byKnown);
+    const newly: string[] = [];
+    for (const name of subscribe) {
+      if (name === WILDCARD) {
+        this.#wildcard = true;
+        continue;
       }
-      newly = byKnown.newly;
-      // The wildcard comes from the list itself here (`*` in it; a list this long ends the legacy wildcard).
-      if (unsubscribe.length === 0) this.#sharedKey = byKnown.key;
-    } else {
-      const added: string[] = [];
-      for (const name of subscribe) {
-        if (name === WILDCARD) {
-          this.#wildcard = true;
-          continue;
-        }
-        if (this.#subscribed.has(name)) continue;
-        this.#mutableSubscribed().add(name);
-        if (!(first && this.#known.has(name))) added.push(name);
-      }
-      newly = added;
+      if (this.#subscribed.has(name)) continue;
+      this.#subscribed.add(name);
+      if (!(first && this.#known.has(name))) newly.push(name);
     }
     let droppedWildcard = false;
     for (const name of unsubscribe) {
@@ -237,20 +126,18 @@ export class DeltaSubscription {
         this.#wildcard = false;
         continue;
       }
-      const was = this.#subscribed.has(name);
-      if (was) this.#mutableSubscribed().delete(name);
+      const was = this.#subscribed.delete(name);
       if (was && this.#wildcard) {
         // Under wildcard the client still wants the resource: an empty known version makes the cache send it
         // again (or report it removed), as the protocol requires.
-        this.#mutableKnown().set(name, '');
-      } else if (this.#known.has(name)) {
-        this.#mutableKnown().delete(name);
+        this.#known.set(name, '');
+      } else {
+        this.#known.delete(name);
       }
     }
     if (droppedWildcard && !this.#wildcard) {
       // The client forgets what it held only through the wildcard; so do we, so a later subscription sends it.
-      const known = this.#mutableKnown();
-      for (const name of [...known.keys()]) if (!this.#subscribed.has(name)) known.delete(name);
+      for (const name of [...this.#known.keys()]) if (!this.#subscribed.has(name)) this.#known.delete(name);
     }
     return newly;
   }
@@ -260,15 +147,12 @@ export class DeltaSubscription {
    * again: Envoy needs the endpoints of a changed cluster although it holds them (see warming.ts).
    */
   forget(names: readonly string[]): void {
-    const known = this.#mutableKnown();
-    for (const name of names) known.delete(name);
+    for (const name of names) this.#known.delete(name);
   }
 
   /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
-    if (resources.length === 0 && removed.length === 0) return;
-    const known = this.#mutableKnown();
-    for (const resource of resources) known.set(resource.name, resource.hash);
-    for (const name of removed) known.delete(name);
+    for (const resource of resources) this.#known.set(resource.name, resource.hash);
+    for (const name of removed) this.#known.delete(name);
   }
 }

@@ -7,8 +7,8 @@ import type { Node } from '../types/index.js';
 import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
-import { nodeToJson } from './messages.js';
-import type { NodeMessage, RequestErrorDetail } from './messages.js';
+import { decodeNode, nodeToJson, readNodeId } from './messages.js';
+import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
 import type { StreamLease, StreamLimits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -25,6 +25,15 @@ export const MAX_STATUS_LENGTH = 1024;
 export function boundedStatus(error: XdsError): XdsError {
   if (error.message.length <= MAX_STATUS_LENGTH) return error;
   return new XdsError(error.code, excerpt(error.message, MAX_STATUS_LENGTH), { cause: error });
+}
+
+/** Decodes a request's node, or ends the stream with `INVALID_ARGUMENT` saying why it cannot. */
+function readNode(bytes: Uint8Array): ReturnType<typeof decodeNode> {
+  try {
+    return decodeNode(bytes);
+  } catch (error) {
+    throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${(error as Error).message}`);
+  }
 }
 
 /** What every stream of a server shares. */
@@ -137,19 +146,21 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Reports a request that answers this stream's last response of a type: a NACK when it carries
-   * `error_detail` (logged as a warning, with Envoy's message), an ACK otherwise.
+   * Decides what a request says of this stream's last response of a type, once per response: a NACK when it
+   * carries `error_detail` (logged as a warning, with Envoy's message), an ACK otherwise. Tells the callbacks,
+   * and returns the verdict for the watch request, where the cache records it. Returns nothing for a request
+   * that answers no response, or one already answered (a subscription change repeats the last nonce).
    *
-   * @param versions - the version the response carried (rejected or accepted) and, for a NACK, the version the
-   *   client still runs ('' in delta, whose requests name none)
+   * @param versions - the version the response carried and the version the client still runs ('' in delta,
+   *   whose requests name none)
    */
-  protected reportAnswer(
+  protected judge(
     node: Node,
     typeUrl: ResourceTypeUrl,
     nonce: string,
-    errorDetail: RequestErrorDetail | undefined,
+    errorDetail: ErrorDetail | undefined,
     versions: { sent: string; current: string },
-  ): void {
+  ): { ack?: AckEvent; nack?: NackEvent } {
     const delta = this.kind === 'delta';
     const nodeId = node.id ?? '';
     if (errorDetail !== undefined) {
@@ -157,11 +168,14 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
         { streamId: this.id, nodeId: this.#nodeLabel, typeUrl, rejectedVersion: versions.sent, nonce, error: excerpt(errorDetail.message) },
         delta ? 'delta NACK' : 'NACK',
       );
-      this.notify('onNack', { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta });
-    } else {
-      this.env.options.logger.debug({ streamId: this.id, typeUrl, version: excerpt(versions.sent), nonce }, delta ? 'delta ACK' : 'ACK');
-      this.notify('onAck', { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta });
+      const nack: NackEvent = { streamId: this.id, node, nodeId, typeUrl, rejectedVersion: versions.sent, currentVersion: versions.current, nonce, errorDetail, delta };
+      this.notify('onNack', nack);
+      return { nack };
     }
+    this.env.options.logger.debug({ streamId: this.id, typeUrl, version: excerpt(versions.sent), nonce }, delta ? 'delta ACK' : 'ACK');
+    const ack: AckEvent = { streamId: this.id, node, nodeId, typeUrl, version: versions.sent, nonce, delta };
+    this.notify('onAck', ack);
+    return { ack };
   }
 
   /**
@@ -276,22 +290,33 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   }
 
   /**
-   * Runs `next` with the stream's node. The first request's node is taken once `authorize` allows it (and
-   * counted against `maxStreamsPerNode`); only then does the cache hear of it. The node served is the one the
-   * authorizer chose, or the client's. Later requests may omit the node but may not change its id. Returns a
-   * promise while the authorizer decides, during which the stream reads nothing more.
+   * Runs `next` with the stream's node. The first request's node is decoded and taken once `authorize` allows it
+   * (and counted against `maxStreamsPerNode`); only then does the cache hear of it. The node served is the one
+   * the authorizer chose, or the client's. Later requests may omit the node but may not change its id: Envoy
+   * repeats its node (tens of kilobytes) on every request, so a later node is not decoded, only its id is read.
+   * (Comparing bytes with the first node's would not do: Envoy writes the maps inside its node in hash order, so
+   * the same node comes in different bytes.) Returns a promise while the authorizer decides, during which the
+   * stream reads nothing more.
    */
-  protected withNode(message: NodeMessage | undefined, typeUrl: ResourceTypeUrl, next: (node: Node) => Promise<void> | undefined): Promise<void> | undefined {
+  protected withNode(bytes: Uint8Array | undefined, typeUrl: ResourceTypeUrl, next: (node: Node) => Promise<void> | undefined): Promise<void> | undefined {
     if (this.node !== undefined) {
-      if (message !== undefined && message.id !== this.#nodeId) {
-        throw new XdsError(
-          Code.INVALID_ARGUMENT,
-          `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(message.id)}"; a stream serves one node: open a new stream for another`,
-        );
+      if (bytes !== undefined) {
+        let id: string;
+        try {
+          id = readNodeId(bytes);
+        } catch (error) {
+          throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${excerpt((error as Error).message)}`);
+        }
+        if (id !== this.#nodeId) {
+          throw new XdsError(
+            Code.INVALID_ARGUMENT,
+            `node id changed on this stream from "${this.#nodeLabel}" to "${excerpt(id)}"; a stream serves one node: open a new stream for another`,
+          );
+        }
       }
       return next(this.node);
     }
-    const claimed = message === undefined ? {} : nodeToJson(message);
+    const claimed = bytes === undefined ? {} : nodeToJson(readNode(bytes));
     const context = this.#context as RequestContext;
     const served = authorizeNode(this.env.options.authorize, {
       ...context,

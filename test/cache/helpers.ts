@@ -62,3 +62,16 @@ export function deltaAck(request: DeltaWatchRequest, response: DeltaResponse, no
   for (const name of response.removed) known.delete(name);
   return { ...request, known, newlySubscribed: [], responseNonce: nonce };
 }
+
+/**
+ * A state-of-the-world request that answers the last response, with the verdict the server passes with it (the
+ * cache records verdicts, it does not make them): a NACK of `rejectedVersion` when `errorDetail` is set, else an
+ * ACK of `versionInfo`.
+ */
+export function answer(typeUrl: ResourceTypeUrl, fields: Partial<WatchRequest> & { responseNonce: string }): WatchRequest {
+  const request = sotw(typeUrl, fields);
+  const verdict = { streamId: 1, node: request.node, nodeId: request.node.id ?? '', typeUrl, nonce: request.responseNonce, delta: false };
+  return request.errorDetail !== undefined
+    ? { ...request, nack: { ...verdict, rejectedVersion: request.rejectedVersion ?? '', currentVersion: request.versionInfo, errorDetail: request.errorDetail } }
+    : { ...request, ack: { ...verdict, version: request.versionInfo } };
+}

@@ -35,49 +35,68 @@ test("'pushed' fires when setSnapshot's watches are answered, with how many and 
   assert.ok(events[1].durationMs >= 0);
 });
 
-test("a request with the nonce of a response and no error ACKs its version: status and 'ack' event", async () => {
+function ackOf(typeUrl: typeof C, version: string, nonce: string, isDelta = false): AckEvent {
+  return { streamId: 1, node: node(), nodeId: 'node-1', typeUrl, version, nonce, delta: isDelta };
+}
+
+function nackOf(typeUrl: typeof C, rejectedVersion: string, nonce: string, message: string, isDelta = false): NackEvent {
+  return { streamId: 1, node: node(), nodeId: 'node-1', typeUrl, rejectedVersion, currentVersion: '', nonce, errorDetail: { code: 3, message }, delta: isDelta };
+}
+
+test("the server's ACK verdict is recorded in the status and emitted as 'ack' with the key", async () => {
   const cache = new SnapshotCache();
-  const acks: AckEvent[] = [];
-  cache.on('ack', (e) => acks.push(e));
+  const acks: [AckEvent, string][] = [];
+  cache.on('ack', (e, key) => acks.push([e, key]));
   await cache.setSnapshot('node-1', snap('1'));
   watch(cache, sotw(C, { wildcard: true }));
   assert.equal(cache.getStatusInfo('node-1')!.types.get(C)!.lastSentVersion, '1');
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1', resourceNames: ['x'] }));
-  assert.equal(acks.length, 1, 'one ACK per nonce');
-  assert.deepEqual({ ...acks[0], node: undefined }, { key: 'node-1', node: undefined, typeUrl: C, version: '1', nonce: 'n1', delta: false });
+  const ack = ackOf(C, '1', 'n1');
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1', ack }));
+  assert.deepEqual(acks, [[ack, 'node-1']], 'the very event the server made');
   const status = cache.getStatusInfo('node-1')!.types.get(C)!;
   assert.equal(status.lastAckedVersion, '1');
   assert.ok(status.lastAckTime instanceof Date);
 });
 
-test("a request with error_detail is a NACK: status keeps Envoy's message, and 'nack' fires", async () => {
+test('a request without a verdict is no ACK: the cache does not judge requests itself', async () => {
+  const cache = new SnapshotCache();
+  let acks = 0;
+  cache.on('ack', () => acks++);
+  await cache.setSnapshot('node-1', snap('1'));
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd1' }));
+  assert.equal(acks, 0);
+  assert.equal(cache.getStatusInfo('node-1')!.types.get(C)?.lastAckedVersion, undefined);
+});
+
+test("the server's NACK verdict is recorded with Envoy's message, and 'nack' fires", async () => {
   const cache = new SnapshotCache();
   const nacks: NackEvent[] = [];
   cache.on('nack', (e) => nacks.push(e));
   await cache.setSnapshot('node-1', snap('2'));
-  const errorDetail = { code: 3, message: 'Proto constraint validation failed: connect_timeout' };
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail, rejectedVersion: '2' }));
-  assert.equal(nacks.length, 1);
-  assert.equal(nacks[0].version, '2');
-  assert.deepEqual(nacks[0].errorDetail, errorDetail);
+  const message = 'Proto constraint validation failed: connect_timeout';
+  const nack = nackOf(C, '2', 'n2', message);
+  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail: nack.errorDetail, rejectedVersion: '2', nack }));
+  assert.deepEqual(nacks, [nack]);
   const status = cache.getStatusInfo('node-1')!.types.get(C)!;
   assert.equal(status.lastNack!.version, '2');
-  assert.equal(status.lastNack!.errorDetail.message, errorDetail.message);
-  assert.equal(status.lastNack!.message, errorDetail.message);
+  assert.equal(status.lastNack!.errorDetail.message, message);
+  assert.equal(status.lastNack!.message, message);
   assert.equal(status.lastAckedVersion, undefined, 'a NACK is not an ACK');
 });
 
-test('delta requests ACK and NACK too', async () => {
+test('delta verdicts are recorded with the version the server says the nonce names', async () => {
   const cache = new SnapshotCache();
   const seen: string[] = [];
   cache.on('ack', (e) => seen.push(`ack ${e.version} ${String(e.delta)}`));
-  cache.on('nack', (e) => seen.push(`nack ${e.errorDetail.message}`));
+  cache.on('nack', (e) => seen.push(`nack ${e.rejectedVersion} ${e.errorDetail.message}`));
   await cache.setSnapshot('node-1', snap('3'));
   deltaWatch(cache, delta(C, { wildcard: true }));
-  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd1' }));
-  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd2', errorDetail: { code: 3, message: 'no' } }));
-  assert.deepEqual(seen, ['ack 3 true', 'nack no']);
+  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd1', ack: ackOf(C, '3', 'd1', true) }));
+  const nack = nackOf(C, '3', 'd2', 'no', true);
+  deltaWatch(cache, delta(C, { wildcard: true, responseNonce: 'd2', errorDetail: nack.errorDetail, nack }));
+  assert.deepEqual(seen, ['ack 3 true', 'nack 3 no']);
+  assert.equal(cache.getStatusInfo('node-1')!.types.get(C)!.lastAckedVersion, '3');
 });
 
 test('status counts open watches and records when the node last asked', () => {

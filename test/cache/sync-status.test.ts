@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Snapshot, SnapshotCache, nodeSyncStatus, syncState, syncStatus } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
-import { node, sotw, watch } from './helpers.js';
+import { node, answer, sotw, watch } from './helpers.js';
 
 const C = TypeUrl.Cluster;
 const E = TypeUrl.Endpoint;
@@ -30,7 +30,7 @@ test('a type whose version sent was ACKed is SYNCED', async () => {
   const cache = new SnapshotCache();
   await cache.setSnapshot('node-1', snap('1'));
   watch(cache, sotw(C, { wildcard: true }));
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   const t = clusters(cache)!;
   assert.equal(t.state, 'SYNCED');
   assert.equal(t.ackedVersion, '1');
@@ -41,10 +41,10 @@ test("a NACK of the version sent is ERROR, with Envoy's message and the version 
   const cache = new SnapshotCache();
   await cache.setSnapshot('node-1', snap('1'));
   watch(cache, sotw(C, { wildcard: true }));
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   await cache.setSnapshot('node-1', snap('2'));
   const errorDetail = { code: 13, message: 'Error adding/updating cluster(s) a: bad' };
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail, rejectedVersion: '2' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '1', responseNonce: 'n2', errorDetail, rejectedVersion: '2' }));
   const t = clusters(cache)!;
   assert.equal(t.state, 'ERROR');
   assert.equal(t.ackedVersion, '1');
@@ -56,10 +56,10 @@ test('a new version sent after a NACK is STALE until answered, then SYNCED; the 
   const cache = new SnapshotCache();
   await cache.setSnapshot('node-1', snap('2'));
   watch(cache, sotw(C, { wildcard: true }));
-  watch(cache, sotw(C, { wildcard: true, responseNonce: 'n1', errorDetail: { code: 13, message: 'no' }, rejectedVersion: '2' }));
+  watch(cache, answer(C, { wildcard: true, responseNonce: 'n1', errorDetail: { code: 13, message: 'no' }, rejectedVersion: '2' }));
   await cache.setSnapshot('node-1', snap('3'));
   assert.equal(clusters(cache)!.state, 'STALE');
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '3', responseNonce: 'n2' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '3', responseNonce: 'n2' }));
   const t = clusters(cache)!;
   assert.equal(t.state, 'SYNCED');
   assert.equal(t.lastNack?.message, 'no');
@@ -69,7 +69,7 @@ test("types the node never asked for show as NOT_SENT when its snapshot has reso
   const cache = new SnapshotCache();
   await cache.setSnapshot('node-1', snap('1'));
   watch(cache, sotw(C, { wildcard: true }));
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   const status = nodeSyncStatus(cache, 'node-1')!;
   assert.deepEqual(status.types.map((t) => [t.typeUrl, t.state]), [[C, 'SYNCED'], [E, 'NOT_SENT']]);
   assert.equal(status.state, 'SYNCED');

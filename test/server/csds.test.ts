@@ -8,7 +8,7 @@ import { decodeMessage, TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
 import { csdsClient, unary } from '../support/grpc-clients.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
-import { node, sotw, watch } from '../cache/helpers.js';
+import { node, answer, sotw, watch } from '../cache/helpers.js';
 
 const C = TypeUrl.Cluster;
 const E = TypeUrl.Endpoint;
@@ -28,11 +28,11 @@ before(async () => {
   for (const n of [front, back]) {
     await cache.setSnapshot(n.id!, new Snapshot('1', { [C]: [cluster('a'), cluster('b')], [E]: [endpoints('a')] }));
     watch(cache, sotw(C, { node: n, wildcard: true }));
-    watch(cache, sotw(C, { node: n, wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+    watch(cache, answer(C, { node: n, wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   }
   // back-1 rejects its endpoints.
   watch(cache, sotw(E, { node: back, resourceNames: ['a'] }));
-  watch(cache, sotw(E, { node: back, resourceNames: ['a'], responseNonce: 'n2', errorDetail: { code: 13, message: 'endpoint a: bad port' }, rejectedVersion: '1' }));
+  watch(cache, answer(E, { node: back, resourceNames: ['a'], responseNonce: 'n2', errorDetail: { code: 13, message: 'endpoint a: bad port' }, rejectedVersion: '1' }));
   xds = createServer(cache, { csds: true });
   const port = await xds.listen('127.0.0.1:0');
   client = csdsClient(`127.0.0.1:${port}`);

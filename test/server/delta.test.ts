@@ -56,36 +56,29 @@ describe('delta over ADS', () => {
     assert.deepEqual(r3.removed_resources, ['b']);
   });
 
-  test('a plain ACK of the last response names it (syncedWith); a NACK, a subscription change or an old nonce do not', async () => {
+  test('the watch request carries the verdict on the last response once: the ACK, not a later request repeating its nonce', async () => {
     h.cache.set(TypeUrl.Endpoint, 'v1', [endpoints('a'), endpoints('b')]);
     const s = h.client.delta();
     s.send({ node: NODE, type_url: TypeUrl.Endpoint, resource_names_subscribe: ['a'] });
     const r1 = await s.next();
-    assert.equal(lastDelta().syncedWith, undefined, 'a first request acknowledges nothing');
+    assert.equal(lastDelta().ack, undefined, 'a first request answers no response');
     s.ack(r1);
     await eventually(() => acks.length === 1);
-    assert.equal(lastDelta().syncedWith, h.cache.deltaResponses.at(-1), 'the ACK names the response it acknowledges');
-    // The same nonce again (no response in between): the first request after the response has been seen.
-    s.ack(r1);
-    await eventually(() => h.cache.watchRequests.length === 3);
-    assert.equal(lastDelta().syncedWith, undefined, 'only the first request after a response can be in sync with it');
-
-    h.cache.set(TypeUrl.Endpoint, 'v2', [endpoints('a', 5), endpoints('b')]);
+    assert.equal(lastDelta().ack, acks[0], 'the event onAck received');
+    assert.equal(acks[0].version, 'v1', "the version of the response the nonce names");
+    s.ack(r1, { resource_names_subscribe: ['b'] });
     const r2 = await s.next();
-    s.ack(r2, { resource_names_subscribe: ['b'] });
-    const r3 = await s.next();
-    assert.equal(h.cache.watchRequests.length, 4);
-    assert.equal((h.cache.watchRequests[3] as DeltaWatchRequest).syncedWith, undefined, 'an ACK that subscribes changes what the client wants');
-    assert.deepEqual(r3.names, ['b']);
-    s.ack(r3);
-    await eventually(() => h.cache.watchRequests.length === 5);
-    assert.equal(lastDelta().syncedWith, h.cache.deltaResponses.at(-1), 'in sync again after an ACK of the response to the change');
+    assert.equal((h.cache.watchRequests[2] as DeltaWatchRequest).ack, undefined, 'the same nonce again is no second verdict');
+    assert.equal(acks.length, 1);
+    s.ack(r2);
+    await eventually(() => acks.length === 2);
 
     h.cache.set(TypeUrl.Endpoint, 'v3', [endpoints('a', 6), endpoints('b')]);
     const r4 = await s.next();
     s.nack(r4, 'rejected');
     await eventually(() => nacks.length === 1);
-    assert.equal(lastDelta().syncedWith, undefined, 'a NACK is not in sync');
+    assert.equal(lastDelta().nack, nacks[0]);
+    assert.equal(nacks[0].rejectedVersion, 'v3');
   });
 
   test('initial_resource_versions are known: unchanged resources are not resent on reconnect', async () => {
@@ -154,4 +147,18 @@ describe('delta over each per-type service', () => {
     s.send({ node: NODE, type_url: TypeUrl.Route });
     assert.equal((await s.status).code, Status.INVALID_ARGUMENT);
   });
+});
+
+test('callbacks see initial_resource_versions in the request, as the client sent them', async () => {
+  const seen: Record<string, string>[] = [];
+  const own = await startHarness({ callbacks: { onStreamDeltaRequest: (_id, request) => void seen.push({ ...request.initial_resource_versions }) } });
+  try {
+    own.cache.set(TypeUrl.Cluster, 'v1', [cluster('a')]);
+    const s = own.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*'], initial_resource_versions: { a: 'h-old', b: 'h-b' } });
+    await s.next();
+    assert.deepEqual(seen, [{ a: 'h-old', b: 'h-b' }]);
+  } finally {
+    await own.stop();
+  }
 });

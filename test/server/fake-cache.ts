@@ -107,6 +107,7 @@ export class FakeCache implements ConfigWatcher {
       typeUrl: request.typeUrl,
       version: data.version,
       resources,
+      returnedNames: () => new Set(resources.map((r) => r.name)),
       body: () => (body ??= encodeDiscoveryResponseBody(data.version, resources.map((r) => r.any), request.typeUrl)),
     };
   }

@@ -1,46 +1,70 @@
-// Decoding delta requests: long identical runs of names and versions are decoded once and shared.
+// Decoding discovery requests: every field read as protobuf defines it, the node left in wire form.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lookupType, TypeUrl } from '../../src/resource/index.js';
-import { decodeDeltaDiscoveryRequest, initialVersionsOf, subscribeListOf, UndecodableRequest } from '../../src/server/messages.js';
-import type { XdsDeltaDiscoveryRequest } from '../../src/server/messages.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, readNodeId, UndecodableRequest, withInitialVersions } from '../../src/server/messages.js';
 
-const names = Array.from({ length: 100 }, (_, i) => `cluster-${String(i).padStart(5, '0')}`);
-
-function encode(subscribe: string[], versions: Record<string, string>): Uint8Array {
-  const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-  return type.encode(type.fromObject({ type_url: TypeUrl.Endpoint, resource_names_subscribe: subscribe, initial_resource_versions: versions })).finish();
+function encode(message: string, fields: Record<string, unknown>): Uint8Array {
+  const type = lookupType(`envoy.service.discovery.v3.${message}`);
+  return type.encode(type.fromObject(fields)).finish();
 }
 
-function decode(bytes: Uint8Array): XdsDeltaDiscoveryRequest {
-  const decoded = decodeDeltaDiscoveryRequest(bytes);
+const NODE = { id: 'envoy-1', cluster: 'c', metadata: { fields: { zone: { string_value: 'z' } } } };
+
+test('a DiscoveryRequest decodes every field; its node stays bytes that decode to the node sent', () => {
+  const bytes = encode('DiscoveryRequest', {
+    version_info: 'v1', node: NODE, resource_names: ['a', 'b'], type_url: TypeUrl.Endpoint, response_nonce: '7',
+    error_detail: { code: 3, message: 'bad' },
+  });
+  const decoded = decodeDiscoveryRequest(bytes);
   if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
-  return decoded.request;
-}
-
-test('requests with the same long subscribe list and versions share one decoded list and map', () => {
-  const versions = Object.fromEntries(names.map((n) => [n, `h-${n}`]));
-  const a = decode(encode(names, versions));
-  const b = decode(encode(names, versions));
-  assert.deepEqual(a.resource_names_subscribe, names);
-  assert.notEqual(a.resource_names_subscribe, b.resource_names_subscribe, 'each request has its own list to change');
-  assert.equal(subscribeListOf(a), subscribeListOf(b), 'one shared list behind them');
-  assert.equal(initialVersionsOf(a), initialVersionsOf(b), 'one shared map of versions');
-  assert.equal(initialVersionsOf(a).get('cluster-00007'), 'h-cluster-00007');
-
-  b.resource_names_subscribe.push('another');
-  assert.equal(subscribeListOf(b), b.resource_names_subscribe, 'a list a callback changed is the request\'s own');
-  assert.notEqual(subscribeListOf(a), b.resource_names_subscribe);
-
-  const other = decode(encode([...names.slice(1), 'cluster-99999'], versions));
-  assert.notEqual(subscribeListOf(other), subscribeListOf(a), 'other bytes, another list');
-  assert.deepEqual(subscribeListOf(other), [...names.slice(1), 'cluster-99999']);
+  assert.deepEqual(decoded.request, {
+    version_info: 'v1', resource_names: ['a', 'b'], type_url: TypeUrl.Endpoint, response_nonce: '7', error_detail: { code: 3, message: 'bad' },
+  });
+  assert.ok(decoded.node instanceof Uint8Array);
+  assert.equal(decodeNode(decoded.node).id, 'envoy-1');
 });
 
-test('short lists are decoded per request', () => {
-  const a = decode(encode(['a', 'b'], {}));
-  const b = decode(encode(['a', 'b'], {}));
-  assert.deepEqual(subscribeListOf(a), ['a', 'b']);
-  assert.equal(subscribeListOf(a), a.resource_names_subscribe);
-  assert.notEqual(subscribeListOf(a), subscribeListOf(b));
+test('a DeltaDiscoveryRequest decodes every field, initial versions as a map beside the request', () => {
+  const bytes = encode('DeltaDiscoveryRequest', {
+    node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*', 'a'], resource_names_unsubscribe: ['b'],
+    initial_resource_versions: { a: 'h1', ['__proto__']: 'h2' }, response_nonce: '3',
+  });
+  const decoded = decodeDeltaDiscoveryRequest(bytes);
+  if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+  const { request } = decoded;
+  assert.equal(request.type_url, TypeUrl.Cluster);
+  assert.deepEqual(request.resource_names_subscribe, ['*', 'a']);
+  assert.deepEqual(request.resource_names_unsubscribe, ['b']);
+  assert.equal(request.response_nonce, '3');
+  assert.deepEqual([...decoded.initialVersions!].sort(), [['__proto__', 'h2'], ['a', 'h1']]);
+  assert.deepEqual(request.initial_resource_versions, {}, 'the object form is filled only for callbacks');
+  withInitialVersions(request, decoded.initialVersions!);
+  assert.deepEqual(Object.entries(request.initial_resource_versions).sort(), [['__proto__', 'h2'], ['a', 'h1']], 'a name is only ever a key');
+  assert.equal(decodeNode(decoded.node!).id, 'envoy-1');
+});
+
+test('unknown fields are skipped (resource locators, fields of a later API)', () => {
+  const known = encode('DiscoveryRequest', { type_url: TypeUrl.Cluster, resource_names: ['a'] });
+  // Field 99, length-delimited, three bytes: a field this decoder does not know.
+  const bytes = Buffer.concat([Buffer.from(known), Buffer.from([0x9a, 0x06, 3, 1, 2, 3])]);
+  const decoded = decodeDiscoveryRequest(bytes);
+  if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+  assert.deepEqual(decoded.request.resource_names, ['a']);
+});
+
+test('bytes that are not a request are an UndecodableRequest naming the message', () => {
+  const truncated = encode('DeltaDiscoveryRequest', { type_url: TypeUrl.Cluster }).subarray(0, 5);
+  const decoded = decodeDeltaDiscoveryRequest(truncated);
+  assert.ok(decoded instanceof UndecodableRequest);
+  assert.match(decoded.message, /cannot decode envoy\.service\.discovery\.v3\.DeltaDiscoveryRequest/);
+  assert.ok(decodeDiscoveryRequest(Buffer.from([0x12, 0x50, 1])) instanceof UndecodableRequest, 'a node longer than the message');
+});
+
+test("readNodeId reads a node's id without decoding the rest", () => {
+  const type = lookupType('envoy.config.core.v3.Node');
+  const extensions = Array.from({ length: 500 }, (_, i) => ({ name: `envoy.filters.http.f${i}`, category: 'envoy.filters.http' }));
+  assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c', extensions, id: 'envoy-7' })).finish()), 'envoy-7');
+  assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c' })).finish()), '', 'no id');
+  assert.throws(() => readNodeId(Buffer.from([0x0a, 0x50, 1])), 'an id longer than the node');
 });

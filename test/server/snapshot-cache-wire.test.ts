@@ -195,3 +195,19 @@ test('delta ADS: many clients reconnecting with the same versions are each sent 
   assert.deepEqual(sent.get(TypeUrl.Endpoint), [names[7]], 'only the assignment held at another version');
   assert.deepEqual((await reconnect(eds)).get(TypeUrl.Endpoint), undefined, 'a different run did not change the shared one');
 });
+
+test("the cache records the server's verdicts: one ACK per response, even when a later request repeats its nonce", async () => {
+  await cache.setSnapshot(NODE.id, snapshot('1'));
+  const seen: string[] = [];
+  cache.on('ack', (e, key) => seen.push(`ack ${key} ${e.typeUrl.split('.').pop()} ${e.version} ${e.nonce}`));
+  const s = client.sotw();
+  s.send({ node: NODE, type_url: TypeUrl.Endpoint, resource_names: ['a'] });
+  const r = await s.next(3000);
+  s.ack(r, ['a']);
+  // A subscription change repeats the nonce it last answered: the same response, not a second ACK.
+  s.ack(r, ['a', 'b']);
+  const more = await s.next(3000);
+  assert.deepEqual(more.names.sort(), ['a', 'b']);
+  assert.deepEqual(seen, [`ack ${NODE.id} ClusterLoadAssignment 1 ${r.nonce}`]);
+  assert.equal(cache.getStatusInfo(NODE.id)!.types.get(TypeUrl.Endpoint)!.lastAckedVersion, '1');
+});

@@ -7,7 +7,7 @@ import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { createStatusHandler } from '../../src/server/index.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
-import { node, sotw, watch } from '../cache/helpers.js';
+import { node, answer, sotw, watch } from '../cache/helpers.js';
 
 const C = TypeUrl.Cluster;
 const E = TypeUrl.Endpoint;
@@ -18,9 +18,9 @@ let base: string;
 before(async () => {
   await cache.setSnapshot('node-1', new Snapshot('1', { [C]: [cluster('a')], [E]: [endpoints('a')] }));
   watch(cache, sotw(C, { wildcard: true }));
-  watch(cache, sotw(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  watch(cache, answer(C, { wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
   watch(cache, sotw(E, { resourceNames: ['a'] }));
-  watch(cache, sotw(E, { resourceNames: ['a'], responseNonce: 'n2', errorDetail: { code: 13, message: 'endpoint a: rejected\nsecond line' }, rejectedVersion: '1' }));
+  watch(cache, answer(E, { resourceNames: ['a'], responseNonce: 'n2', errorDetail: { code: 13, message: 'endpoint a: rejected\nsecond line' }, rejectedVersion: '1' }));
   server = createHttpServer(createStatusHandler(cache));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -79,7 +79,7 @@ test('a long NACK message is cut, saying how much was cut', async () => {
   const c = new SnapshotCache();
   await c.setSnapshot('n', new Snapshot('1', { [C]: [cluster('a')] }));
   watch(c, sotw(C, { node: node('n'), wildcard: true }));
-  watch(c, sotw(C, { node: node('n'), wildcard: true, responseNonce: 'n1', errorDetail: { code: 13, message: 'x'.repeat(10_000) }, rejectedVersion: '1' }));
+  watch(c, answer(C, { node: node('n'), wildcard: true, responseNonce: 'n1', errorDetail: { code: 13, message: 'x'.repeat(10_000) }, rejectedVersion: '1' }));
   const s = createHttpServer(createStatusHandler(c));
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   try {
