@@ -16,6 +16,8 @@ import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
 import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
+import { ClusterServer } from './cluster-server.js';
+import type { WorkerInfo } from './worker-protocol.js';
 import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 
 /** Counts that show what the server holds; open watches and streams must return to zero as clients leave. */
@@ -63,8 +65,10 @@ export interface XdsServer {
    * after the deadline. Servers passed to `register` are left running; their streams of ours are ended.
    */
   close(options?: CloseOptions): Promise<void>;
-  /** What the server holds now. */
+  /** What the server holds now (in worker mode: summed over the workers, as they last reported). */
   stats(): ServerStats;
+  /** In worker mode, what each worker process holds; empty otherwise. */
+  workers(): Promise<WorkerInfo[]>;
 }
 
 class XdsServerImpl implements XdsServer {
@@ -72,15 +76,19 @@ class XdsServerImpl implements XdsServer {
   readonly #options: ResolvedOptions;
   readonly #streams = new Set<XdsStream>();
   readonly #env: StreamEnvironment;
-  #nextId = 0;
+  #nextId: number;
+  readonly #firstStreamId: number;
   #closing = false;
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
 
-  constructor(cache: ConfigWatcher, options: ServerOptions) {
+  /** @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range) */
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0) {
     this.#cache = cache;
-    this.#options = resolveOptions(options);
+    this.#options = options;
+    this.#nextId = firstStreamId;
+    this.#firstStreamId = firstStreamId;
     this.#env = {
       cache,
       options: this.#options,
@@ -220,7 +228,11 @@ class XdsServerImpl implements XdsServer {
       watches += stream.openWatches;
       pendingResponses += stream.pendingResponses;
     }
-    return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId };
+    return { streams: this.#streams.size, watches, pendingResponses, totalStreams: this.#nextId - this.#firstStreamId };
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return Promise.resolve([]);
   }
 }
 
@@ -233,7 +245,21 @@ class XdsServerImpl implements XdsServer {
  * const xds = createServer(cache, { callbacks: { onNack: (e) => log.warn(e) } });
  * await xds.listen('0.0.0.0:18000');
  * ```
+ *
+ * With `workers` (a `SnapshotCache` only), the streams are served by that many worker processes and the
+ * calling process keeps the cache, the status and the callbacks; see {@link ServerOptions.workers}.
  */
 export function createServer(cache: ConfigWatcher, options: ServerOptions = {}): XdsServer {
-  return new XdsServerImpl(cache, options);
+  const resolved = resolveOptions(options);
+  if (resolved.workers === undefined) return new XdsServerImpl(cache, resolved);
+  // The primary serves REST itself, from the application's cache, through a server of its own that never listens for gRPC.
+  return new ClusterServer(cache, resolved, new XdsServerImpl(cache, resolved));
+}
+
+/**
+ * The server of one worker process of the worker mode (internal): stream ids start above `firstStreamId`, so
+ * that they are unique among all the workers.
+ */
+export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number): XdsServer {
+  return new XdsServerImpl(cache, options, firstStreamId);
 }
