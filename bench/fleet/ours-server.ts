@@ -5,8 +5,11 @@
  * One `SnapshotCache` in ADS mode whose node hash maps every node to the key `fleet`, one snapshot per version,
  * served over ADS SotW and delta by `createServer(...)` on 127.0.0.1 (any free port).
  *
- *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E [--sliced]
+ *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E [--sliced] [--workers K]
  *
+ * `--workers K` serves the streams from K worker processes (`createServer(cache, { workers })`); this process
+ * keeps the cache and encodes. Stream counts then come from the workers' reports, and requests and responses are
+ * not counted (those callbacks run in the workers).
  * `--sliced` makes snapshots with `await Snapshot.create` (encoding in 5 ms slices) instead of `new Snapshot`.
  *
  * Besides the protocol's fields, the answers carry measures of ours:
@@ -27,11 +30,10 @@ import { parseArgs } from 'node:util';
 import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
 import { TypeUrl } from 'xds-control-plane/resource';
 import { createServer } from 'xds-control-plane/server';
+import fleetHash, { FLEET_KEY } from './fleet-hash.js';
 import { nonNegativeInteger } from './protocol.js';
 import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
 
-/** The one cache key every node maps to. */
-const FLEET_KEY = 'fleet';
 
 interface Command {
   readonly op?: string;
@@ -63,8 +65,10 @@ async function main(): Promise<void> {
       listeners: { type: 'string' },
       endpoints: { type: 'string' },
       sliced: { type: 'boolean', default: false },
+      workers: { type: 'string' },
     },
   });
+  const workers = nonNegativeInteger(values.workers, 0, 'workers');
   const shape = {
     clusters: nonNegativeInteger(values.clusters, 100, 'clusters'),
     listeners: nonNegativeInteger(values.listeners, 1, 'listeners'),
@@ -76,12 +80,12 @@ async function main(): Promise<void> {
   let streams = 0;
   let requests = 0;
   let responses = 0;
-  const cache = new SnapshotCache({ ads: true, hash: () => FLEET_KEY });
+  const cache = new SnapshotCache({ ads: true, hash: fleetHash });
   const generator = new FleetGenerator();
   const initial = generator.build(shape, 'none');
   await cache.setSnapshot(FLEET_KEY, await makeSnapshot('1', initial));
 
-  const xds = createServer(cache, {
+  const counting = {
     callbacks: {
       onStreamOpen: () => {
         streams++;
@@ -108,7 +112,11 @@ async function main(): Promise<void> {
         responses++;
       },
     },
-  });
+  };
+  const xds = createServer(
+    cache,
+    workers === 0 ? counting : { workers: { count: workers, hashModule: new URL('./fleet-hash.ts', import.meta.url) } },
+  );
   const port = await xds.listen('127.0.0.1:0');
   const write = (v: unknown): void => {
     process.stdout.write(`${JSON.stringify(v)}\n`);
@@ -172,7 +180,8 @@ async function main(): Promise<void> {
         const mem = process.memoryUsage();
         const encodes = EncodedResource.encodeCount - encodesAtSet;
         return {
-          ok: true, op: 'stats', streams, requests, responses,
+          ok: true, op: 'stats',
+          ...(workers === 0 ? { streams, requests, responses } : { streams: xds.stats().streams }),
           eventLoopDelayMaxMs: loopDelay.max / 1e6,
           eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
           encodes,
