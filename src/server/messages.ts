@@ -1,8 +1,8 @@
 /**
  * Decoding of the discovery requests that arrive on the wire, into plain objects in the shape of the generated
  * types (proto field names). Requests are read field by field: the node is left in wire form (Envoy repeats its
- * node, some 60 KB, on every request; a stream decodes it once and afterwards only compares the bytes), and
- * unknown fields are skipped, as protobuf requires.
+ * node, some 60 KB, on every request; a stream decodes it once and afterwards reads only its id), and unknown
+ * fields are skipped, as protobuf requires.
  */
 import protobuf from 'protobufjs';
 import protojson from 'protobufjs/ext/protojson.js';
@@ -184,6 +184,22 @@ export type NodeMessage = protobuf.Message & { id: string };
 /** Decodes the bytes of a `node` field; throws what protobuf.js says of bytes that are not a Node. */
 export function decodeNode(bytes: Uint8Array): NodeMessage {
   return lookupType('envoy.config.core.v3.Node').decode(bytes) as NodeMessage;
+}
+
+/**
+ * Reads only the `id` of a node from its bytes (field 1), skipping every other field undecoded; '' when absent.
+ * A stream checks the node of each later request with it: Envoy repeats its node (some 60 KB, with maps written
+ * in hash order, so the bytes need not repeat) on every request, and only the id may not change.
+ */
+export function readNodeId(bytes: Uint8Array): string {
+  const reader = protobuf.Reader.create(bytes);
+  let id = '';
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag === 10) id = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return id;
 }
 
 /** Converts a decoded node to its ProtoJSON shape (proto field names). */

@@ -6,7 +6,7 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
-import { decodeNode, nodeToJson } from './messages.js';
+import { decodeNode, nodeToJson, readNodeId } from './messages.js';
 import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -74,8 +74,6 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
   protected readonly types = new Map<ResourceTypeUrl, S>();
   protected node: Node | undefined;
   #nodeId: string | undefined;
-  /** The bytes of the first request's node, to recognise the same node repeated. */
-  #nodeBytes: Buffer | undefined;
   #nonce = 0;
   #closed = false;
   readonly #limiter: RateLimiter | undefined;
@@ -268,21 +266,25 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
 
   /**
    * Takes the node from the first request; later requests may omit it but may not change its id. Returns the
-   * stream's node. Envoy repeats its node (tens of kilobytes) on every request: a repeat whose bytes equal the
-   * first node's is not decoded again; only different bytes are, to check the id.
+   * stream's node. Envoy repeats its node (tens of kilobytes) on every request: a later node is not decoded,
+   * only its id is read. (Comparing bytes with the first node's would not do: Envoy writes the maps inside its
+   * node in hash order, so the same node comes in different bytes.)
    */
   protected acceptNode(bytes: Uint8Array | undefined): Node {
     if (this.node === undefined) {
       const node = bytes === undefined ? {} : nodeToJson(readNode(bytes));
       this.node = node;
       this.#nodeId = node.id ?? '';
-      // A copy: the request's buffer is not kept alive by the stream.
-      this.#nodeBytes = bytes === undefined ? undefined : Buffer.from(bytes);
       this.env.cache.streamOpened?.(node);
       return node;
     }
-    if (bytes === undefined || (this.#nodeBytes !== undefined && this.#nodeBytes.equals(bytes))) return this.node;
-    const id = readNode(bytes).id;
+    if (bytes === undefined) return this.node;
+    let id: string;
+    try {
+      id = readNodeId(bytes);
+    } catch (error) {
+      throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${(error as Error).message}`);
+    }
     if (id !== this.#nodeId) {
       throw new XdsError(
         Code.INVALID_ARGUMENT,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lookupType, TypeUrl } from '../../src/resource/index.js';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, UndecodableRequest } from '../../src/server/messages.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, readNodeId, UndecodableRequest } from '../../src/server/messages.js';
 
 function encode(message: string, fields: Record<string, unknown>): Uint8Array {
   const type = lookupType(`envoy.service.discovery.v3.${message}`);
@@ -56,4 +56,12 @@ test('bytes that are not a request are an UndecodableRequest naming the message'
   assert.ok(decoded instanceof UndecodableRequest);
   assert.match(decoded.message, /cannot decode envoy\.service\.discovery\.v3\.DeltaDiscoveryRequest/);
   assert.ok(decodeDiscoveryRequest(Buffer.from([0x12, 0x50, 1])) instanceof UndecodableRequest, 'a node longer than the message');
+});
+
+test("readNodeId reads a node's id without decoding the rest", () => {
+  const type = lookupType('envoy.config.core.v3.Node');
+  const extensions = Array.from({ length: 500 }, (_, i) => ({ name: `envoy.filters.http.f${i}`, category: 'envoy.filters.http' }));
+  assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c', extensions, id: 'envoy-7' })).finish()), 'envoy-7');
+  assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c' })).finish()), '', 'no id');
+  assert.throws(() => readNodeId(Buffer.from([0x0a, 0x50, 1])), 'an id longer than the node');
 });
