@@ -121,6 +121,30 @@ test('a NACK is reported once, in this process: one onNack, and in the cache sta
   stream.end();
 });
 
+test('a delta NACK is reported once, in this process, and the rejected resources are not sent again', async () => {
+  nacks.length = 0;
+  await cache.setSnapshot('node-d', snapshot('1'));
+  const stream = connect().delta();
+  stream.send({ node: { id: 'node-d' }, type_url: TypeUrl.Cluster });
+  const first = await stream.next(5000);
+  stream.ack(first);
+  await cache.setSnapshot('node-d', new Snapshot('2', { [TypeUrl.Cluster]: [cluster('a'), cluster('b', { connect_timeout: '7s' })] }));
+  const second = await stream.next(5000);
+  stream.nack(second, 'cluster b: rejected');
+  await eventually(() => nacks.length > 0, 5000, 'onNack');
+  await stream.nothingWithin(300);
+  assert.equal(nacks.length, 1);
+  assert.equal(nacks[0].delta, true);
+  assert.equal(cache.getStatusInfo('node-d')!.types.get(TypeUrl.Cluster)!.lastNack?.message, 'cluster b: rejected');
+  stream.end();
+});
+
+test('the worker mode refuses what it cannot do, saying why', () => {
+  assert.throws(() => createServer(cache, { workers: 0 }), /workers must be a positive integer/);
+  assert.throws(() => createServer(cache, { workers: 2, callbacks: { onStreamRequest: () => undefined } }), /onStreamRequest are not available in the worker mode/);
+  assert.throws(() => createServer(new SnapshotCache({ hash: (n) => n.cluster ?? '' }), { workers: 2 }), /own hash function.*hashModule/);
+});
+
 test('an onStreamOpen that throws ends the stream in the worker with its status', async () => {
   const { Metadata } = await import('@grpc/grpc-js');
   const metadata = new Metadata();
