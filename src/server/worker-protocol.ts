@@ -162,7 +162,7 @@ export class Holdings<S, R> {
     if (previous !== undefined) this.#release(previous);
   }
 
-  /** Drops a snapshot that was added but given to no key (a set that lost to nothing). */
+  /** One key fewer uses snapshot `id`: with the last, it is dropped, and the resources no other snapshot uses. */
   #release(id: number): void {
     const held = this.#snapshots.get(id)!;
     if (--held.refs > 0) return;
