@@ -4,10 +4,12 @@ import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
 import type { RequestContext } from './callbacks.js';
-import { UndecodableRequest } from './messages.js';
+import { UndecodableRequest, withInitialVersions } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
 import { DeltaSubscription } from './subscription.js';
 import { BaseStream, type WatchSlot } from './xds-stream.js';
+
+const NO_VERSIONS: ReadonlyMap<string, string> = new Map();
 
 interface TypeState extends WatchSlot {
   readonly subscription: DeltaSubscription;
@@ -36,19 +38,22 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
 
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
-    const { request, node } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const { request, node, initialVersions = NO_VERSIONS } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const { callbacks } = this.env.options;
+    // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
+    if (callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined) withInitialVersions(request, initialVersions);
     request.node = this.acceptNode(node);
     const typeUrl = this.resolveType(request.type_url);
     request.type_url = typeUrl;
     this.checkNames(
       request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
-        Object.keys(request.initial_resource_versions).length,
+        initialVersions.size,
       `delta request for ${typeUrl}`,
     );
-    return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request));
+    return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request, initialVersions));
   }
 
-  #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest): void {
+  #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest, initialVersions: ReadonlyMap<string, string>): void {
     const { legacyWildcardTypes } = this.env.options;
     const node = this.node as Node;
     let state = this.types.get(typeUrl);
@@ -71,7 +76,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       state.judged = true;
       verdict = this.judge(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
-    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, request.initial_resource_versions);
+    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersions);
     this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
     const watch: DeltaWatchRequest = {

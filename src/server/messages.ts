@@ -37,10 +37,23 @@ export interface XdsDeltaDiscoveryRequest extends DeltaDiscoveryRequest {
 
 /** A decoded request with its node still in wire form (decoded only when the stream needs it). */
 export interface Decoded<T> {
-  /** The request, without `node`. */
+  /** The request, without `node` (and, for delta, with `initial_resource_versions` still empty). */
   readonly request: T;
   /** The bytes of the `node` field, if the request carried one (a view into the request's buffer). */
   readonly node: Uint8Array | undefined;
+  /**
+   * Delta only: `initial_resource_versions` as read, by name. A reconnecting Envoy sends one entry per resource
+   * it holds; a `Map` takes them for a fraction of what an object with thousands of fresh keys costs, so the
+   * request's object form is filled from it only for callbacks (see {@link withInitialVersions}).
+   */
+  readonly initialVersions?: ReadonlyMap<string, string>;
+}
+
+/** Fills a decoded delta request's `initial_resource_versions` (its object form, for callbacks) from the map. */
+export function withInitialVersions(request: XdsDeltaDiscoveryRequest, versions: ReadonlyMap<string, string>): XdsDeltaDiscoveryRequest {
+  // Object.fromEntries defines own properties: a name such as `__proto__` stays a key.
+  if (versions.size > 0) request.initial_resource_versions = Object.fromEntries(versions);
+  return request;
 }
 
 /**
@@ -96,7 +109,7 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
           node = readBytesView(reader);
           break;
         case 26:
-          request.resource_names.push(reader.string());
+          readStrings(reader, 26, request.resource_names);
           break;
         case 34:
           request.type_url = reader.string();
@@ -118,19 +131,17 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
 }
 
 /**
- * Decodes a `DeltaDiscoveryRequest`; never throws. `initial_resource_versions` is an object without prototype,
- * so that no resource name (`__proto__`, say) can be mistaken for anything but a key.
+ * Decodes a `DeltaDiscoveryRequest`; never throws. `initial_resource_versions` comes back as the map
+ * `initialVersions` beside the request, whose own object form stays empty until {@link withInitialVersions}.
  */
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDeltaDiscoveryRequest> | UndecodableRequest {
-  const versions = Object.create(null) as { [name: string]: string };
-  const request: XdsDeltaDiscoveryRequest = {
-    type_url: '',
-    resource_names_subscribe: [],
-    resource_names_unsubscribe: [],
-    initial_resource_versions: versions,
-    response_nonce: '',
-  };
+  let typeUrl = '';
+  let nonce = '';
+  const subscribe: string[] = [];
+  const unsubscribe: string[] = [];
+  const versions = new Map<string, string>();
   let node: Uint8Array | undefined;
+  let errorDetail: RequestErrorDetail | undefined;
   try {
     const reader = protobuf.Reader.create(bytes);
     while (reader.pos < reader.len) {
@@ -140,33 +151,27 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
           node = readBytesView(reader);
           break;
         case 18:
-          request.type_url = reader.string();
+          typeUrl = reader.string();
           break;
         case 26:
-          request.resource_names_subscribe.push(reader.string());
+          readStrings(reader, 26, subscribe);
           break;
         case 34:
-          request.resource_names_unsubscribe.push(reader.string());
+          readStrings(reader, 34, unsubscribe);
           break;
-        case 42: {
-          // A map entry: its length, then key (1) and value (2), either possibly absent.
-          const end = reader.uint32() + reader.pos;
-          let key = '';
-          let value = '';
-          while (reader.pos < end) {
-            const entryTag = reader.uint32();
-            if (entryTag === 10) key = reader.string();
-            else if (entryTag === 18) value = reader.string();
-            else reader.skipType(entryTag & 7);
+        case 42:
+          // Repeated entries come one after another: read them in a loop of their own, which the JIT keeps tight.
+          readVersionEntry(reader, versions);
+          while (reader.pos < reader.len && reader.buf[reader.pos] === 42) {
+            reader.pos++;
+            readVersionEntry(reader, versions);
           }
-          versions[key] = value;
           break;
-        }
         case 50:
-          request.response_nonce = reader.string();
+          nonce = reader.string();
           break;
         case 58:
-          request.error_detail = readStatus(reader);
+          errorDetail = readStatus(reader);
           break;
         default:
           reader.skipType(tag & 7);
@@ -175,7 +180,38 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   } catch (error) {
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }
-  return { request, node };
+  const request: XdsDeltaDiscoveryRequest = {
+    type_url: typeUrl,
+    resource_names_subscribe: subscribe,
+    resource_names_unsubscribe: unsubscribe,
+    initial_resource_versions: {},
+    response_nonce: nonce,
+  };
+  if (errorDetail !== undefined) request.error_detail = errorDetail;
+  return { request, node, initialVersions: versions };
+}
+
+/** Reads a string field and the elements of the same field that follow it (one-byte `tag`) into `into`. */
+function readStrings(reader: protobuf.Reader, tag: number, into: string[]): void {
+  into.push(reader.string());
+  while (reader.pos < reader.len && reader.buf[reader.pos] === tag) {
+    reader.pos++;
+    into.push(reader.string());
+  }
+}
+
+/** Reads one `initial_resource_versions` entry (its length, then key 1 and value 2, either possibly absent). */
+function readVersionEntry(reader: protobuf.Reader, versions: Map<string, string>): void {
+  const end = reader.uint32() + reader.pos;
+  let key = '';
+  let value = '';
+  while (reader.pos < end) {
+    const entryTag = reader.uint32();
+    if (entryTag === 10) key = reader.string();
+    else if (entryTag === 18) value = reader.string();
+    else reader.skipType(entryTag & 7);
+  }
+  versions.set(key, value);
 }
 
 /** A node as protobuf.js decoded it. */

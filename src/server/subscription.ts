@@ -98,12 +98,12 @@ export class DeltaSubscription {
   update(
     subscribe: readonly string[],
     unsubscribe: readonly string[],
-    initialVersions: Readonly<Record<string, string>>,
+    initialVersions: ReadonlyMap<string, string>,
   ): readonly string[] {
     const first = !this.#started;
     this.#started = true;
     if (first) {
-      for (const name in initialVersions) this.#known.set(name, initialVersions[name]);
+      if (initialVersions.size > 0) this.#known = new Map(initialVersions);
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
     }
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.

@@ -148,3 +148,17 @@ describe('delta over each per-type service', () => {
     assert.equal((await s.status).code, Status.INVALID_ARGUMENT);
   });
 });
+
+test('callbacks see initial_resource_versions in the request, as the client sent them', async () => {
+  const seen: Record<string, string>[] = [];
+  const own = await startHarness({ callbacks: { onStreamDeltaRequest: (_id, request) => void seen.push({ ...request.initial_resource_versions }) } });
+  try {
+    own.cache.set(TypeUrl.Cluster, 'v1', [cluster('a')]);
+    const s = own.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*'], initial_resource_versions: { a: 'h-old', b: 'h-b' } });
+    await s.next();
+    assert.deepEqual(seen, [{ a: 'h-old', b: 'h-b' }]);
+  } finally {
+    await own.stop();
+  }
+});

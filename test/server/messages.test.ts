@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lookupType, TypeUrl } from '../../src/resource/index.js';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, readNodeId, UndecodableRequest } from '../../src/server/messages.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, readNodeId, UndecodableRequest, withInitialVersions } from '../../src/server/messages.js';
 
 function encode(message: string, fields: Record<string, unknown>): Uint8Array {
   const type = lookupType(`envoy.service.discovery.v3.${message}`);
@@ -25,7 +25,7 @@ test('a DiscoveryRequest decodes every field; its node stays bytes that decode t
   assert.equal(decodeNode(decoded.node).id, 'envoy-1');
 });
 
-test('a DeltaDiscoveryRequest decodes every field, initial versions as an object without prototype', () => {
+test('a DeltaDiscoveryRequest decodes every field, initial versions as a map beside the request', () => {
   const bytes = encode('DeltaDiscoveryRequest', {
     node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*', 'a'], resource_names_unsubscribe: ['b'],
     initial_resource_versions: { a: 'h1', ['__proto__']: 'h2' }, response_nonce: '3',
@@ -37,6 +37,9 @@ test('a DeltaDiscoveryRequest decodes every field, initial versions as an object
   assert.deepEqual(request.resource_names_subscribe, ['*', 'a']);
   assert.deepEqual(request.resource_names_unsubscribe, ['b']);
   assert.equal(request.response_nonce, '3');
+  assert.deepEqual([...decoded.initialVersions!].sort(), [['__proto__', 'h2'], ['a', 'h1']]);
+  assert.deepEqual(request.initial_resource_versions, {}, 'the object form is filled only for callbacks');
+  withInitialVersions(request, decoded.initialVersions!);
   assert.deepEqual(Object.entries(request.initial_resource_versions).sort(), [['__proto__', 'h2'], ['a', 'h1']], 'a name is only ever a key');
   assert.equal(decodeNode(decoded.node!).id, 'envoy-1');
 });

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DeltaSubscription, SotwSubscription } from '../../src/server/subscription.js';
 
+const NONE: ReadonlyMap<string, string> = new Map();
+
 describe('SotW subscription', () => {
   test('legacy wildcard: a first request with no names wants everything, and stays so while names stay empty', () => {
     const s = new SotwSubscription(true);
@@ -38,36 +40,36 @@ describe('SotW subscription', () => {
 describe('delta subscription', () => {
   test('legacy wildcard on a first request naming nothing; later names do not end it, unsubscribing "*" does', () => {
     const s = new DeltaSubscription(true);
-    assert.deepEqual(s.update([], [], {}), []);
+    assert.deepEqual(s.update([], [], NONE), []);
     assert.equal(s.wildcard, true);
-    assert.deepEqual(s.update(['a'], [], {}), ['a']);
+    assert.deepEqual(s.update(['a'], [], NONE), ['a']);
     assert.equal(s.wildcard, true);
-    s.update([], ['*'], {});
+    s.update([], ['*'], NONE);
     assert.equal(s.wildcard, false);
     assert.deepEqual([...s.subscribed], ['a']);
   });
 
   test('initial versions are known, and names held from a previous stream are not "newly subscribed"', () => {
     const s = new DeltaSubscription(false);
-    assert.deepEqual(s.update(['a', 'b'], [], { a: 'h1' }), ['b']);
+    assert.deepEqual(s.update(['a', 'b'], [], new Map([['a', 'h1']])), ['b']);
     assert.deepEqual([...s.known], [['a', 'h1']]);
   });
 
   test('unsubscribing a name under wildcard marks it for resending; otherwise it is forgotten', () => {
     const s = new DeltaSubscription(false);
-    s.update(['*', 'a', 'b'], [], {});
+    s.update(['*', 'a', 'b'], [], NONE);
     s.sent([{ name: 'a', hash: 'ha' }, { name: 'b', hash: 'hb' }, { name: 'c', hash: 'hc' }], []);
-    s.update([], ['a'], {});
+    s.update([], ['a'], NONE);
     assert.equal(s.known.get('a'), '');
-    s.update([], ['*'], {});
-    s.update([], ['b'], {});
+    s.update([], ['*'], NONE);
+    s.update([], ['b'], NONE);
     assert.equal(s.known.has('b'), false);
     assert.equal(s.known.has('c'), false, 'held only through the wildcard, forgotten with it');
   });
 
   test('sent() records versions and forgets removed names', () => {
     const s = new DeltaSubscription(false);
-    s.update(['a'], [], {});
+    s.update(['a'], [], NONE);
     s.sent([{ name: 'a', hash: 'h1' }], []);
     assert.equal(s.known.get('a'), 'h1');
     s.sent([], ['a']);
