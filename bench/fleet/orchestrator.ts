@@ -25,7 +25,7 @@
  * @packageDocumentation
  */
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,26 +42,62 @@ import {
 } from './protocol.js';
 import { checkResources } from './check-resources.js';
 import { RealEnvoys, type RealEnvoyResult } from './real-envoys.js';
-import { REPO_ROOT, SERVERS, buildGoReference, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
+import { REPO_ROOT, SERVERS, buildGoReference, lookupServer, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc readings
 
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-/** CPU seconds (user + system) used so far by process `pid`. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+/** Process `pid` and its descendants living now (our server's worker processes), read from /proc. */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const siblings = parents.get(ppid) ?? [];
+      siblings.push(Number(entry));
+      parents.set(ppid, siblings);
+    } catch {
+      // the process ended while we read
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(parents.get(tree[i]) ?? []));
+  return tree;
 }
 
-/** A memory line (VmRSS, VmHWM, ...) of /proc/PID/status, in bytes. */
+/** CPU seconds (user + system) used so far by process `pid` and the processes it started (summed). */
+export function cpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields after the command name start at field 3 (state); utime and stime are fields 14 and 15.
+      total += (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return total;
+}
+
+/** A memory line (VmRSS, VmHWM, ...) of /proc/PID/status, in bytes, summed over `pid` and the processes it started. */
 export function memoryBytes(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match ? Number(match[1]) * 1024 : 0;
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+      total += match ? Number(match[1]) * 1024 : 0;
+    } catch {
+      // the process ended while we read
+    }
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -357,7 +393,7 @@ async function waitForStreams(server: ServerProcess, open: number, timeoutMs: nu
 }
 
 async function runPoint(serverName: string, mode: XdsMode, n: number, m: number, o: RunOptions): Promise<PointResult> {
-  const starter = SERVERS[serverName];
+  const starter = lookupServer(serverName);
   if (!starter) throw new Error(`unknown server ${serverName}`);
   const spec = {
     clusters: m, listeners: o.listeners, endpoints: o.endpoints, outDir: o.outDir, sliced: o.sliced,
@@ -635,6 +671,8 @@ async function main(): Promise<number> {
       'node-first-only': { type: 'boolean', default: false },
       'versions-order': { type: 'string' },
       keying: { type: 'string' },
+      workers: { type: 'string' },
+      gomaxprocs: { type: 'string' },
     },
   });
   const choice = <T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T => {
@@ -648,9 +686,15 @@ async function main(): Promise<number> {
       ? { n: '100,1000,5000', m: '100,1000,10000', repeat: '3', timeout: '600' }
       : { n: '100,1000', m: '100,1000', repeat: '1', timeout: '300' };
   const known = Object.keys(SERVERS);
-  const servers = values.servers
+  const named = values.servers
     ? list(values.servers, '')
     : known.filter((name) => SERVERS[name].available());
+  // --workers 1,2 runs ours as ours+w1 and ours+w2; --gomaxprocs 1,2 runs go as go+p1 and go+p2.
+  const servers = named.flatMap((name) => {
+    if (name === 'ours' && values.workers !== undefined) return numbers(values.workers, '1').map((k) => `ours+w${k}`);
+    if (name === 'go' && values.gomaxprocs !== undefined) return numbers(values.gomaxprocs, '1').map((k) => `go+p${k}`);
+    return [name];
+  });
   if (!values.servers) {
     // Said out loud, so that a CI log shows which side of the comparison did not run.
     if (!servers.includes('go')) console.log('go: skipped (Go is not installed on this machine; the go-control-plane side was not run)');
@@ -658,8 +702,9 @@ async function main(): Promise<number> {
   }
   if (servers.length === 0) throw new Error('no server to run');
   for (const s of servers) {
-    if (!SERVERS[s]) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')})`);
-    if (!SERVERS[s].available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
+    const server = lookupServer(s);
+    if (!server) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')}, and ours+wK, go+pK)`);
+    if (!server.available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
   }
   const modes = list(values.mode, 'sotw,delta').map((m) => {
     if (m !== 'sotw' && m !== 'delta') throw new Error(`--mode: ${m} is not sotw or delta`);

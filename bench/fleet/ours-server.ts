@@ -7,8 +7,11 @@
  * each node id `envoy-00000` … of `--nodes`, as applications key snapshots by node; with `--keying fleet` the
  * node hash maps every node to the key `fleet` and the snapshot is set once.
  *
- *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E --nodes N [--keying node|fleet] [--sliced]
+ *   node --import tsx bench/fleet/ours-server.ts --clusters M --listeners L --endpoints E --nodes N [--keying node|fleet] [--sliced] [--workers K]
  *
+ * `--workers K` serves the streams from K worker processes (`createServer(cache, { workers })`); this process
+ * keeps the cache and encodes. Stream counts then come from the workers' reports, and requests and responses are
+ * not counted (those callbacks run in the workers).
  * `--sliced` makes snapshots with `await Snapshot.create` (encoding in 5 ms slices) instead of `new Snapshot`.
  *
  * Besides the protocol's fields, the answers carry measures of ours:
@@ -29,11 +32,10 @@ import { parseArgs } from 'node:util';
 import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
 import { TypeUrl } from 'xds-control-plane/resource';
 import { createServer } from 'xds-control-plane/server';
+import fleetHash, { FLEET_KEY } from './fleet-hash.js';
 import { nodeId, nonNegativeInteger } from './protocol.js';
 import { FleetGenerator, type FleetChange, type FleetResources } from './resources.js';
 
-/** The one cache key every node maps to. */
-const FLEET_KEY = 'fleet';
 
 interface Command {
   readonly op?: string;
@@ -67,8 +69,10 @@ async function main(): Promise<void> {
       nodes: { type: 'string' },
       keying: { type: 'string', default: 'node' },
       sliced: { type: 'boolean', default: false },
+      workers: { type: 'string' },
     },
   });
+  const workers = nonNegativeInteger(values.workers, 0, 'workers');
   const shape = {
     clusters: nonNegativeInteger(values.clusters, 100, 'clusters'),
     listeners: nonNegativeInteger(values.listeners, 1, 'listeners'),
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
   let streams = 0;
   let requests = 0;
   let responses = 0;
-  const cache = new SnapshotCache(perNode ? { ads: true } : { ads: true, hash: () => FLEET_KEY });
+  const cache = new SnapshotCache(perNode ? { ads: true } : { ads: true, hash: fleetHash });
   /** One snapshot, set under every key (for every node, as an application serving one config to a fleet does). */
   const setAll = async (snapshot: Snapshot): Promise<void> => {
     for (const key of keys) await cache.setSnapshot(key, snapshot);
@@ -95,9 +99,9 @@ async function main(): Promise<void> {
   const initial = generator.build(shape, 'none');
   await setAll(await makeSnapshot('1', initial));
 
-  const xds = createServer(cache, {
+  const counting = {
     // The load generator connects the whole fleet at once, as go-control-plane (which has no such limit) sees it.
-    newStreamRate: false,
+    newStreamRate: false as const,
     callbacks: {
       onStreamOpen: () => {
         streams++;
@@ -124,7 +128,13 @@ async function main(): Promise<void> {
         responses++;
       },
     },
-  });
+  };
+  const xds = createServer(
+    cache,
+    workers === 0
+      ? counting
+      : { newStreamRate: false, workers: { count: workers, hashModule: perNode ? undefined : new URL('./fleet-hash.ts', import.meta.url) } },
+  );
   const port = await xds.listen('127.0.0.1:0');
   const write = (v: unknown): void => {
     process.stdout.write(`${JSON.stringify(v)}\n`);
@@ -188,7 +198,8 @@ async function main(): Promise<void> {
         const mem = process.memoryUsage();
         const encodes = EncodedResource.encodeCount - encodesAtSet;
         return {
-          ok: true, op: 'stats', streams, requests, responses,
+          ok: true, op: 'stats',
+          ...(workers === 0 ? { streams, requests, responses } : { streams: xds.stats().streams }),
           eventLoopDelayMaxMs: loopDelay.max / 1e6,
           eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
           encodes,

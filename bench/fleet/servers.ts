@@ -45,6 +45,10 @@ export interface ServerSpec {
   readonly profileDir?: string;
   /** Our servers only: make snapshots with `await Snapshot.create` (encoding in slices) instead of `new Snapshot`. */
   readonly sliced?: boolean;
+  /** Our server only: serve the streams from this many worker processes (`ours+wK`). */
+  readonly workers?: number;
+  /** The Go server only: its `GOMAXPROCS` (`go+pK`). */
+  readonly gomaxprocs?: number;
 }
 
 /** A command of the control protocol. */
@@ -128,9 +132,9 @@ export async function startJsonLinesServer(
   name: string,
   command: string,
   args: readonly string[],
-  options: { readonly cwd?: string; readonly startTimeoutMs?: number } = {},
+  options: { readonly cwd?: string; readonly startTimeoutMs?: number; readonly env?: NodeJS.ProcessEnv } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(command, args, { cwd: options.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
   trackChild(child);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
@@ -245,7 +249,7 @@ export const startGoReference: ServerStarter = async (spec) =>
     '-endpoints', String(spec.endpoints),
     '-nodes', String(spec.nodes),
     '-keying', spec.keying,
-  ]);
+  ], spec.gomaxprocs === undefined ? {} : { env: { GOMAXPROCS: String(spec.gomaxprocs) } });
 
 /** Path of our server's benchmark entry point. */
 export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
@@ -267,6 +271,7 @@ export const startOurs: ServerStarter = (spec) => {
     '--nodes', String(spec.nodes),
     '--keying', spec.keying,
     ...(spec.sliced === true ? ['--sliced'] : []),
+    ...(spec.workers === undefined ? [] : ['--workers', String(spec.workers)]),
   ]);
 };
 
@@ -306,3 +311,19 @@ export const SERVERS: Readonly<Record<string, { readonly available: () => boolea
     start: startBase,
   },
 };
+
+/**
+ * A server by its `--servers` name: a name of {@link SERVERS}, or a variant of one: `ours+wK` (our server with K
+ * worker processes) and `go+pK` (the Go server with `GOMAXPROCS=K`), so that one run compares them.
+ */
+export function lookupServer(name: string): { readonly available: () => boolean; readonly start: ServerStarter } | undefined {
+  const variant = /^(ours|go)\+([wp])(\d+)$/.exec(name);
+  if (variant === null) return SERVERS[name];
+  const [, base, kind, k] = variant;
+  if ((base === 'ours') !== (kind === 'w') || Number(k) < 1) return undefined;
+  const server = SERVERS[base];
+  return {
+    available: server.available,
+    start: (spec) => server.start({ ...spec, ...(kind === 'w' ? { workers: Number(k) } : { gomaxprocs: Number(k) }) }),
+  };
+}

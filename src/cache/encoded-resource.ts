@@ -65,8 +65,16 @@ export class EncodedResource {
   }
 
   /**
-   * The same encoded resource under another name or TTL, without encoding it again (the bytes and content hash
-   * are shared). Returns `this` when nothing changes.
+   * A resource encoded elsewhere (by the primary process of the worker mode), rebuilt from its bytes and hash
+   * without validating or encoding it again. `resource` is undefined: only the bytes travel.
+   */
+  static fromEncoding(typeUrl: ResourceTypeUrl, name: string, bytes: Buffer, hash: string, ttlMs: number | undefined): EncodedResource {
+    return new EncodedResource(typeUrl, name, undefined, bytes, ttlMs, hash);
+  }
+
+  /**
+   * The same encoded resource under another name or TTL, without encoding it again (the bytes and hash are
+   * shared). Returns `this` when nothing changes.
    */
   with(options: { name?: string | undefined; ttlMs?: number | undefined }): EncodedResource {
     const name = options.name ?? this.name;

@@ -35,4 +35,5 @@ export type {
 export { RESOURCE_WRAPPER_TYPE_URL } from './encoded-resource.js';
 export { createResponse, createDeltaResponse } from './response.js';
 export { deltaDiff } from './delta-diff.js';
+export type { SnapshotFollower, SnapshotCacheSettings } from './snapshot-cache.js';
 export type { DeltaDiff } from './delta-diff.js';

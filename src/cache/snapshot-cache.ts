@@ -16,6 +16,23 @@ import type { TypeResources } from './type-resources.js';
 import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
 import type { AckEvent, NackEvent } from './verdict.js';
 
+/**
+ * Told of every snapshot a cache serves: those set before it started following, then each `setSnapshot` (the
+ * snapshot) and `clearSnapshot` (undefined). The promise it returns for a set is part of `setSnapshot`'s. The
+ * worker mode of the server follows the cache this way to hand each worker the encoded snapshots.
+ */
+export type SnapshotFollower = (key: string, snapshot: Snapshot | undefined) => Promise<void> | void;
+
+/** What another process needs to run a copy of a cache with the same behaviour (see `SnapshotCache.settings`). */
+export interface SnapshotCacheSettings {
+  readonly ads: boolean;
+  readonly releaseDelayMs: number;
+  readonly heartbeatIntervalMs: number | undefined;
+  readonly sliceMs: number;
+  /** True when the cache was given its own `hash`: a function, which cannot be sent to another process. */
+  readonly customHash: boolean;
+}
+
 /** Options of {@link SnapshotCache}. */
 export interface SnapshotCacheOptions {
   /**
@@ -137,6 +154,8 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   readonly #log: Logger;
   readonly #releaseDelayMs: number;
   readonly #slice: TimeSlice;
+  readonly #settings: SnapshotCacheSettings;
+  readonly #followers = new Set<SnapshotFollower>();
   readonly #snapshots = new Map<string, Snapshot>();
   readonly #nodes = new Map<string, NodeState>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -153,6 +172,13 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     this.#log = options.logger ?? silentLogger;
     this.#releaseDelayMs = options.releaseDelayMs ?? 0;
     this.#slice = new TimeSlice(options.sliceMs ?? 5);
+    this.#settings = Object.freeze({
+      ads: this.ads,
+      releaseDelayMs: this.#releaseDelayMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      sliceMs: options.sliceMs ?? 5,
+      customHash: options.hash !== undefined,
+    });
     if (options.heartbeatIntervalMs !== undefined) {
       if (!(options.heartbeatIntervalMs > 0)) throw new XdsError(Code.INVALID_ARGUMENT, 'heartbeatIntervalMs must be a positive number of milliseconds');
       // unref: heartbeats alone must not keep the process alive.
@@ -172,6 +198,14 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
     const started = performance.now();
     this.#snapshots.set(key, snapshot);
     this.emit('set', { key, snapshot });
+    const answered = this.#answerWatches(key, snapshot, started);
+    if (this.#followers.size === 0) return answered;
+    const waits: Promise<void>[] = [answered];
+    for (const follower of this.#followers) waits.push(Promise.resolve(follower(key, snapshot)));
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  #answerWatches(key: string, snapshot: Snapshot, started: number): Promise<void> {
     const state = this.#nodes.get(key);
     if (state === undefined) {
       this.#pushed(key, snapshot, 0, started);
@@ -258,6 +292,7 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
    */
   clearSnapshot(key: string): void {
     this.#snapshots.delete(key);
+    for (const follower of this.#followers) void follower(key, undefined);
     const state = this.#nodes.get(key);
     if (state !== undefined && state.streams === 0 && state.count(state.watches) + state.count(state.deltaWatches) === 0) this.#release(key, state);
   }
@@ -272,6 +307,43 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
   /** The keys the cache holds status for: those with open streams or watches. */
   getStatusKeys(): string[] {
     return [...this.#nodes.keys()];
+  }
+
+  /**
+   * Calls `follower` for every snapshot held now, then for each one set or cleared, until the returned function
+   * is called. For the server's worker mode; applications rarely need it.
+   */
+  follow(follower: SnapshotFollower): () => void {
+    for (const [key, snapshot] of this.#snapshots) void follower(key, snapshot);
+    this.#followers.add(follower);
+    return () => {
+      this.#followers.delete(follower);
+    };
+  }
+
+  /** The options another process needs to run a copy of this cache (the server's worker mode uses them). */
+  settings(): SnapshotCacheSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Records in the status a request that a stream in another process received, with the server's verdict on
+   * it, and emits the verdict, as if the stream were served here. Ignored unless a stream of the node is open
+   * (`streamOpened`). For the server's worker mode.
+   */
+  recordRequest(request: { node: Node; ack?: AckEvent | undefined; nack?: NackEvent | undefined }): void {
+    const state = this.#nodes.get(this.#hash(request.node));
+    if (state !== undefined) this.#record(state, request);
+  }
+
+  /** Records in the status a response given in another process (see {@link SnapshotCache.recordRequest}). */
+  recordSent(node: Node, typeUrl: ResourceTypeUrl, version: string): void {
+    this.#nodes.get(this.#hash(node))?.status.sent(typeUrl, version, new Date());
+  }
+
+  /** The cache key of a node (the `hash` option; by default the node id). */
+  keyOf(node: Node): string {
+    return this.#hash(node);
   }
 
   /** Stops the heartbeat timer. The cache keeps working otherwise. */

@@ -268,6 +268,20 @@ export class Snapshot {
     return Snapshot.#fromTypes(entries.map(([, version]) => version).join('/'), step.value);
   }
 
+  /**
+   * A snapshot of resources encoded elsewhere (the worker mode rebuilds the primary's snapshots from their
+   * bytes): no validation and no encode. Internal to the library.
+   *
+   * @param types - per type, in any order: its version and its resources
+   */
+  static fromEncoded(version: string, types: readonly (readonly [ResourceTypeUrl, string, readonly EncodedResource[]])[]): Snapshot {
+    const built = new Map<ResourceTypeUrl, TypeResources>();
+    for (const [typeUrl, typeVersion, resources] of types) {
+      built.set(typeUrl, new TypeResources(typeUrl, typeVersion, new Map(resources.map((r) => [r.name, r]))));
+    }
+    return Snapshot.#fromTypes(version, built);
+  }
+
   static #fromTypes(version: string, types: Map<ResourceTypeUrl, TypeResources>): Snapshot {
     prebuilt = types;
     return new Snapshot(version, {});

@@ -8,7 +8,8 @@
 export { createServer } from './server.js';
 export type { XdsServer, ServerStats, CloseOptions } from './server.js';
 export { DEFAULTS } from './options.js';
-export type { ServerOptions, RequestRateLimit } from './options.js';
+export type { ServerOptions, RequestRateLimit, WorkerOptions } from './options.js';
+export type { WorkerInfo } from './worker-protocol.js';
 export type { Callbacks, RequestContext, AuthContext } from './callbacks.js';
 export type { AckEvent, NackEvent, ErrorDetail } from '../cache/verdict.js';
 export { combineCallbacks } from './combine-callbacks.js';

@@ -15,8 +15,26 @@ export interface RequestRateLimit {
   burst: number;
 }
 
+/** The worker mode: streams spread over worker processes (see docs/workers.md). */
+export interface WorkerOptions {
+  /** Worker processes to start; each serves the streams of the connections it is handed. */
+  count: number;
+  /**
+   * A module (path or `file:` URL) whose default export is the cache's `hash` function, loaded in each worker.
+   * Required when the `SnapshotCache` was given its own `hash`: a function cannot be sent to another process.
+   */
+  hashModule?: string | URL | undefined;
+}
+
 /** Options of {@link createServer}. Every one has a default suited to thousands of connected Envoys. */
 export interface ServerOptions {
+  /**
+   * Spread the streams over worker processes (`node:cluster`) to use more than one core: a number of workers, or
+   * {@link WorkerOptions}. The application's process stays the only one that holds its cache: it encodes each
+   * resource once and hands the bytes to every worker; ACK/NACK verdicts, status and callbacks come back to it.
+   * Only for a `SnapshotCache`; see docs/workers.md for what else differs. Default: no workers, one thread.
+   */
+  workers?: number | WorkerOptions | undefined;
   /** Hooks into the stream lifecycle (see {@link Callbacks}); all optional. */
   callbacks?: Callbacks | undefined;
   /**
@@ -125,6 +143,9 @@ export interface ResolvedOptions {
   readonly keepaliveTimeoutMs: number;
   readonly maxConcurrentStreams: number;
   readonly grpcOptions: ChannelOptions;
+  readonly workers: { readonly count: number; readonly hashModule: string | undefined } | undefined;
+  readonly csds: boolean | StatusSource | undefined;
+  readonly health: boolean;
 }
 
 /** The defaults, exported so that documentation and tests quote the same numbers. */
@@ -192,7 +213,17 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     keepaliveTimeoutMs: positive('keepaliveTimeoutMs', options.keepaliveTimeoutMs, DEFAULTS.keepaliveTimeoutMs),
     maxConcurrentStreams: positive('maxConcurrentStreams', options.maxConcurrentStreams, DEFAULTS.maxConcurrentStreams),
     grpcOptions: options.grpcOptions ?? {},
+    workers: resolveWorkers(options.workers),
+    csds: options.csds,
+    health: options.health === true,
   };
+}
+
+function resolveWorkers(workers: number | WorkerOptions | undefined): ResolvedOptions['workers'] {
+  if (workers === undefined) return undefined;
+  const { count, hashModule } = typeof workers === 'number' ? { count: workers, hashModule: undefined } : workers;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`server option workers must be a positive integer (the number of worker processes), got ${count}`);
+  return { count, hashModule: hashModule === undefined ? undefined : String(hashModule) };
 }
 
 /** The `@grpc/grpc-js` server options that the resolved options stand for. */

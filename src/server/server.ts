@@ -24,6 +24,8 @@ import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
 import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
 import { boundedStatus } from './xds-stream.js';
+import { ClusterServer } from './cluster-server.js';
+import type { WorkerInfo } from './worker-protocol.js';
 import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 
 /** Counts that show what the server holds; open watches and streams must return to zero as clients leave. */
@@ -79,13 +81,15 @@ export interface XdsServer {
    * after the deadline. Servers passed to `register` are left running; their streams of ours are ended.
    */
   close(options?: CloseOptions): Promise<void>;
-  /** What the server holds now. */
+  /** What the server holds now (in worker mode: summed over the workers, as they last reported). */
   stats(): ServerStats;
   /**
    * The gRPC health service's statuses when the `health` option is on (undefined otherwise): set them yourself
    * when readiness depends on more than the first snapshot, `xds.health?.set('NOT_SERVING')`.
    */
   readonly health: HealthService | undefined;
+  /** In worker mode, what each worker process holds; empty otherwise. */
+  workers(): Promise<WorkerInfo[]>;
 }
 
 class XdsServerImpl implements XdsServer {
@@ -93,7 +97,8 @@ class XdsServerImpl implements XdsServer {
   readonly #options: ResolvedOptions;
   readonly #streams = new Set<XdsStream>();
   readonly #env: StreamEnvironment;
-  #nextId = 0;
+  #nextId: number;
+  readonly #firstStreamId: number;
   #closing = false;
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
@@ -102,11 +107,14 @@ class XdsServerImpl implements XdsServer {
   readonly #csdsCalls = new Set<CsdsCall>();
   readonly health: HealthService | undefined;
 
-  constructor(cache: ConfigWatcher, options: ServerOptions) {
+  /** @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range) */
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0) {
     this.#cache = cache;
-    this.#options = resolveOptions(options);
+    this.#options = options;
+    this.#nextId = firstStreamId;
+    this.#firstStreamId = firstStreamId;
     this.#csds = csdsSource(cache, options.csds);
-    if (options.health === true) {
+    if (options.health) {
       this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
       serveWhenReady(cache, this.health);
     }
@@ -272,7 +280,11 @@ class XdsServerImpl implements XdsServer {
       watches += stream.openWatches;
       pendingResponses += stream.pendingResponses;
     }
-    return { streams: this.#streams.size, connections: this.#env.limits.connections, watches, pendingResponses, totalStreams: this.#nextId };
+    return { streams: this.#streams.size, connections: this.#env.limits.connections, watches, pendingResponses, totalStreams: this.#nextId - this.#firstStreamId };
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return Promise.resolve([]);
   }
 }
 
@@ -314,7 +326,21 @@ function csdsSource(cache: ConfigWatcher, option: ServerOptions['csds']): Status
  * const xds = createServer(cache, { callbacks: { onNack: (e) => log.warn(e) } });
  * await xds.listen('0.0.0.0:18000');
  * ```
+ *
+ * With `workers` (a `SnapshotCache` only), the streams are served by that many worker processes and the
+ * calling process keeps the cache, the status and the callbacks; see {@link ServerOptions.workers}.
  */
 export function createServer(cache: ConfigWatcher, options: ServerOptions = {}): XdsServer {
-  return new XdsServerImpl(cache, options);
+  const resolved = resolveOptions(options);
+  if (resolved.workers === undefined) return new XdsServerImpl(cache, resolved);
+  // The primary serves REST itself, from the application's cache, through a server of its own that never listens for gRPC.
+  return new ClusterServer(cache, resolved, new XdsServerImpl(cache, resolved));
+}
+
+/**
+ * The server of one worker process of the worker mode (internal): stream ids start above `firstStreamId`, so
+ * that they are unique among all the workers.
+ */
+export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number): XdsServer {
+  return new XdsServerImpl(cache, options, firstStreamId);
 }

@@ -1,0 +1,430 @@
+/**
+ * The worker mode of the server, in the application's process (the cluster's primary): it starts worker
+ * processes with `node:cluster`, which accepts each connection here and hands it to one worker; it follows the
+ * application's `SnapshotCache` and hands every worker each snapshot as encoded bytes (each resource's bytes
+ * once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
+ * status and runs the application's callbacks; it replaces a worker that dies. docs/workers.md explains why
+ * processes and not threads, and what differs from one process.
+ */
+import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Metadata, ServerCredentials } from '@grpc/grpc-js';
+import type { ConfigWatcher } from '../cache/config-watcher.js';
+import type { Snapshot } from '../cache/snapshot.js';
+import { SnapshotCache } from '../cache/snapshot-cache.js';
+import { XdsError } from '../resource/xds-error.js';
+import type { Node } from '../types/index.js';
+import { consult, notify } from './callbacks.js';
+import type { ResolvedOptions } from './options.js';
+import type { RestHandler } from './rest.js';
+import type { CloseOptions, ServerStats, XdsServer } from './server.js';
+import { describeSnapshot, Holdings } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
+
+/** Callbacks that run inside a worker, next to the stream, and so cannot reach the application's process. */
+const WORKER_ONLY_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
+
+/** Replacements of workers that died soon after starting wait longer each time, up to this. */
+const MAX_RESTART_DELAY_MS = 5000;
+/** A worker that lived this long resets the backoff. */
+const STABLE_AFTER_MS = 10_000;
+
+/** The module a worker runs: ours, next to this one (`.ts` when running from source, `.js` once built). */
+function workerModule(): string {
+  const here = fileURLToPath(import.meta.url);
+  return here.slice(0, -extname(here).length).replace(/cluster-server$/, 'cluster-worker') + extname(here);
+}
+
+/** What the primary keeps of one worker. */
+interface WorkerRecord {
+  readonly seq: number;
+  readonly worker: Worker;
+  readonly startedAt: number;
+  /** What the worker holds (the same bookkeeping as the worker's own). */
+  readonly held: Holdings<true, true>;
+  /** Snapshots sent and not yet applied, by message number. */
+  readonly applying: Map<number, () => void>;
+  /** Its open streams, with the cache key learnt from their first verdict. */
+  readonly streams: Map<number, { delta: boolean; key: string | undefined }>;
+  /** Per cache key: the node of its first stream here, and the streams open. */
+  readonly keys: Map<string, { node: Node; open: number }>;
+  stats: ServerStats;
+  /** True once the worker listens for messages: what is sent before is lost, so nothing is. */
+  ready: boolean;
+  listening: boolean;
+  /** Answers awaited: `ready`, `listening`, `info`, by kind. */
+  readonly waiting: Map<string, { resolve: (message: FromWorker) => void; reject: (error: Error) => void }>;
+}
+
+const NO_STATS: ServerStats = Object.freeze({ streams: 0, connections: 0, watches: 0, pendingResponses: 0, totalStreams: 0 });
+
+/** The {@link XdsServer} of the worker mode; made by `createServer(cache, { workers })`. */
+export class ClusterServer implements XdsServer {
+  /** The gRPC health service is not served in the worker mode. */
+  readonly health = undefined;
+  readonly #cache: SnapshotCache;
+  readonly #options: ResolvedOptions;
+  readonly #count: number;
+  readonly #hashModule: string | undefined;
+  /** Serves REST here, from the application's cache. */
+  readonly #local: XdsServer;
+  readonly #workers = new Map<number, WorkerRecord>();
+  /** What the cache serves now, by key: a new worker is given all of it. */
+  readonly #current = new Map<string, Snapshot>();
+  // A snapshot set for many keys travels once: workers refer to it by this number afterwards.
+  readonly #snapshotIds = new WeakMap<Snapshot, number>();
+  #nextSnapshotId = 0;
+  #nextMessage = 0;
+  #nextWorker = 0;
+  #nextQuestion = 0;
+  #address: string | undefined;
+  #closing = false;
+  #crashes = 0;
+  #unfollow: (() => void) | undefined;
+
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, local: XdsServer) {
+    if (!(cache instanceof SnapshotCache)) {
+      throw new TypeError('the worker mode serves a SnapshotCache (createServer(cache, { workers })): other caches have no snapshots to hand to the workers');
+    }
+    const hooks = WORKER_ONLY_HOOKS.filter((name) => options.callbacks[name] !== undefined);
+    if (hooks.length > 0) {
+      throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode: they would run in a worker, away from the application; use onAck, onNack and the open/closed callbacks, or run without workers`);
+    }
+    if (options.csds !== undefined && options.csds !== false) throw new TypeError('CSDS is not served in the worker mode yet: the status it answers from lives in this process, the streams in the workers; serve it from a server without workers, or read the status (syncStatus) here');
+    if (options.authorize !== undefined) throw new TypeError('authorize is not available in the worker mode yet: it would run in a worker, away from the application; run without workers to authorize clients');
+    if (options.health) throw new TypeError('the gRPC health service is not served in the worker mode yet: the workers hold the gRPC port; run without workers to serve it');
+    if (!cluster.isPrimary) throw new Error('createServer with workers must be called in the primary process, not in a cluster worker');
+    if (cache.settings().customHash && options.workers!.hashModule === undefined) {
+      throw new TypeError('this SnapshotCache has its own hash function, which cannot be sent to the workers: give its module with { workers: { count, hashModule } }');
+    }
+    this.#cache = cache;
+    this.#options = options;
+    this.#count = options.workers!.count;
+    this.#hashModule = options.workers!.hashModule;
+    this.#local = local;
+  }
+
+  register(): void {
+    throw new Error('the worker mode listens itself (listen); register() serves streams in this process: create the server without workers for that');
+  }
+
+  async listen(address: string, credentials: ServerCredentials = ServerCredentials.createInsecure()): Promise<number> {
+    if (this.#address !== undefined) throw new Error('this xDS server is already listening; create another to serve a second address');
+    if (credentials._isSecure()) throw new Error('the worker mode serves plaintext only for now: TLS credentials cannot be handed to the workers');
+    this.#address = address;
+    this.#unfollow = this.#cache.follow((key, snapshot) => this.#follow(key, snapshot));
+    // Every worker binds the same address: the primary holds the one socket (for port 0, cluster gives every
+    // worker the port it chose for the first) and hands out the connections.
+    const ports = await Promise.all(Array.from({ length: this.#count }, async () => this.#listenIn(await this.#start(), address)));
+    return ports[0];
+  }
+
+  /** Starts a worker and gives it every current snapshot; resolves once it is ready to listen. */
+  async #start(): Promise<WorkerRecord> {
+    cluster.setupPrimary({
+      exec: workerModule(),
+      args: [],
+      // The flags this process runs with (a TypeScript loader, conditions), without those of a test runner.
+      execArgv: process.execArgv.filter((flag) => !flag.startsWith('--test')),
+      serialization: 'advanced',
+    });
+    const seq = ++this.#nextWorker;
+    const worker = cluster.fork();
+    const record: WorkerRecord = {
+      seq,
+      worker,
+      startedAt: Date.now(),
+      held: new Holdings(),
+      applying: new Map(),
+      streams: new Map(),
+      keys: new Map(),
+      stats: NO_STATS,
+      ready: false,
+      listening: false,
+      waiting: new Map(),
+    };
+    this.#workers.set(seq, record);
+    worker.on('message', (message: FromWorker) => this.#receive(record, message));
+    worker.on('exit', (code, signal) => this.#exited(record, code, signal));
+    await this.#await(record, 'ready');
+    record.ready = true;
+    const initialized = this.#await(record, 'initialized');
+    const consultOpen = { sotw: this.#options.callbacks.onStreamOpen !== undefined, delta: this.#options.callbacks.onDeltaStreamOpen !== undefined };
+    this.#send(record, { t: 'init', seq, options: workerOptions(this.#options), cache: this.#cache.settings(), hashModule: this.#hashModule, consultOpen });
+    for (const [key, snapshot] of this.#current) void this.#sendSnapshot(record, key, snapshot);
+    await initialized;
+    return record;
+  }
+
+  async #listenIn(record: WorkerRecord, address: string): Promise<number> {
+    const answer = this.#await(record, 'listening');
+    this.#send(record, { t: 'listen', address });
+    const message = await answer;
+    if (message.t !== 'listening') throw new Error(`an xDS worker could not listen on ${address}: ${message.t === 'listenFailed' ? message.message : message.t}`);
+    record.listening = true;
+    return message.port;
+  }
+
+  /** Resolves with the worker's next message of this kind (`listening` also ends on `listenFailed`); rejects if it dies first. */
+  #await(record: WorkerRecord, kind: string): Promise<FromWorker> {
+    return new Promise((resolve, reject) => record.waiting.set(kind, { resolve, reject }));
+  }
+
+  #send(record: WorkerRecord, message: ToWorker): void {
+    if (record.worker.isConnected()) record.worker.send(message);
+  }
+
+  /** The workers that take messages (a worker still starting is given the current snapshots when ready). */
+  #ready(): WorkerRecord[] {
+    return [...this.#workers.values()].filter((record) => record.ready);
+  }
+
+  #follow(key: string, snapshot: Snapshot | undefined): Promise<void> {
+    if (snapshot === undefined) {
+      this.#current.delete(key);
+      for (const record of this.#ready()) {
+        record.held.assign(key, undefined);
+        this.#send(record, { t: 'clear', key });
+      }
+      return Promise.resolve();
+    }
+    this.#current.set(key, snapshot);
+    return Promise.all(this.#ready().map((record) => this.#sendSnapshot(record, key, snapshot))).then(() => undefined);
+  }
+
+  /** Hands a worker a snapshot for a key, with the bytes it lacks; resolves when it applied it. */
+  #sendSnapshot(record: WorkerRecord, key: string, snapshot: Snapshot): Promise<void> {
+    let id = this.#snapshotIds.get(snapshot);
+    if (id === undefined) {
+      id = ++this.#nextSnapshotId;
+      this.#snapshotIds.set(snapshot, id);
+    }
+    const description = record.held.hasSnapshot(id) ? undefined : describeSnapshot(snapshot, id, record.held);
+    record.held.assign(key, id);
+    const seq = ++this.#nextMessage;
+    return new Promise((resolve) => {
+      record.applying.set(seq, resolve);
+      this.#send(record, { t: 'set', seq, key, id, snapshot: description });
+    });
+  }
+
+  #receive(record: WorkerRecord, message: FromWorker): void {
+    switch (message.t) {
+      case 'events':
+        record.stats = message.stats;
+        for (const event of message.events) this.#record(record, event);
+        return;
+      case 'applied':
+        record.applying.get(message.seq)?.();
+        record.applying.delete(message.seq);
+        return;
+      case 'consult':
+        this.#consult(record, message);
+        return;
+      case 'closed':
+        return;
+      default: {
+        const kind = message.t === 'listenFailed' ? 'listening' : message.t === 'info' ? `info ${message.id}` : message.t;
+        const waiting = record.waiting.get(kind);
+        record.waiting.delete(kind);
+        waiting?.resolve(message);
+      }
+    }
+  }
+
+  /** Records what a worker did: in the cache's status, in the callbacks and in the log, as one process would. */
+  #record(record: WorkerRecord, event: WorkerEvent): void {
+    const { callbacks, logger } = this.#options;
+    switch (event[0]) {
+      case 'stream':
+        record.streams.set(event[1], { delta: event[2], key: undefined });
+        return;
+      case 'streamClosed': {
+        const key = record.streams.get(event[1])?.key;
+        record.streams.delete(event[1]);
+        const node = key === undefined ? undefined : record.keys.get(key)?.node;
+        notify(logger, callbacks, event[2] ? 'onDeltaStreamClosed' : 'onStreamClosed', event[1], node);
+        return;
+      }
+      case 'opened': {
+        const [, key, node] = event;
+        let entry = record.keys.get(key);
+        if (entry === undefined) {
+          entry = { node: node ?? { id: key }, open: 0 };
+          record.keys.set(key, entry);
+        }
+        entry.open++;
+        this.#cache.streamOpened(entry.node);
+        return;
+      }
+      case 'closed': {
+        const entry = record.keys.get(event[1]);
+        if (entry === undefined) return;
+        if (--entry.open === 0) record.keys.delete(event[1]);
+        this.#cache.streamClosed(entry.node);
+        return;
+      }
+      case 'ack': {
+        const [, key, remote] = event;
+        const node = this.#nodeOf(record, key, remote.streamId);
+        const ack = { ...remote, node };
+        this.#cache.recordRequest({ node, ack });
+        notify(logger, callbacks, 'onAck', ack);
+        return;
+      }
+      case 'nack': {
+        const [, key, remote] = event;
+        const node = this.#nodeOf(record, key, remote.streamId);
+        const nack = { ...remote, node };
+        this.#cache.recordRequest({ node, nack });
+        notify(logger, callbacks, 'onNack', nack);
+        return;
+      }
+      case 'sent': {
+        const entry = record.keys.get(event[1]);
+        if (entry !== undefined) this.#cache.recordSent(entry.node, event[2], event[3]);
+        return;
+      }
+      case 'log':
+        logger[event[1]]({ ...event[2], worker: record.worker.process.pid }, event[3]);
+        return;
+    }
+  }
+
+  /** The node of a key in a worker; remembers the stream's key for its closed callback. */
+  #nodeOf(record: WorkerRecord, key: string, streamId: number): Node {
+    const stream = record.streams.get(streamId);
+    if (stream !== undefined) stream.key = key;
+    return record.keys.get(key)?.node ?? { id: key };
+  }
+
+  #consult(record: WorkerRecord, message: Extract<FromWorker, { t: 'consult' }>): void {
+    const metadata = new Metadata();
+    for (const [name, values] of Object.entries(message.context.metadata)) {
+      for (const value of values) metadata.add(name, name.endsWith('-bin') ? Buffer.from(value, 'base64') : value);
+    }
+    const context = { peer: message.context.peer, metadata, authContext: undefined };
+    const answer = (error: unknown): void => {
+      const status = error === undefined ? undefined : XdsError.from(error);
+      this.#send(record, { t: 'consulted', id: message.id, error: status === undefined ? undefined : { code: status.code, message: status.message } });
+    };
+    try {
+      const waiting = consult(this.#options.callbacks, message.delta ? 'onDeltaStreamOpen' : 'onStreamOpen', message.streamId, message.typeUrl, context);
+      if (waiting === undefined) answer(undefined);
+      else waiting.then(() => answer(undefined), answer);
+    } catch (error) {
+      answer(error);
+    }
+  }
+
+  /** A worker died: its streams are closed in the status and callbacks, and another takes its place. */
+  #exited(record: WorkerRecord, code: number | null, signal: string | null): void {
+    this.#workers.delete(record.seq);
+    for (const resolve of record.applying.values()) resolve();
+    for (const [kind, { reject }] of record.waiting) reject(new Error(`xDS worker ${record.worker.process.pid} exited before it answered "${kind}"`));
+    const { callbacks, logger } = this.#options;
+    for (const [streamId, stream] of record.streams) {
+      const node = stream.key === undefined ? undefined : record.keys.get(stream.key)?.node;
+      notify(logger, callbacks, stream.delta ? 'onDeltaStreamClosed' : 'onStreamClosed', streamId, node);
+    }
+    for (const entry of record.keys.values()) for (let i = 0; i < entry.open; i++) this.#cache.streamClosed(entry.node);
+    if (this.#closing || !record.listening) return;
+    const lived = Date.now() - record.startedAt;
+    this.#crashes = lived > STABLE_AFTER_MS ? 0 : this.#crashes + 1;
+    const delayMs = this.#crashes === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (this.#crashes - 1));
+    logger.error({ worker: record.worker.process.pid, code, signal, streams: record.streams.size, restartInMs: delayMs }, 'xDS worker died: its clients reconnect to the others; starting a replacement');
+    setTimeout(() => {
+      if (this.#closing) return;
+      this.#start()
+        .then((replacement) => this.#listenIn(replacement, this.#address!))
+        .catch((error: unknown) => logger.error({ err: error }, 'could not start a replacement xDS worker'));
+    }, delayMs).unref();
+  }
+
+  restHandler(): RestHandler {
+    return this.#local.restHandler();
+  }
+
+  listenRest(port: number, host?: string): Promise<number> {
+    return this.#local.listenRest(port, host);
+  }
+
+  async close(options: CloseOptions = {}): Promise<void> {
+    const deadlineMs = options.deadlineMs ?? 5000;
+    this.#closing = true;
+    this.#unfollow?.();
+    const exits = [...this.#workers.values()].map(
+      (record) =>
+        new Promise<void>((resolve) => {
+          if (record.worker.isDead()) {
+            resolve();
+            return;
+          }
+          if (!record.ready) record.worker.process.kill('SIGKILL');
+          const timer = setTimeout(() => record.worker.process.kill('SIGKILL'), deadlineMs + 2000);
+          record.worker.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          this.#send(record, { t: 'close', deadlineMs });
+        }),
+    );
+    await Promise.all([...exits, this.#local.close(options)]);
+  }
+
+  stats(): ServerStats {
+    let streams = 0;
+    let connections = 0;
+    let watches = 0;
+    let pendingResponses = 0;
+    let totalStreams = 0;
+    for (const { stats } of this.#workers.values()) {
+      streams += stats.streams;
+      connections += stats.connections;
+      watches += stats.watches;
+      pendingResponses += stats.pendingResponses;
+      totalStreams += stats.totalStreams;
+    }
+    return { streams, connections, watches, pendingResponses, totalStreams };
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const asked = [...this.#workers.values()].filter((record) => record.listening).map(async (record) => {
+      const id = ++this.#nextQuestion;
+      const answer = this.#await(record, `info ${id}`);
+      this.#send(record, { t: 'info', id });
+      const message = await answer;
+      return message.t === 'info' ? message.info : undefined;
+    });
+    return (await Promise.all(asked)).filter((info) => info !== undefined);
+  }
+}
+
+/** The options a worker runs with (callbacks and logger stay here). */
+function workerOptions(options: ResolvedOptions): WorkerServerOptions {
+  const grpcOptions: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(options.grpcOptions)) if (typeof value === 'string' || typeof value === 'number') grpcOptions[name] = value;
+  return {
+    orderedAds: options.orderedAds,
+    legacyWildcardTypes: [...options.legacyWildcardTypes] as WorkerServerOptions['legacyWildcardTypes'],
+    maxResourceNames: options.maxResourceNames,
+    requestRateLimit: options.requestRateLimit,
+    maxReceiveMessageLength: options.maxReceiveMessageLength,
+    maxSendMessageLength: options.maxSendMessageLength,
+    keepaliveTimeMs: options.keepaliveTimeMs,
+    keepaliveTimeoutMs: options.keepaliveTimeoutMs,
+    maxConcurrentStreams: options.maxConcurrentStreams,
+    grpcOptions,
+    // Each worker applies the limits to the streams it holds: connection and new-stream limits are per worker.
+    maxConnections: options.maxConnections,
+    maxStreamsPerConnection: options.maxStreamsPerConnection,
+    maxStreamsPerNode: options.maxStreamsPerNode,
+    newStreamRate: options.newStreamRate,
+    restHeadersTimeoutMs: options.restHeadersTimeoutMs,
+    restRequestTimeoutMs: options.restRequestTimeoutMs,
+  };
+}
+
+

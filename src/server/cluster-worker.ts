@@ -1,0 +1,238 @@
+/**
+ * A worker process of the server's worker mode (started by `cluster-server.ts` with `node:cluster`; never
+ * imported by applications). It serves the streams of the connections the primary hands it, from a copy of the
+ * application's `SnapshotCache` rebuilt from the bytes the primary sends: it encodes nothing. What the primary
+ * must know (streams opened and closed, verdicts, responses given, logs) goes back in batches, one message per
+ * turn of the event loop.
+ */
+import { pathToFileURL } from 'node:url';
+import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from '../cache/config-watcher.js';
+import { EncodedResource } from '../cache/encoded-resource.js';
+import type { Snapshot } from '../cache/snapshot.js';
+import { SnapshotCache } from '../cache/snapshot-cache.js';
+import type { Logger } from '../logger.js';
+import { XdsError } from '../resource/xds-error.js';
+import type { Node } from '../types/index.js';
+import type { Callbacks, RequestContext } from './callbacks.js';
+import type { ResolvedOptions } from './options.js';
+import { createWorkerServer } from './server.js';
+import type { XdsServer } from './server.js';
+import { Holdings, rebuildSnapshot } from './worker-protocol.js';
+import type { FromWorker, ToWorker, WorkerEvent } from './worker-protocol.js';
+
+const events: WorkerEvent[] = [];
+let flushScheduled = false;
+let server: XdsServer | undefined;
+
+function send(message: FromWorker): void {
+  process.send!(message);
+}
+
+/** Sends the events gathered in this turn, with the server's counts. */
+function flush(): void {
+  flushScheduled = false;
+  if (events.length === 0) return;
+  send({ t: 'events', events: events.splice(0), stats: server!.stats() });
+}
+
+function push(event: WorkerEvent): void {
+  events.push(event);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+/** Log fields as they can travel: errors become their message. */
+function portable(fields: object): object {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) out[name] = value instanceof Error ? `${value.name}: ${value.message}` : value;
+  return out;
+}
+
+/** Logs in the primary (debug stays here: it is per request and would cost more to send than to skip). */
+const forwardingLogger: Logger = {
+  debug: () => undefined,
+  info: (fields, message) => push(['log', 'info', portable(fields), message]),
+  warn: (fields, message) => push(['log', 'warn', portable(fields), message]),
+  error: (fields, message) => push(['log', 'error', portable(fields), message]),
+};
+
+/**
+ * The worker's cache as the server sees it: the cache copy, with what the primary records about each request
+ * and response reported on the way. Nodes travel once per cache key (with its first stream), not per event.
+ */
+class ReportingCache implements ConfigWatcher {
+  readonly #cache: SnapshotCache;
+  readonly #streams = new Map<string, number>();
+
+  constructor(cache: SnapshotCache) {
+    this.#cache = cache;
+  }
+
+  #verdicts(key: string, request: WatchRequest | DeltaWatchRequest): void {
+    if (request.ack !== undefined) {
+      const { node: _, ...ack } = request.ack;
+      push(['ack', key, ack]);
+    }
+    if (request.nack !== undefined) {
+      const { node: _, ...nack } = request.nack;
+      push(['nack', key, nack]);
+    }
+  }
+
+  createWatch(request: WatchRequest, respond: (response: Response) => void): CancelWatch {
+    const key = this.#cache.keyOf(request.node);
+    this.#verdicts(key, request);
+    return this.#cache.createWatch(request, (response) => {
+      push(['sent', key, response.typeUrl, response.version]);
+      respond(response);
+    });
+  }
+
+  createDeltaWatch(request: DeltaWatchRequest, respond: (response: DeltaResponse) => void): CancelWatch {
+    const key = this.#cache.keyOf(request.node);
+    this.#verdicts(key, request);
+    return this.#cache.createDeltaWatch(request, (response) => {
+      push(['sent', key, response.typeUrl, response.systemVersion]);
+      respond(response);
+    });
+  }
+
+  streamOpened(node: Node): void {
+    const key = this.#cache.keyOf(node);
+    const open = this.#streams.get(key) ?? 0;
+    this.#streams.set(key, open + 1);
+    push(['opened', key, open === 0 ? node : undefined]);
+    this.#cache.streamOpened(node);
+  }
+
+  streamClosed(node: Node): void {
+    const key = this.#cache.keyOf(node);
+    const open = (this.#streams.get(key) ?? 1) - 1;
+    if (open === 0) this.#streams.delete(key);
+    else this.#streams.set(key, open);
+    push(['closed', key]);
+    this.#cache.streamClosed(node);
+  }
+
+  fetch(request: WatchRequest): Response | undefined {
+    return this.#cache.fetch(request);
+  }
+}
+
+/** Open hooks waiting for the primary's answer, by question id. */
+const consulting = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
+let nextQuestion = 0;
+
+function askOpen(streamId: number, typeUrl: string, delta: boolean, context: RequestContext): Promise<void> {
+  const id = ++nextQuestion;
+  const metadata: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(context.metadata?.toJSON() ?? {})) {
+    metadata[name] = values.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
+  }
+  flush();
+  send({ t: 'consult', id, streamId, typeUrl, delta, context: { peer: context.peer, metadata } });
+  return new Promise((resolve, reject) => consulting.set(id, { resolve, reject }));
+}
+
+function callbacks(consultOpen: { sotw: boolean; delta: boolean }): Callbacks {
+  return {
+    onStreamOpen: (streamId, typeUrl, context) => {
+      push(['stream', streamId, false]);
+      return consultOpen.sotw ? askOpen(streamId, typeUrl, false, context) : undefined;
+    },
+    onDeltaStreamOpen: (streamId, typeUrl, context) => {
+      push(['stream', streamId, true]);
+      return consultOpen.delta ? askOpen(streamId, typeUrl, true, context) : undefined;
+    },
+    onStreamClosed: (streamId) => push(['streamClosed', streamId, false]),
+    onDeltaStreamClosed: (streamId) => push(['streamClosed', streamId, true]),
+  };
+}
+
+const held = new Holdings<Snapshot, EncodedResource>();
+let cache: SnapshotCache | undefined;
+
+async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
+  let hash: ((node: Node) => string) | undefined;
+  if (message.hashModule !== undefined) {
+    const url = /^[a-z]+:/i.test(message.hashModule) ? message.hashModule : pathToFileURL(message.hashModule).href;
+    const loaded = (await import(url)) as { default?: unknown };
+    if (typeof loaded.default !== 'function') throw new Error(`the hash module ${message.hashModule} has no default export of a function (node) => key`);
+    hash = loaded.default as (node: Node) => string;
+  }
+  const { ads, releaseDelayMs, heartbeatIntervalMs, sliceMs } = message.cache;
+  cache = new SnapshotCache({ ads, releaseDelayMs, sliceMs, ...(hash === undefined ? {} : { hash }), ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }) });
+  const options: ResolvedOptions = {
+    ...message.options,
+    legacyWildcardTypes: new Set(message.options.legacyWildcardTypes),
+    callbacks: callbacks(message.consultOpen),
+    logger: forwardingLogger,
+    newStreamRate: message.options.newStreamRate,
+    requestRateLimit: message.options.requestRateLimit,
+    authorize: undefined,
+    workers: undefined,
+    csds: undefined,
+    health: false,
+  };
+  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32);
+}
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.t) {
+    case 'init':
+      await init(message);
+      send({ t: 'initialized' });
+      return;
+    case 'set': {
+      const snapshot = held.snapshot(message.id) ?? rebuildSnapshot(message.snapshot!, message.id, held);
+      held.assign(message.key, message.id);
+      void cache!.setSnapshot(message.key, snapshot).then(() => send({ t: 'applied', seq: message.seq }));
+      return;
+    }
+    case 'clear':
+      held.assign(message.key, undefined);
+      cache!.clearSnapshot(message.key);
+      return;
+    case 'listen':
+      try {
+        send({ t: 'listening', port: await server!.listen(message.address) });
+      } catch (error) {
+        send({ t: 'listenFailed', message: (error as Error).message });
+      }
+      return;
+    case 'consulted': {
+      const waiting = consulting.get(message.id);
+      consulting.delete(message.id);
+      if (message.error === undefined) waiting?.resolve();
+      else waiting?.reject(new XdsError(message.error.code, message.error.message));
+      return;
+    }
+    case 'info':
+      send({
+        t: 'info',
+        id: message.id,
+        info: { pid: process.pid, stats: server!.stats(), encodeCount: EncodedResource.encodeCount, snapshots: held.snapshots, resources: held.resources },
+      });
+      return;
+    case 'close':
+      await server!.close({ deadlineMs: message.deadlineMs });
+      flush();
+      send({ t: 'closed' });
+      process.disconnect();
+      return;
+  }
+}
+
+// Messages are handled one after another, in order: a `set` must not overtake the `init` still loading the hash module.
+let queue = Promise.resolve();
+process.on('message', (message: ToWorker) => {
+  queue = queue.then(() => handle(message)).catch((error: unknown) => {
+    forwardingLogger.error({ err: error }, `xds worker ${process.pid} failed to handle "${message.t}"; exiting so that a new worker replaces it`);
+    flush();
+    setTimeout(() => process.exit(1), 100);
+  });
+});
+// Messages that arrive before a listener is registered are lost: the primary sends nothing before this.
+send({ t: 'ready' });

@@ -1,0 +1,230 @@
+/**
+ * What the primary process and the worker processes of the worker mode say to each other over the cluster's IPC
+ * channel (serialization 'advanced': buffers travel as bytes), and the record both sides keep of what a worker
+ * holds, so that the primary sends the bytes of a resource to a worker once, never per snapshot or per key.
+ *
+ * Snapshots travel as encoded bytes: the primary encodes every resource once (when the application builds the
+ * snapshot); a worker rebuilds `EncodedResource`s from the bytes and hashes it is given and never encodes.
+ */
+import { EncodedResource } from '../cache/encoded-resource.js';
+import { Snapshot } from '../cache/snapshot.js';
+import type { SnapshotCacheSettings } from '../cache/snapshot-cache.js';
+import type { AckEvent, NackEvent } from '../cache/verdict.js';
+import type { ResourceTypeUrl } from '../resource/type-url.js';
+import type { Node } from '../types/index.js';
+import type { ServerStats } from './server.js';
+
+/** The server options a worker runs with: every option except the callbacks and the logger, which stay in the primary. */
+export interface WorkerServerOptions {
+  readonly orderedAds: boolean;
+  readonly legacyWildcardTypes: readonly ResourceTypeUrl[];
+  readonly maxResourceNames: number;
+  readonly requestRateLimit: { perSecond: number; burst: number } | false;
+  readonly maxReceiveMessageLength: number;
+  readonly maxSendMessageLength: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly maxConcurrentStreams: number;
+  readonly grpcOptions: Readonly<Record<string, string | number>>;
+  readonly maxConnections: number | false;
+  readonly maxStreamsPerConnection: number | false;
+  readonly maxStreamsPerNode: number | false;
+  readonly newStreamRate: { perSecond: number; burst: number } | false;
+  readonly restHeadersTimeoutMs: number;
+  readonly restRequestTimeoutMs: number;
+}
+
+/** One resource of a snapshot as it travels: its identity within its type, and its name and TTL. */
+type ResourceRef = readonly [id: string, name: string, hash: string, ttlMs: number | undefined];
+
+/** A snapshot as it travels: per type its version and resources, and the bytes of the resources the worker lacks. */
+export interface SnapshotMessage {
+  readonly version: string;
+  readonly types: readonly (readonly [typeUrl: ResourceTypeUrl, version: string, resources: readonly ResourceRef[]])[];
+  /** Bytes of resources the worker does not hold yet, by resource id. */
+  readonly bytes: readonly (readonly [id: string, bytes: Uint8Array])[];
+}
+
+/** Primary to worker. */
+export type ToWorker =
+  | {
+      readonly t: 'init';
+      /** Unique among the workers the primary ever started: streams of worker `seq` get ids `seq * 2^32 + n`. */
+      readonly seq: number;
+      readonly options: WorkerServerOptions;
+      readonly cache: SnapshotCacheSettings;
+      /** Module whose default export maps a node to its cache key, when the cache has its own hash. */
+      readonly hashModule: string | undefined;
+      /** The open hooks the application set: the worker asks the primary before serving such a stream. */
+      readonly consultOpen: { readonly sotw: boolean; readonly delta: boolean };
+    }
+  | { readonly t: 'set'; readonly seq: number; readonly key: string; readonly id: number; readonly snapshot: SnapshotMessage | undefined }
+  | { readonly t: 'clear'; readonly key: string }
+  | { readonly t: 'listen'; readonly address: string }
+  | { readonly t: 'consulted'; readonly id: number; readonly error: { readonly code: number; readonly message: string } | undefined }
+  | { readonly t: 'info'; readonly id: number }
+  | { readonly t: 'close'; readonly deadlineMs: number };
+
+/** A verdict as it travels: the node is left out (the primary knows the node of each key from `opened`). */
+export type RemoteAck = Omit<AckEvent, 'node'>;
+/** See {@link RemoteAck}. */
+export type RemoteNack = Omit<NackEvent, 'node'>;
+
+/** Something that happened in a worker that the primary records (status) or reports (callbacks, logs). */
+export type WorkerEvent =
+  | readonly [t: 'stream', streamId: number, delta: boolean]
+  | readonly [t: 'streamClosed', streamId: number, delta: boolean]
+  /** The first stream of a key opened in this worker (with its node), or another one (node undefined). */
+  | readonly [t: 'opened', key: string, node: Node | undefined]
+  | readonly [t: 'closed', key: string]
+  | readonly [t: 'ack', key: string, event: RemoteAck]
+  | readonly [t: 'nack', key: string, event: RemoteNack]
+  | readonly [t: 'sent', key: string, typeUrl: ResourceTypeUrl, version: string]
+  | readonly [t: 'log', level: 'info' | 'warn' | 'error', fields: object, message: string | undefined];
+
+/** What a worker holds and has done, as {@link XdsServer.workers} reports it. */
+export interface WorkerInfo {
+  /** The worker's process id. */
+  readonly pid: number;
+  /** Its streams, watches and pending responses. */
+  readonly stats: ServerStats;
+  /** Resources it encoded: 0, since it is handed bytes. */
+  readonly encodeCount: number;
+  /** Snapshots and distinct resources it holds. */
+  readonly snapshots: number;
+  readonly resources: number;
+}
+
+/** Worker to primary. */
+export type FromWorker =
+  /** The worker listens for messages; the primary sends nothing before. */
+  | { readonly t: 'ready' }
+  | { readonly t: 'initialized' }
+  | { readonly t: 'events'; readonly events: readonly WorkerEvent[]; readonly stats: ServerStats }
+  | { readonly t: 'applied'; readonly seq: number }
+  | { readonly t: 'listening'; readonly port: number }
+  | { readonly t: 'listenFailed'; readonly message: string }
+  | { readonly t: 'consult'; readonly id: number; readonly streamId: number; readonly typeUrl: string; readonly delta: boolean; readonly context: { readonly peer: string; readonly metadata: Record<string, string[]> } }
+  | { readonly t: 'info'; readonly id: number; readonly info: WorkerInfo }
+  | { readonly t: 'closed' };
+
+/** The identity of an encoded resource within its type: same content, name and TTL give the same id. */
+function resourceId(r: EncodedResource): string {
+  return r.ttlMs === undefined ? `${r.hash} ${r.name}` : `${r.hash} ${r.name} ${r.ttlMs}`;
+}
+
+/**
+ * What one worker holds: which snapshot each cache key is served, and the resources those snapshots use, each
+ * counted by the snapshots that use it and dropped with the last. The primary keeps one per worker (values
+ * `true`) and the worker the same (values: the rebuilt snapshots and resources), changed by the same `set` and
+ * `clear` messages in the same order, so both agree on what the worker lacks.
+ */
+export class Holdings<S, R> {
+  readonly #keys = new Map<string, number>();
+  readonly #snapshots = new Map<number, { refs: number; resources: readonly string[]; value: S }>();
+  readonly #resources = new Map<string, { refs: number; value: R }>();
+
+  /** Snapshots held. */
+  get snapshots(): number {
+    return this.#snapshots.size;
+  }
+
+  /** Distinct resources held. */
+  get resources(): number {
+    return this.#resources.size;
+  }
+
+  hasSnapshot(id: number): boolean {
+    return this.#snapshots.has(id);
+  }
+
+  snapshot(id: number): S | undefined {
+    return this.#snapshots.get(id)?.value;
+  }
+
+  resource(id: string): R | undefined {
+    return this.#resources.get(id)?.value;
+  }
+
+  /** Adds a snapshot not held yet, with its resources (those not held are given by `make`). */
+  addSnapshot(id: number, resources: readonly string[], value: S, make: (resourceId: string) => R): void {
+    for (const r of resources) {
+      const held = this.#resources.get(r);
+      if (held === undefined) this.#resources.set(r, { refs: 1, value: make(r) });
+      else held.refs++;
+    }
+    this.#snapshots.set(id, { refs: 0, resources, value });
+  }
+
+  /** Serves `key` the snapshot `id` (held), or nothing; drops what no key uses any more. */
+  assign(key: string, id: number | undefined): void {
+    const previous = this.#keys.get(key);
+    if (previous === id) return;
+    if (id === undefined) this.#keys.delete(key);
+    else {
+      this.#keys.set(key, id);
+      this.#snapshots.get(id)!.refs++;
+    }
+    if (previous !== undefined) this.#release(previous);
+  }
+
+  /** One key fewer uses snapshot `id`: with the last, it is dropped, and the resources no other snapshot uses. */
+  #release(id: number): void {
+    const held = this.#snapshots.get(id)!;
+    if (--held.refs > 0) return;
+    this.#snapshots.delete(id);
+    for (const r of held.resources) {
+      const resource = this.#resources.get(r)!;
+      if (--resource.refs === 0) this.#resources.delete(r);
+    }
+  }
+}
+
+/**
+ * Describes a snapshot for a worker whose holdings are `held`, and records in `held` that the worker now holds
+ * it. Bytes go only for resources the worker lacks.
+ */
+export function describeSnapshot(snapshot: Snapshot, id: number, held: Holdings<true, true>): SnapshotMessage {
+  const types: [ResourceTypeUrl, string, ResourceRef[]][] = [];
+  const bytes: [string, Uint8Array][] = [];
+  const ids: string[] = [];
+  for (const typeUrl of snapshot.typeUrls()) {
+    const refs: ResourceRef[] = [];
+    for (const r of snapshot.getResources(typeUrl).values()) {
+      // Names are unique within a type, so an id appears once in a snapshot.
+      const rid = `${typeUrl} ${resourceId(r)}`;
+      refs.push([rid, r.name, r.hash, r.ttlMs]);
+      if (held.resource(rid) === undefined) bytes.push([rid, r.bytes]);
+      ids.push(rid);
+    }
+    types.push([typeUrl, snapshot.getVersion(typeUrl), refs]);
+  }
+  held.addSnapshot(id, ids, true, () => true);
+  return { version: snapshot.version, types, bytes };
+}
+
+/** Rebuilds a described snapshot in a worker from the bytes it holds and those in the message; encodes nothing. */
+export function rebuildSnapshot(message: SnapshotMessage, id: number, held: Holdings<Snapshot, EncodedResource>): Snapshot {
+  const arrived = new Map(message.bytes);
+  const ids: string[] = [];
+  const types: [ResourceTypeUrl, string, EncodedResource[]][] = [];
+  const made = new Map<string, EncodedResource>();
+  for (const [typeUrl, version, refs] of message.types) {
+    const resources: EncodedResource[] = [];
+    for (const [rid, name, hash, ttlMs] of refs) {
+      let resource = held.resource(rid) ?? made.get(rid);
+      if (resource === undefined) {
+        const bytes = arrived.get(rid);
+        if (bytes === undefined) throw new Error(`worker protocol: the bytes of ${rid} were neither held nor sent`);
+        resource = EncodedResource.fromEncoding(typeUrl, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), hash, ttlMs);
+        made.set(rid, resource);
+      }
+      resources.push(resource);
+      ids.push(rid);
+    }
+    types.push([typeUrl, version, resources]);
+  }
+  const snapshot = Snapshot.fromEncoded(message.version, types);
+  held.addSnapshot(id, ids, snapshot, (rid) => made.get(rid)!);
+  return snapshot;
+}
