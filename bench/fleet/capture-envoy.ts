@@ -30,10 +30,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { Snapshot, SnapshotCache } from 'xds-control-plane/cache';
-import { TypeUrl } from 'xds-control-plane/resource';
+import { TypeUrl, lookupType } from 'xds-control-plane/resource';
 import { createServer } from 'xds-control-plane/server';
 import { startEnvoy, type EnvoyInstance } from '../../test/support/envoy.js';
 import { freePort } from '../../test/support/ports.js';
+import { bootstrap } from './real-envoys.js';
 import { FleetGenerator, type ProtoJson } from './resources.js';
 import { REPO_ROOT } from './servers.js';
 
@@ -43,12 +44,10 @@ export const FIXTURE_DIR = join(REPO_ROOT, 'bench', 'fleet', 'fixtures', 'envoy-
 /** Clusters served to each Envoy: enough for the order of a versions map to show. */
 const CLUSTERS = 30;
 
-const root = protobuf.Root.fromJSON(
-  JSON.parse(await import('node:fs').then((fs) => fs.readFileSync(join(REPO_ROOT, 'generated', 'envoy.json'), 'utf8'))) as protobuf.INamespace,
-);
-const DiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-const DeltaDiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-const Node = root.lookupType('envoy.config.core.v3.Node');
+// The generated Envoy API, loaded by the library's registry (each package on first use).
+const DiscoveryRequest = lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const DeltaDiscoveryRequest = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+const Node = lookupType('envoy.config.core.v3.Node');
 
 /** One request as the proxy saw it. */
 interface Recorded {
@@ -195,41 +194,6 @@ function snapshotFor(listenerPort: number): Snapshot {
     [TypeUrl.Listener]: listeners,
     [TypeUrl.Route]: r.routes,
   });
-}
-
-/** Envoy's ordinary ADS bootstrap: nothing set that Envoy does not set by default. */
-function bootstrap(nodeId: string, apiType: 'GRPC' | 'DELTA_GRPC', proxyPort: number): Record<string, unknown> {
-  return {
-    node: { id: nodeId, cluster: 'bench-fleet' },
-    dynamic_resources: {
-      ads_config: {
-        api_type: apiType,
-        transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds_cluster' } }],
-      },
-      cds_config: { ads: {}, resource_api_version: 'V3' },
-      lds_config: { ads: {}, resource_api_version: 'V3' },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'xds_cluster',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: 'xds_cluster',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: proxyPort } } } }] }],
-          },
-        },
-      ],
-    },
-  };
 }
 
 /** Waits until `count` more requests of `envoy` arrived and none for `quietMs`. */
@@ -412,7 +376,7 @@ async function main(): Promise<void> {
   const envoys: EnvoyInstance[] = [];
   const run = async (id: string, api: 'GRPC' | 'DELTA_GRPC'): Promise<EnvoyInstance> => {
     await cache.setSnapshot(id, snapshotFor(await freePort()));
-    const e = await startEnvoy({ bootstrap: bootstrap(id, api, proxy.port), name: id, startTimeoutMs: 60_000 });
+    const e = await startEnvoy({ bootstrap: bootstrap(id, api === 'GRPC' ? 'sotw' : 'delta', proxy.port), name: id, startTimeoutMs: 60_000 });
     envoys.push(e);
     return e;
   };

@@ -24,8 +24,11 @@ import { nodeId, wallNow, type XdsMode } from './protocol.js';
 /** Admin polling interval, ms. */
 export const POLL_MS = 25;
 
-/** Envoy's ordinary ADS bootstrap to the server on 127.0.0.1:`port`. */
-function bootstrap(id: string, mode: XdsMode, port: number): Record<string, unknown> {
+/**
+ * Envoy's ordinary ADS bootstrap to the server on 127.0.0.1:`port`: nothing set that Envoy does not set by
+ * default (also what `capture-envoy.ts` runs Envoy with).
+ */
+export function bootstrap(id: string, mode: XdsMode, port: number): Record<string, unknown> {
   return {
     node: { id, cluster: 'bench-fleet' },
     dynamic_resources: {
