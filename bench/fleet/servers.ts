@@ -226,18 +226,19 @@ export function buildGoReference(outDir: string): string {
 const builtPackages = new Set<string>();
 
 /**
- * Compiles the package in checkout `dir` (`tsc -p tsconfig.build.json` into `dist/`) once per orchestrator run.
+ * Builds the package in checkout `dir` (`npm run build`, into `dist/`) once per orchestrator run.
  * Our server process loads the library as users do, from the compiled package, not from `src/` through a
  * TypeScript loader (which adds work of its own, e.g. naming every closure it creates).
  */
 export function buildPackage(dir: string): void {
   if (builtPackages.has(dir)) return;
-  const build = spawnSync(process.execPath, [join(dir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+  // The checkout's own build script: tsc, then whatever the compiled package needs beside it (the descriptors).
+  const build = spawnSync('npm', ['run', '--silent', 'build'], {
     cwd: dir,
     stdio: ['ignore', 'inherit', 'inherit'],
     timeout: 300_000,
   });
-  if (build.status !== 0) throw new Error(`the TypeScript build of ${dir} failed`);
+  if (build.status !== 0) throw new Error(`the build of ${dir} failed`);
   builtPackages.add(dir);
 }
 
