@@ -11,9 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
-import { ExtensionTypeUrl } from '../../src/resource/index.js';
 import { SAMPLE, sampleConfig, sampleEndpoints, writeConfig } from '../../examples/replicas/seed.js';
-import { httpGet, servedBy } from '../support/ads-envoy.js';
+import { adsBootstrap, httpGet, servedBy } from '../support/ads-envoy.js';
 import { startEchoServer, type EchoServer } from '../support/echo-server.js';
 import { configSection, skipReason, startEnvoy, waitFor, type Bootstrap, type EnvoyInstance } from '../support/envoy.js';
 import { etcdSkipReason, startEtcd, type EtcdInstance } from '../support/etcd.js';
@@ -95,45 +94,7 @@ class Replica {
 
 /** Envoy's bootstrap: ADS (delta or state of the world) to an xds_cluster listing both replicas, reconnecting within a second. */
 function bootstrap(replicas: readonly Replica[], apiType: 'DELTA_GRPC' | 'GRPC'): Bootstrap {
-  const ads = { ads: {}, resource_api_version: 'V3' };
-  return {
-    node: { id: 'replicas-e2e', cluster: 'e2e' },
-    dynamic_resources: {
-      ads_config: {
-        api_type: apiType,
-        transport_api_version: 'V3',
-        set_node_on_first_message_only: true,
-        grpc_services: [
-          { envoy_grpc: { cluster_name: 'xds_cluster', retry_policy: { retry_back_off: { base_interval: '0.2s', max_interval: '1s' } } } },
-        ],
-      },
-      cds_config: ads,
-      lds_config: ads,
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'xds_cluster',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': ExtensionTypeUrl.HttpProtocolOptions,
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: 'xds_cluster',
-            endpoints: [
-              {
-                lb_endpoints: replicas.map((r) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: r.xdsPort } } } })),
-              },
-            ],
-          },
-        },
-      ],
-    },
-  };
+  return adsBootstrap({ nodeId: 'replicas-e2e', apiType, xdsPort: replicas.map((r) => r.xdsPort) });
 }
 
 /** The endpoint ports of the sample cluster in Envoy's config dump. */

@@ -13,8 +13,8 @@ import type { Bootstrap } from './envoy.js';
 export interface AdsBootstrapOptions {
   /** Node id Envoy announces (the cache key). */
   nodeId: string;
-  /** Port of our xDS server on 127.0.0.1. */
-  xdsPort: number;
+  /** Port of our xDS server on 127.0.0.1, or the ports of several replicas (the xds_cluster lists them all). */
+  xdsPort: number | readonly number[];
   /** `GRPC` (state of the world, default) or `DELTA_GRPC`. */
   apiType?: 'GRPC' | 'DELTA_GRPC';
   /** More top-level bootstrap fields (e.g. `layered_runtime`). */
@@ -57,7 +57,11 @@ export function adsBootstrap(options: AdsBootstrapOptions): Bootstrap {
           },
           load_assignment: {
             cluster_name: 'xds_cluster',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: options.xdsPort } } } }] }],
+            endpoints: [
+              {
+                lb_endpoints: [options.xdsPort].flat().map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })),
+              },
+            ],
           },
         },
       ],
