@@ -55,7 +55,8 @@ async function run(mode: 'sotw' | 'delta'): Promise<{ clustersMs: number; endpoi
   const cache = new SnapshotCache({ ads: true });
   const xds = createServer(cache, { maxResourceNames: 100_000 });
   const address = `127.0.0.1:${await xds.listen('127.0.0.1:0')}`;
-  const clients = Array.from({ length: CHANNELS }, () => new XdsTestClient(address));
+  // Each channel its own connection (grpc-js would otherwise share one among channels to the same address).
+  const clients = Array.from({ length: CHANNELS }, () => new XdsTestClient(address, undefined, { 'grpc.use_local_subchannel_pool': 1 }));
   await cache.setSnapshot('fleet', snapshot('1s'));
   let updating = false;
   const seen: Seen[] = [];

@@ -72,7 +72,9 @@ function removeFrom<W>(index: Map<string, Set<W>>, name: string, watch: W): void
  * resource name, so an update costs what changed and who cares, not the size of the cache.
  *
  * State of the world: the version sent is `versionPrefix` + counter; a response carries every subscribed
- * resource (all of them for a wildcard), shared among watches with the same subscription. The first request of
+ * resource (all of them for a wildcard), shared among watches with the same subscription; a client at the
+ * current version that lacks some of the names it subscribes to is sent only those, as {@link SnapshotCache}
+ * does (for named subscriptions to types whose responses need not be the full state). The first request of
  * a stream is always answered; a NACK is not answered with the version it rejected. Delta: per-resource
  * versions are content hashes, as in {@link SnapshotCache}.
  *
@@ -342,7 +344,10 @@ export class LinearCache<K extends ResourceTypeUrl = ResourceTypeUrl> implements
     }
     if (answer) {
       watch.done = true;
-      respond(this.#current().response(request.wildcard, request.resourceNames));
+      const t = this.#current();
+      // A client at the current version lacks only some names it subscribes to: it is sent what it lacks.
+      const lacking = request.responseNonce !== '' && request.errorDetail === undefined && request.versionInfo === this.version && request.knownNames !== undefined;
+      respond(lacking ? t.catchUp(request.wildcard, request.resourceNames, request.knownNames!) : t.response(request.wildcard, request.resourceNames));
       return () => undefined;
     }
     return this.#park(watch);

@@ -11,11 +11,12 @@ class SotwResponse implements Response {
   #body: Buffer | undefined;
   #names: ReadonlySet<string> | undefined;
 
-  constructor(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat: boolean) {
+  constructor(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat: boolean, returned: ReadonlySet<string> | undefined) {
     this.typeUrl = typeUrl;
     this.version = version;
     this.resources = resources;
     this.heartbeat = heartbeat;
+    this.#names = returned;
   }
 
   returnedNames(): ReadonlySet<string> {
@@ -67,9 +68,18 @@ class IncrementalResponse implements DeltaResponse {
  * For applications that write their own `ConfigWatcher`.
  *
  * @param heartbeat - send the TTL resources as heartbeats (name and TTL, no body)
+ * @param returned - what the client holds once it has this response, when that is more than `resources`: a
+ *   response that carries only what the client lacked (types whose responses need not be the full state) returns
+ *   the names it carries and those the client kept. Default: the names of `resources`.
  */
-export function createResponse(typeUrl: ResourceTypeUrl, version: string, resources: readonly EncodedResource[], heartbeat = false): Response {
-  return new SotwResponse(typeUrl, version, resources, heartbeat);
+export function createResponse(
+  typeUrl: ResourceTypeUrl,
+  version: string,
+  resources: readonly EncodedResource[],
+  heartbeat = false,
+  returned?: ReadonlySet<string>,
+): Response {
+  return new SotwResponse(typeUrl, version, resources, heartbeat, returned);
 }
 
 /**

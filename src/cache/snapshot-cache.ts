@@ -140,7 +140,11 @@ function lacksNames(request: WatchRequest, t: TypeResources): boolean {
  * - the first request of a type on a stream (empty nonce) is answered even if its version equals the snapshot's,
  *   because version strings repeat across restarts and replicas with different content;
  * - a NACK is never answered with the version it rejected: the watch waits for another version;
- * - a response carries every subscribed resource that exists (all of the type for a wildcard);
+ * - a response carries every subscribed resource that exists (all of the type for a wildcard), except the
+ *   answer to a client that holds the snapshot's version but lacks some of the names it subscribes to (it
+ *   subscribed to more, or the server's warming rules made it forget some): for named subscriptions to types
+ *   whose responses need not be the full state (all but listeners, clusters and scoped routes), that answer
+ *   carries only what the client lacks;
  * - watches answered together go out in ADS order; equal answers share one {@link Response} object.
  *
  * Delta watches send what changed per resource (content hashes), removals, and newly subscribed names.
@@ -429,8 +433,12 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
           return () => undefined;
         }
         watch.baseline = t;
-      } else if (request.responseNonce === '' || request.versionInfo !== t.version || lacksNames(request, t)) {
+      } else if (request.responseNonce === '' || request.versionInfo !== t.version) {
         this.#answer(state, watch, t.response(request.wildcard, request.resourceNames));
+        return () => undefined;
+      } else if (lacksNames(request, t)) {
+        // The client holds this version but not every name it subscribes to: it is sent what it lacks.
+        this.#answer(state, watch, t.catchUp(request.wildcard, request.resourceNames, request.knownNames!));
         return () => undefined;
       } else {
         watch.baseline = t;

@@ -129,6 +129,25 @@ export class TypeResources {
   }
 
   /**
+   * The answer to a client that holds some of the resources it subscribes to at this very version and lacks the
+   * others (it has just subscribed to more names, or the server has forgotten that it holds some: see the
+   * server's warming rules). For a named subscription to a type whose responses need not be the full state
+   * (endpoints, routes, secrets and the rest: everything but listeners, clusters and scoped routes), only the
+   * resources it lacks, whose `returnedNames()` also lists those it keeps; otherwise, as `response`. Equal
+   * answers are shared while streams hold them.
+   *
+   * @param known - the names the client holds at this version (the request's `knownNames`)
+   */
+  catchUp(wildcard: boolean, names: Iterable<string>, known: ReadonlySet<string>): Response {
+    const full = this.response(wildcard, names);
+    if (wildcard || SOTW_FULL_STATE_TYPES.has(this.typeUrl)) return full;
+    const lacking = full.resources.filter((r) => !known.has(r.name));
+    if (lacking.length === 0 || lacking.length === full.resources.length) return full;
+    const key = `\u0000catch-up\n${lacking.map((r) => r.name).join('\n')}\u0000${full.resources.map((r) => r.name).join('\n')}`;
+    return this.#subsets.get(key, () => createResponse(this.typeUrl, this.version, lacking, false, full.returnedNames()));
+  }
+
+  /**
    * The state-of-the-world TTL heartbeat for a subscription, or `undefined` when it covers no resource with a TTL:
    * the TTL resources by name and TTL without their body. For the types whose responses are the full state
    * (listeners, clusters, scoped routes), the response itself: Envoy drops the bodiless resources of a response

@@ -50,9 +50,9 @@ export function decodeDelta(response: DeltaResponse): any {
   return lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse').decode(withNonce(response.body(), 'n')) as any;
 }
 
-/** The request an ACK of `response` would make: its version and a nonce, with what it carried as knownNames. */
+/** The request an ACK of `response` would make: its version and a nonce, with its returned names as knownNames. */
 export function ack(request: WatchRequest, response: Response, nonce = 'n1'): WatchRequest {
-  return { ...request, versionInfo: response.version, responseNonce: nonce, knownNames: new Set(response.resources.map((r) => r.name)) };
+  return { ...request, versionInfo: response.version, responseNonce: nonce, knownNames: response.returnedNames() };
 }
 
 /** The state the server keeps after sending a delta response: known versions updated, nonce set. */

@@ -131,7 +131,10 @@ test('a new name subscribed at the current version is answered when the server p
   const cache = new LinearCache(E, { initialResources: { a: cla('a'), b: cla('b') } });
   const first = watch(cache, sotw(E, { resourceNames: ['a'] }));
   const more = watch(cache, { ...ack(sotw(E, { resourceNames: ['a'] }), first.last!), resourceNames: ['a', 'b'] });
-  assert.deepEqual(names(more.last), ['a', 'b']);
+  assert.deepEqual(names(more.last), ['b'], 'only what the client lacks');
+  assert.deepEqual([...more.last!.returnedNames()].sort(), ['a', 'b']);
+  const again = watch(cache, ack(sotw(E, { resourceNames: ['a', 'b'] }), more.last!));
+  assert.equal(again.responses.length, 0, 'nothing new: the ACK waits');
 });
 
 test('cancelling a watch removes it from every name it was indexed under', () => {

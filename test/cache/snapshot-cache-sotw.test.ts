@@ -211,15 +211,36 @@ test('the response body decodes to what the client expects', async () => {
   assert.deepEqual(decoded.resources.map((a: any) => decodeMessage(C, a.value)['name']), ['a', 'b']);
 });
 
-test('a new subscription at the current version is answered when the server passes what the client holds', async () => {
+test('a new subscription at the current version is answered with what the client lacks', async () => {
   // Envoy adds a cluster: it asks for one more ClusterLoadAssignment with the version it already has.
   const cache = new SnapshotCache();
   await cache.setSnapshot('node-1', snap('1'));
   const first = watch(cache, sotw(E, { resourceNames: ['a'] }));
   const more = watch(cache, { ...ack(sotw(E, { resourceNames: ['a'] }), first.last!), resourceNames: ['a', 'b'] });
-  assert.deepEqual(names(more.last), ['a', 'b']);
+  assert.deepEqual(names(more.last), ['b'], 'an EDS response need not repeat the assignment the client holds');
+  assert.equal(more.last!.version, '1');
+  assert.deepEqual([...more.last!.returnedNames()].sort(), ['a', 'b'], 'the client holds both once it has the answer');
   const again = watch(cache, ack(sotw(E, { resourceNames: ['a', 'b'] }), more.last!));
   assert.equal(again.responses.length, 0, 'nothing new: the ACK waits');
+});
+
+test('a new subscription to a full-state type at the current version is answered with every subscribed resource', async () => {
+  // A proxyless gRPC client subscribes to clusters by name; a CDS response must hold all it wants.
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1'));
+  const first = watch(cache, sotw(C, { resourceNames: ['a'] }));
+  const more = watch(cache, { ...ack(sotw(C, { resourceNames: ['a'] }), first.last!), resourceNames: ['a', 'b'] });
+  assert.deepEqual(names(more.last), ['a', 'b']);
+});
+
+test('a version change is answered with every subscribed resource, whatever the client holds', async () => {
+  const cache = new SnapshotCache();
+  await cache.setSnapshot('node-1', snap('1'));
+  const first = watch(cache, sotw(E, { resourceNames: ['a'] }));
+  const more = watch(cache, { ...ack(sotw(E, { resourceNames: ['a'] }), first.last!), resourceNames: ['a', 'b'] });
+  await cache.setSnapshot('node-1', snap('2'));
+  const next = watch(cache, ack(sotw(E, { resourceNames: ['a', 'b'] }), more.last!));
+  assert.deepEqual(names(next.last), ['a', 'b']);
 });
 
 test('without knownNames a repeated request at the current version waits', async () => {

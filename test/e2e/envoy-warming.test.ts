@@ -19,6 +19,7 @@ import {
   isAds,
   modeBootstrap,
   routeConfig,
+  servedBy,
   useUpstreams,
   type XdsMode,
 } from '../support/envoy-xds.js';
@@ -154,3 +155,76 @@ for (const mode of ['ads-sotw', 'ads-delta'] as const) {
   void envoyTest(`${mode}: with initial_fetch_timeout 0s, each of three cluster changes with unchanged endpoints is active within 1 s`, () =>
     clusterChangeWithSameEndpoints(mode, { initialFetchTimeout: '0s', changes: 3 }), { timeout: 30_000 });
 }
+
+// In state of the world, the answer to Envoy's repeated EDS request carries only the changed cluster's
+// assignment: Envoy hands each EDS cluster what the response holds for it and leaves the others as they are.
+void envoyTest('ads-sotw: after one of two clusters changes, Envoy is sent only its endpoints and both clusters keep serving', async () => {
+  const mode = 'ads-sotw';
+  const nodeId = 'warming-two-clusters';
+  const log = new WireLog();
+  const sentEndpoints: string[][] = [];
+  const callbacks = log.callbacks();
+  const cache = new SnapshotCache({ ads: true });
+  const xds = createServer(cache, {
+    callbacks: {
+      ...callbacks,
+      onStreamResponse: (id, request, response, nonce) => {
+        callbacks.onStreamResponse?.(id, request, response, nonce);
+        if (response.typeUrl === TypeUrl.Endpoint) sentEndpoints.push(response.resources.map((r) => r.name));
+      },
+    },
+  });
+  let envoy: EnvoyInstance | undefined;
+  try {
+    const grpc = await xds.listen('127.0.0.1:0');
+    const bootstrapOptions = { mode, nodeId, controlPlane: { grpc } } as const;
+    const source = configSource(bootstrapOptions);
+    const listenerPort = await freePort();
+    const two = (version: string, timeoutOfA: `${number}s`): Snapshot =>
+      new Snapshot(
+        version,
+        {
+          [TypeUrl.Listener]: [httpListener('http', listenerPort, 'routes', source)],
+          [TypeUrl.Route]: [routeConfig('routes', [{ prefix: '/b', cluster: 'b' }, { prefix: '/', cluster: 'a' }])],
+          [TypeUrl.Cluster]: [{ ...edsCluster('a', source), connect_timeout: timeoutOfA }, edsCluster('b', source)],
+          [TypeUrl.Endpoint]: [assignment('a', upstreams.a.port), assignment('b', upstreams.b.port)],
+        },
+        { versions: { [TypeUrl.Listener]: 'l1', [TypeUrl.Route]: 'r1', [TypeUrl.Endpoint]: 'e1' } },
+      );
+    await cache.setSnapshot(nodeId, two('c1', '1s'));
+    envoy = await startEnvoy({ name: 'warming-two-clusters', bootstrap: modeBootstrap(bootstrapOptions) });
+    const proxy = envoy;
+    await proxy.waitFor(async () => (await servedBy(listenerPort, '/b')) === 'B' && (await servedBy(listenerPort, '/')) === 'A', 10_000, 'traffic to both clusters');
+    await proxy.waitFor(() => cache.getStatusInfo(nodeId)?.types.get(TypeUrl.Endpoint)?.lastAckedVersion === 'e1', 5_000, 'EDS e1 ACKed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const toA = keepRequesting(listenerPort, 'A', '/');
+    const toB = keepRequesting(listenerPort, 'B', '/b');
+    log.mark();
+    sentEndpoints.length = 0;
+    const started = performance.now();
+    await cache.setSnapshot(nodeId, two('c2', '2s'));
+    let state: ClusterState = { active: undefined, warming: [] };
+    while (performance.now() - started < 3_000) {
+      state = await clusterState(proxy, 'a');
+      if (state.active === '2s' && state.warming.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const elapsed = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const [a, b] = await Promise.all([toA.stop(), toB.stop()]);
+    const wire = `(wire:\n${log.lines.join('\n')})`;
+
+    assert.deepEqual(state, { active: '2s', warming: [] }, `the changed cluster is active and nothing warms ${wire}`);
+    assert.ok(elapsed < 1_000, `the changed cluster became active after ${elapsed.toFixed(0)} ms, more than 1 s ${wire}`);
+    assert.deepEqual(sentEndpoints, [['a']], `one EDS response, with the changed cluster's assignment only ${wire}`);
+    assert.deepEqual([a.failed, b.failed], [[], []], `every request succeeded (${a.sent} to a, ${b.sent} to b)`);
+    const hosts = (await proxy.clusters()).cluster_statuses?.find((c) => c.name === 'b')?.host_statuses ?? [];
+    assert.deepEqual(hosts.map((h) => h.address?.socket_address?.port_value), [upstreams.b.port], 'cluster b keeps its endpoint');
+    assert.equal(await servedBy(listenerPort, '/b'), 'B');
+    await proxy.waitFor(() => cache.getStatusInfo(nodeId)?.types.get(TypeUrl.Endpoint)?.lastAckedVersion === 'e1', 2_000, 'the partial EDS response ACKed');
+  } finally {
+    await envoy?.stop();
+    await xds.close({ deadlineMs: 1_000 });
+  }
+}, { timeout: 30_000 });
