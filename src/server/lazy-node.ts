@@ -31,6 +31,8 @@ interface FieldCheck {
   readonly text: boolean;
   /** A message (or, for a map, the entry's value when it is a message). */
   readonly message: protobuf.Type | undefined;
+  /** The checks of `message`'s fields, taken on first use (types may nest themselves, as Struct does). */
+  nested?: FieldChecks;
   /** A map: its key is a string. */
   readonly mapTextKey: boolean;
   /** A map: its value is a string. */
@@ -38,10 +40,13 @@ interface FieldCheck {
   readonly map: boolean;
 }
 
-const checksByType = new WeakMap<protobuf.Type, Map<number, FieldCheck>>();
+/** The checks of a message's fields, by field id. */
+type FieldChecks = Map<number, FieldCheck>;
+
+const checksByType = new WeakMap<protobuf.Type, FieldChecks>();
 
 /** The checks of a type's fields by id, made on first use. */
-function checksOf(type: protobuf.Type): Map<number, FieldCheck> {
+function checksOf(type: protobuf.Type): FieldChecks {
   let checks = checksByType.get(type);
   if (checks !== undefined) return checks;
   checks = new Map();
@@ -71,9 +76,8 @@ function checksOf(type: protobuf.Type): Map<number, FieldCheck> {
  * into objects or text. Bytes that pass decode without error (protobuf.js reads by field id and trusts the wire
  * type), so a node checked here can be decoded later, when it is read, without failing there.
  */
-function checkMessage(reader: protobuf.Reader, end: number, type: protobuf.Type, depth: number): void {
+function checkMessage(reader: protobuf.Reader, end: number, checks: FieldChecks, depth: number): void {
   if (depth > protobuf.Reader.recursionLimit) throw new Error('max depth exceeded');
-  const checks = checksOf(type);
   while (reader.pos < end) {
     const tag = reader.uint32();
     checkField(reader, end, checks, tag, depth);
@@ -84,7 +88,7 @@ function checkMessage(reader: protobuf.Reader, end: number, type: protobuf.Type,
  * Checks one field of a message whose tag was just read (see {@link checkMessage}); an unknown field is skipped
  * as the decoder skips it (a group must end with its own field number).
  */
-function checkField(reader: protobuf.Reader, end: number, checks: Map<number, FieldCheck>, tag: number, depth: number): FieldCheck | undefined {
+function checkField(reader: protobuf.Reader, end: number, checks: FieldChecks, tag: number, depth: number): FieldCheck | undefined {
   const id = tag >>> 3;
   const wire = tag & 7;
   if (id === 0) throw new Error('illegal tag: field number 0');
@@ -99,12 +103,12 @@ function checkField(reader: protobuf.Reader, end: number, checks: Map<number, Fi
       if ((tag === 10 && check.mapTextKey) || (tag === 18 && check.mapTextValue)) checkText(reader, entryEnd, check);
       else if (tag >>> 3 === 2 && check.message !== undefined) {
         expectWire(check, tag & 7, 2);
-        checkMessage(reader, lengthEnd(reader, entryEnd), check.message, depth + 1);
+        checkMessage(reader, lengthEnd(reader, entryEnd), (check.nested ??= checksOf(check.message)), depth + 1);
       } else reader.skipType(tag & 7, depth, tag >>> 3);
     }
   } else if (check.message !== undefined) {
     expectWire(check, wire, 2);
-    checkMessage(reader, lengthEnd(reader, end), check.message, depth + 1);
+    checkMessage(reader, lengthEnd(reader, end), (check.nested ??= checksOf(check.message)), depth + 1);
   } else if (check.text) {
     expectWire(check, wire, 2);
     checkText(reader, end, check);
@@ -119,15 +123,24 @@ function checkField(reader: protobuf.Reader, end: number, checks: Map<number, Fi
 /** Checks a length-delimited string: within bounds and valid UTF-8. */
 function checkText(reader: protobuf.Reader, end: number, check: FieldCheck): void {
   const textEnd = lengthEnd(reader, end);
-  if (!isUtf8(reader.buf.subarray(reader.pos, textEnd))) throw new Error(`field ${check.name} is not valid UTF-8`);
+  if (!isText(reader.buf, reader.pos, textEnd)) throw new Error(`field ${check.name} is not valid UTF-8`);
   reader.pos = textEnd;
+}
+
+/**
+ * True when `buf[start, end)` is UTF-8. A node's strings are short and nearly always ASCII: a loop over their
+ * bytes answers those without a view and a native call per string (thousands per node).
+ */
+function isText(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i] >= 0x80) return isUtf8(buf.subarray(start, end));
+  return true;
 }
 
 /** Reads a string field, refusing bytes that are not UTF-8 as the decoder does. */
 function readText(reader: protobuf.Reader, name: string): string {
   const start = reader.pos;
   const end = lengthEnd(reader, reader.len);
-  if (!isUtf8(reader.buf.subarray(reader.pos, end))) throw new Error(`field ${name} is not valid UTF-8`);
+  if (!isText(reader.buf, reader.pos, end)) throw new Error(`field ${name} is not valid UTF-8`);
   reader.pos = start;
   return reader.string();
 }
