@@ -6,7 +6,8 @@ import { Code, excerpt, XdsError } from '../resource/xds-error.js';
 import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { RequestContext } from './callbacks.js';
-import { decodeNode, nodeToJson, UndecodableRequest } from './messages.js';
+import { lazyNode } from './lazy-node.js';
+import { UndecodableRequest } from './messages.js';
 import type { Decoded, XdsDiscoveryRequest } from './messages.js';
 import type { ResolvedOptions } from './options.js';
 import { WILDCARD } from './subscription.js';
@@ -30,7 +31,7 @@ export async function fetchResources(
   let claimed: Node = {};
   if (raw.node !== undefined) {
     try {
-      claimed = nodeToJson(decodeNode(raw.node));
+      claimed = lazyNode(raw.node);
     } catch (error) {
       throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${excerpt((error as Error).message)}`);
     }

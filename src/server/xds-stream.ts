@@ -7,7 +7,8 @@ import type { Node } from '../types/index.js';
 import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
-import { decodeNode, nodeToJson, readNodeId } from './messages.js';
+import { lazyNode } from './lazy-node.js';
+import { readNodeId } from './messages.js';
 import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
 import type { StreamLease, StreamLimits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,10 +28,10 @@ export function boundedStatus(error: XdsError): XdsError {
   return new XdsError(error.code, excerpt(error.message, MAX_STATUS_LENGTH), { cause: error });
 }
 
-/** Decodes a request's node, or ends the stream with `INVALID_ARGUMENT` saying why it cannot. */
-function readNode(bytes: Uint8Array): ReturnType<typeof decodeNode> {
+/** Reads a request's node (see {@link lazyNode}), or ends the stream with `INVALID_ARGUMENT` saying why it cannot. */
+function readNode(bytes: Uint8Array): Node {
   try {
-    return decodeNode(bytes);
+    return lazyNode(bytes);
   } catch (error) {
     throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode the node of the request: ${(error as Error).message}`);
   }
@@ -316,7 +317,7 @@ export abstract class BaseStream<R extends { readonly typeUrl: ResourceTypeUrl }
       }
       return next(this.node);
     }
-    const claimed = bytes === undefined ? {} : nodeToJson(readNode(bytes));
+    const claimed = bytes === undefined ? {} : readNode(bytes);
     const context = this.#context as RequestContext;
     const served = authorizeNode(this.env.options.authorize, {
       ...context,

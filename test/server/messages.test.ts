@@ -61,6 +61,19 @@ test('bytes that are not a request are an UndecodableRequest naming the message'
   assert.ok(decodeDiscoveryRequest(Buffer.from([0x12, 0x50, 1])) instanceof UndecodableRequest, 'a node longer than the message');
 });
 
+test('the object form of initial versions is made on first read, once, and is a plain object', () => {
+  const decoded = decodeDeltaDiscoveryRequest(encode('DeltaDiscoveryRequest', { type_url: TypeUrl.Cluster, initial_resource_versions: { a: 'h1', b: 'h2' } }));
+  if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+  const request = withInitialVersions(decoded.request, decoded.initialVersions!);
+  assert.equal('value' in Object.getOwnPropertyDescriptor(request, 'initial_resource_versions')!, false, 'not made before it is read');
+  const first = request.initial_resource_versions;
+  assert.equal(request.initial_resource_versions, first, 'the same object on every read');
+  assert.equal(Object.getPrototypeOf(first), Object.prototype);
+  assert.deepEqual(JSON.parse(JSON.stringify(request)).initial_resource_versions, { a: 'h1', b: 'h2' });
+  request.initial_resource_versions = { c: 'h3' };
+  assert.deepEqual(request.initial_resource_versions, { c: 'h3' }, 'a callback may replace it');
+});
+
 test("readNodeId reads a node's id without decoding the rest", () => {
   const type = lookupType('envoy.config.core.v3.Node');
   const extensions = Array.from({ length: 500 }, (_, i) => ({ name: `envoy.filters.http.f${i}`, category: 'envoy.filters.http' }));

@@ -1,0 +1,95 @@
+// A stream's node read lazily: id and cluster at once, the rest decoded on first read, equal to the decoded node.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { lookupType } from '../../src/resource/index.js';
+import { lazyNode } from '../../src/server/lazy-node.js';
+import { decodeNode, nodeToJson } from '../../src/server/messages.js';
+
+const NODE_TYPE = lookupType('envoy.config.core.v3.Node');
+
+function encodeNode(fields: Record<string, unknown>): Uint8Array {
+  return NODE_TYPE.encode(NODE_TYPE.fromObject(fields)).finish();
+}
+
+const ENVOY_LIKE = encodeNode({
+  id: 'envoy-1',
+  cluster: 'fleet',
+  userAgentName: 'envoy',
+  userAgentBuildVersion: { version: { majorNumber: 1, minorNumber: 40 }, metadata: { fields: { 'build.type': { stringValue: 'RELEASE' } } } },
+  metadata: { fields: { zone: { stringValue: 'z' }, nested: { structValue: { fields: { depth: { numberValue: 2 } } } } } },
+  extensions: Array.from({ length: 20 }, (_, i) => ({ name: `envoy.ext.${i}`, category: 'envoy.filters', typeUrls: [`type.googleapis.com/x.Config${i}`] })),
+  clientFeatures: ['envoy.lb.does_not_support_overprovisioning'],
+  dynamicParameters: { [`type.googleapis.com/x`]: { params: { region: 'eu' } } },
+});
+
+/** True when the property is an accessor (not yet decoded), not a value. */
+function isAccessor(object: object, name: string): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(object, name);
+  return descriptor !== undefined && !('value' in descriptor);
+}
+
+test('a lazily read node equals the node decoded at once, field for field and in JSON', () => {
+  const eager = nodeToJson(decodeNode(ENVOY_LIKE));
+  assert.deepEqual({ ...lazyNode(ENVOY_LIKE) }, eager);
+  assert.equal(JSON.stringify(lazyNode(ENVOY_LIKE)), JSON.stringify(eager));
+  assert.deepEqual(Object.keys(lazyNode(ENVOY_LIKE)), Object.keys(eager));
+});
+
+test('a lazily read node has its id and cluster as plain properties, the other fields as accessors until read', () => {
+  const node = lazyNode(ENVOY_LIKE);
+  assert.equal(Object.getOwnPropertyDescriptor(node, 'id')?.value, 'envoy-1');
+  assert.equal(Object.getOwnPropertyDescriptor(node, 'cluster')?.value, 'fleet');
+  assert.ok(isAccessor(node, 'extensions'));
+  assert.equal(node.extensions?.length, 20);
+  assert.ok(!isAccessor(node, 'metadata'), 'one read decodes every field');
+  assert.deepEqual(node.metadata, { zone: 'z', nested: { depth: 2 } });
+});
+
+test('a field of a lazily read node can be replaced before and after the node is decoded', () => {
+  const node = lazyNode(ENVOY_LIKE);
+  node.user_agent_name = 'custom';
+  assert.equal(node.user_agent_name, 'custom');
+  assert.equal(node.extensions?.length, 20);
+  node.extensions = [];
+  assert.deepEqual(node.extensions, []);
+});
+
+test('a node of only an id has no accessors', () => {
+  const node = lazyNode(encodeNode({ id: 'only' }));
+  assert.deepEqual(Object.getOwnPropertyNames(node), ['id']);
+});
+
+test('bytes that are not a well-formed node are refused at once, not when a field is read', () => {
+  const cases: [string, Uint8Array][] = [
+    ['a field longer than the node', Buffer.from([0x4a, 0x50, 1])],
+    ['a wire type that does not exist', Buffer.from([0x37, 1])],
+    ['an id that is not UTF-8', Buffer.from([0x0a, 2, 0xc3, 0x28])],
+    ['an extension name that is not UTF-8', Buffer.from([0x4a, 4, 0x0a, 2, 0xff, 0xfe])],
+    ['a field number 0', Buffer.from([0x4a, 2, 0x00, 0x01])],
+    ['a nested length past its message', Buffer.from([0x4a, 3, 0x0a, 9, 0x41])],
+  ];
+  for (const [what, bytes] of cases) {
+    assert.throws(() => lazyNode(bytes), what);
+    assert.throws(() => decodeNode(bytes), `the decoder refuses ${what} too`);
+  }
+});
+
+test('every node the lazy reader accepts decodes without error when read', () => {
+  // Single-byte corruptions of a real-sized node: whatever passes the check must decode.
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let round = 0; round < 3000; round++) {
+    const bytes = Buffer.from(ENVOY_LIKE);
+    bytes[random(bytes.length)] = random(256);
+    let node;
+    try {
+      node = lazyNode(bytes);
+    } catch {
+      continue;
+    }
+    assert.doesNotThrow(() => JSON.stringify(node), `corruption ${round}`);
+  }
+});
