@@ -2,7 +2,8 @@
  * Our xDS server as a fleet-benchmark server process (the control protocol is described in servers.ts and
  * bench/fleet/README.md).
  *
- * One `SnapshotCache` in ADS mode, one snapshot per version, served over ADS SotW and delta by
+ * One `SnapshotCache` in ADS mode, one snapshot per version (checked with `consistent()`, as the Go reference
+ * server checks its own), served over ADS SotW and delta by
  * `createServer(...)` on 127.0.0.1 (any free port). With `--keying node` (the default) the snapshot is set under
  * each node id `envoy-00000` … of `--nodes`, as applications key snapshots by node; with `--keying fleet` the
  * node hash maps every node to the key `fleet` and the snapshot is set once.
@@ -78,8 +79,12 @@ async function main(): Promise<void> {
     listeners: nonNegativeInteger(values.listeners, 1, 'listeners'),
     endpoints: nonNegativeInteger(values.endpoints, 3, 'endpoints'),
   };
-  const makeSnapshot = async (version: string, resources: FleetResources): Promise<Snapshot> =>
-    values.sliced ? Snapshot.create(version, toResources(resources)) : new Snapshot(version, toResources(resources));
+  // Checked for consistency, as the Go reference server checks its snapshots (snapshot.Consistent()).
+  const makeSnapshot = async (version: string, resources: FleetResources): Promise<Snapshot> => {
+    const snapshot = values.sliced ? await Snapshot.create(version, toResources(resources)) : new Snapshot(version, toResources(resources));
+    snapshot.consistent();
+    return snapshot;
+  };
 
   if (values.keying !== 'node' && values.keying !== 'fleet') throw new Error(`--keying: ${values.keying} is not node or fleet`);
   const perNode = values.keying === 'node';

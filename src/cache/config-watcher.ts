@@ -83,6 +83,14 @@ export interface DeltaWatchRequest {
   ack?: AckEvent | undefined;
   /** Set when this request is the client's first answer to the last response and rejects it (see `ack`). */
   nack?: NackEvent | undefined;
+  /**
+   * The `returnedState` of the last response of this type written on this stream, which the server keeps and
+   * hands back unchanged, but only while the subscription is as it was when the watch that made that response
+   * opened: no name subscribed or unsubscribed since, no held version forgotten. The client then holds what
+   * that response left it with, so a cache that made the response can compare only what changed since, instead
+   * of every subscribed name. Absent otherwise; a cache must then compare everything.
+   */
+  returnedState?: unknown;
 }
 
 /**
@@ -133,6 +141,13 @@ export interface DeltaResponse {
   body(): Buffer;
   /** True for a TTL heartbeat (resources sent without their body). Absent means false. */
   readonly heartbeat?: boolean;
+  /**
+   * State of the cache's own that the server keeps for the stream and hands back unchanged as
+   * `DeltaWatchRequest.returnedState` (under the conditions given there); the server never looks inside. The
+   * snapshot cache returns the resources it compared the client's versions with, as go-control-plane's delta
+   * responses return the versions the client holds next. Absent: nothing to hand back.
+   */
+  readonly returnedState?: unknown;
 }
 
 /** Cancels a watch. Idempotent. After it returns, the watch's `respond` is never called. */

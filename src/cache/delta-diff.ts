@@ -48,17 +48,16 @@ export function deltaDiff(
   const picked = new Set<string>();
   const first = request.responseNonce === '';
   const newly = request.newlySubscribed.length > 0 ? new Set(request.newlySubscribed) : undefined;
-  let globs: Set<string> | undefined;
-  for (const name of request.subscribed) if (isGlobCollection(name)) (globs ??= new Set()).add(name);
-  const newGlobs = newly === undefined ? undefined : new Set([...newly].filter(isGlobCollection));
-  if (newGlobs !== undefined) for (const name of newGlobs) (globs ??= new Set()).add(name);
+  // A glob collection subscribed before or with this request. Asked per name considered, so that comparing a
+  // few changed names does not scan every subscribed name for globs.
+  const subscribedGlob = (name: string): boolean => request.subscribed.has(name) || newly?.has(name) === true;
 
   const consider = (name: string): void => {
-    if (picked.has(name) || globs?.has(name) === true) return;
+    if (picked.has(name) || (isGlobCollection(name) && subscribedGlob(name))) return;
     const resource = items.get(name);
     const known = request.known.get(name);
-    const glob = globs === undefined ? undefined : globCollectionOf(name);
-    const inGlob = glob !== undefined && globs!.has(glob);
+    const glob = globCollectionOf(name);
+    const inGlob = glob !== undefined && subscribedGlob(glob);
     if (resource === undefined) {
       if (known !== undefined || newly?.has(name) === true) {
         picked.add(name);
@@ -70,7 +69,7 @@ export function deltaDiff(
     if (!request.wildcard && !request.subscribed.has(name) && newly?.has(name) !== true && !inGlob) return;
     if (rejected?.get(name) === resource.hash) return;
     // On a new stream, `known` comes from initial_resource_versions: what the client has is not resent.
-    const forced = !first && (newly?.has(name) === true || (glob !== undefined && newGlobs?.has(glob) === true));
+    const forced = !first && (newly?.has(name) === true || (glob !== undefined && newly?.has(glob) === true));
     if (known === resource.hash && !forced) return;
     picked.add(name);
     resources.push(resource);
@@ -78,7 +77,12 @@ export function deltaDiff(
 
   if (only !== undefined) {
     for (const name of only) consider(name);
-  } else if (globs === undefined && !onDemand) {
+    return { resources, removed, unresolved };
+  }
+  let globs: Set<string> | undefined;
+  for (const name of request.subscribed) if (isGlobCollection(name)) (globs ??= new Set()).add(name);
+  if (newly !== undefined) for (const name of newly) if (isGlobCollection(name)) (globs ??= new Set()).add(name);
+  if (globs === undefined && !onDemand) {
     return fullDiff(items, request, rejected, first, newly);
   } else {
     if (request.wildcard) for (const name of items.keys()) consider(name);

@@ -1,6 +1,6 @@
 import { contentHash, encodeMessage } from '../resource/codec.js';
 import { getResourceName } from '../resource/resource-name.js';
-import { validateEncoded } from '../resource/validate.js';
+import { validateEncodedContent } from '../resource/validate.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import { encodeAny, encodeDeltaResource } from '../resource/wire.js';
 
@@ -60,8 +60,10 @@ export class EncodedResource {
     const bytes = encodeMessage(typeUrl, resource);
     EncodedResource.encodeCount++;
     const name = options.name ?? getResourceName(typeUrl, resource);
-    validateEncoded(typeUrl, bytes, name);
-    return new EncodedResource(typeUrl, name, resource, bytes, options.ttlMs);
+    const hash = contentHash(bytes);
+    // Content that passed lately (the unchanged resources of a snapshot rebuilt in full) is not checked again.
+    validateEncodedContent(typeUrl, bytes, hash, name);
+    return new EncodedResource(typeUrl, name, resource, bytes, options.ttlMs, hash);
   }
 
   /**

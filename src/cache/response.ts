@@ -39,15 +39,25 @@ class IncrementalResponse implements DeltaResponse {
   readonly removed: readonly string[];
   readonly unresolved: readonly string[];
   readonly heartbeat: boolean;
+  readonly returnedState: unknown;
   #body: Buffer | undefined;
 
-  constructor(typeUrl: ResourceTypeUrl, systemVersion: string, resources: readonly EncodedResource[], removed: readonly string[], heartbeat: boolean, unresolved: readonly string[]) {
+  constructor(
+    typeUrl: ResourceTypeUrl,
+    systemVersion: string,
+    resources: readonly EncodedResource[],
+    removed: readonly string[],
+    heartbeat: boolean,
+    unresolved: readonly string[],
+    returnedState: unknown,
+  ) {
     this.typeUrl = typeUrl;
     this.systemVersion = systemVersion;
     this.resources = resources;
     this.removed = removed;
     this.heartbeat = heartbeat;
     this.unresolved = unresolved;
+    this.returnedState = returnedState;
   }
 
   body(): Buffer {
@@ -97,5 +107,20 @@ export function createDeltaResponse(
   heartbeat = false,
   unresolved: readonly string[] = [],
 ): DeltaResponse {
-  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, heartbeat, unresolved);
+  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, heartbeat, unresolved, undefined);
+}
+
+/**
+ * A {@link DeltaResponse} that carries `returnedState`: what the cache compared to make it, which the server hands
+ * back with the stream's next request of the type (see `DeltaWatchRequest.returnedState`). Internal to the caches.
+ */
+export function createDeltaResponseWithState(
+  typeUrl: ResourceTypeUrl,
+  systemVersion: string,
+  resources: readonly EncodedResource[],
+  removed: readonly string[],
+  unresolved: readonly string[],
+  returnedState: unknown,
+): DeltaResponse {
+  return new IncrementalResponse(typeUrl, systemVersion, resources, removed, false, unresolved, returnedState);
 }

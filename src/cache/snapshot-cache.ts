@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { createDeltaResponse } from './response.js';
 import { Snapshot } from './snapshot.js';
 import { nextTurn, TimeSlice } from './time-slice.js';
-import type { TypeResources } from './type-resources.js';
+import { TypeResources } from './type-resources.js';
 import { NodeStatus, type SnapshotCacheEvents, type StatusInfo } from './status.js';
 import type { AckEvent, NackEvent } from './verdict.js';
 
@@ -506,6 +506,10 @@ export class SnapshotCache extends EventEmitter<SnapshotCacheEvents> implements 
         const diff = deltaDiff(t.items, request);
         watch.rejected = new Map(diff.resources.map((r) => [r.name, r.hash]));
       } else {
+        // The client holds what the last response left it with, and its subscription is unchanged since: only
+        // names that changed since the resources that response was made from need comparing.
+        const returned = request.returnedState;
+        if (returned instanceof TypeResources && returned.typeUrl === request.typeUrl) watch.baseline = returned;
         if (this.#reviewDelta(state, watch, undefined, t)) return () => undefined;
       }
     }

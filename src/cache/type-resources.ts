@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { SOTW_FULL_STATE_TYPES, type ResourceTypeUrl } from '../resource/type-url.js';
 import type { DeltaResponse, Response } from './config-watcher.js';
 import type { EncodedResource } from './encoded-resource.js';
-import { createDeltaResponse, createResponse } from './response.js';
+import { createDeltaResponse, createDeltaResponseWithState, createResponse } from './response.js';
 import { WeakResponseMemo } from './response-memo.js';
 
 /** Key characters of subset responses one `TypeResources` may hold while streams hold those responses. */
@@ -166,12 +166,14 @@ export class TypeResources {
   /**
    * A delta response. The one that carries every resource and nothing else (a wildcard client's first response,
    * or after a full change) is made once and shared; the others depend on what each client holds and are made
-   * for it.
+   * for it. Except for heartbeats, the response returns these resources as its `returnedState`: a client that
+   * applies it is up to date with them for every name it subscribes to.
    */
   deltaResponse(resources: readonly EncodedResource[], removed: readonly string[], heartbeat = false, unresolved: readonly string[] = []): DeltaResponse {
-    const every = !heartbeat && removed.length === 0 && unresolved.length === 0 && resources.length === this.items.size && resources.length > 0 &&
+    if (heartbeat) return createDeltaResponse(this.typeUrl, this.version, resources, removed, true, unresolved);
+    const every = removed.length === 0 && unresolved.length === 0 && resources.length === this.items.size && resources.length > 0 &&
       resources.every((r) => this.items.get(r.name) === r);
-    if (every) return (this.#everyDelta ??= createDeltaResponse(this.typeUrl, this.version, this.all));
-    return createDeltaResponse(this.typeUrl, this.version, resources, removed, heartbeat, unresolved);
+    if (every) return (this.#everyDelta ??= createDeltaResponseWithState(this.typeUrl, this.version, this.all, [], [], this));
+    return createDeltaResponseWithState(this.typeUrl, this.version, resources, removed, unresolved, this);
   }
 }

@@ -384,22 +384,28 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: unknown, lo
   if (depth > 100 || !isPlainObject(value)) bail();
   const record = value as Record<string, unknown>;
   const plan = planOf(type);
-  // Every present key must be a known field, given once (not by both its proto and JSON name).
-  let matched = 0;
-  let present = 0;
+  // The fields present, found from the object's keys (a message sets a few of its type's many fields). Every
+  // present key must be a known field, given once (not by both its proto and JSON name).
+  const present: FieldPlan[] = [];
+  const values: unknown[] = [];
+  let ordered = true;
   for (const key in record) {
-    if (record[key] === undefined || (isAny && key === '@type')) continue;
-    present++;
+    const v = record[key];
+    if (v === undefined || (isAny && key === '@type')) continue;
+    const fp = plan.byKey.get(key) ?? bail();
+    if (key !== fp.name && record[fp.name] !== undefined) bail();
+    if (present.length > 0 && present[present.length - 1].id >= fp.id) ordered = false;
+    present.push(fp);
+    values.push(v);
   }
+  // Written in field-number order, as deterministic encoding requires.
+  let order: number[] | undefined;
+  if (!ordered) order = present.map((_, i) => i).sort((a, b) => present[a].id - present[b].id);
   let oneofs: Set<string> | undefined;
-  for (const fp of plan.fields) {
-    let v = record[fp.name];
-    if (fp.jsonName !== fp.name && record[fp.jsonName] !== undefined) {
-      if (v !== undefined) bail();
-      v = record[fp.jsonName];
-    }
-    if (v === undefined) continue;
-    matched++;
+  for (let i = 0; i < present.length; i++) {
+    const at = order === undefined ? i : order[i];
+    const fp = present[at];
+    const v = values[at];
     if (v === null) {
       // null means "absent", except for google.protobuf.Value, where it is the null value.
       if (fp.wkt !== '.google.protobuf.Value' || fp.field.repeated || fp.field.map) continue;
@@ -457,7 +463,6 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: unknown, lo
       writeSingle(w, fp, v, lookup, depth, fp.presence || fp.oneof !== undefined);
     }
   }
-  if (matched !== present) bail();
 }
 
 /**

@@ -40,6 +40,8 @@ const userSources: { file: string; source: string }[] = [];
 
 let root: protobuf.Root | undefined;
 let protoNamesRoot: protobuf.Root | undefined;
+/** Bumped when `addProtoFiles` adds types (see {@link typesGeneration}). */
+let generation = 0;
 
 /** The package of the generated API that declares `typeName` (`envoy.config.cluster.v3.Cluster.LbPolicy`). */
 function packageOf(typeName: string): string | undefined {
@@ -195,6 +197,16 @@ export function addProtoFiles(files: string[], includeDirs: string[] = []): void
   }
   if (protoNamesRoot !== undefined) forceProtoNames(protoNamesRoot);
   typeCache.clear();
+  generation++;
+}
+
+/**
+ * Changes whenever {@link addProtoFiles} adds types. Content checked before may be judged differently after (an
+ * Any of a type unknown then is checked by that type's rules now), so verdicts remembered across calls are kept
+ * only within one generation.
+ */
+export function typesGeneration(): number {
+  return generation;
 }
 
 /** Deep-merges `from` into `into` (protobuf.js keeps one entry per option statement). */

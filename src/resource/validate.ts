@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import Long from 'long';
 import protobuf from 'protobufjs';
 import { encodeMessage } from './codec.js';
-import { lookupType, rulesOf } from './registry.js';
+import { lookupType, rulesOf, typesGeneration } from './registry.js';
 import { getResourceName } from './resource-name.js';
 import { typeUrlOf } from './type-url.js';
 import { ResourceError } from './xds-error.js';
@@ -494,6 +494,68 @@ export function validateEncoded(typeNameOrUrl: string, bytes: Uint8Array, name: 
     if (!(error instanceof Violation)) throw error;
     throw new ResourceError(typeUrlOf(typeNameOrUrl), name, error.path, error.problem);
   }
+}
+
+/** Content hashes per type in one generation of {@link PassedContent}; the older generation is dropped when full. */
+const PASSED_PER_GENERATION = 1 << 16;
+
+/**
+ * Content that passed the rules lately, by type and content hash, in two generations: a hit in the older one
+ * moves to the newer, and when the newer holds {@link PASSED_PER_GENERATION} hashes the older is dropped. So
+ * the content of the last snapshots is remembered and memory stays bounded however much content passes.
+ */
+class PassedContent {
+  #current = new Map<string, Set<string>>();
+  #previous = new Map<string, Set<string>>();
+  #size = 0;
+  #generation = typesGeneration();
+
+  has(type: string, hash: string): boolean {
+    if (this.#generation !== typesGeneration()) {
+      this.#generation = typesGeneration();
+      this.#current = new Map();
+      this.#previous = new Map();
+      this.#size = 0;
+      return false;
+    }
+    if (this.#current.get(type)?.has(hash) === true) return true;
+    if (this.#previous.get(type)?.has(hash) !== true) return false;
+    this.add(type, hash);
+    return true;
+  }
+
+  add(type: string, hash: string): void {
+    if (this.#size >= PASSED_PER_GENERATION) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+      this.#size = 0;
+    }
+    let set = this.#current.get(type);
+    if (set === undefined) {
+      set = new Set();
+      this.#current.set(type, set);
+    }
+    if (!set.has(hash)) {
+      set.add(hash);
+      this.#size++;
+    }
+  }
+}
+
+const passed = new PassedContent();
+
+/**
+ * {@link validateEncoded} for content known by its content hash: content of a type that passed the rules lately
+ * is not checked again. Applications that rebuild a snapshot from all their resources on each change re-encode
+ * mostly unchanged resources; their bytes, and so their hash, are those checked last time. The rules depend on
+ * the type and the bytes only (and on the types known: {@link typesGeneration}); `name` is for the error.
+ *
+ * @param hash - the content hash of `bytes` (`contentHash` of the codec)
+ */
+export function validateEncodedContent(typeUrl: string, bytes: Uint8Array, hash: string, name: string | undefined): void {
+  if (passed.has(typeUrl, hash)) return;
+  validateEncoded(typeUrl, bytes, name);
+  passed.add(typeUrl, hash);
 }
 
 /**

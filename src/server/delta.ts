@@ -19,6 +19,11 @@ interface TypeState extends WatchSlot {
   lastVersion: string;
   /** True once a request answered the last response (its verdict is given once). */
   judged: boolean;
+  /** The subscription's revision when the open watch was opened. */
+  watchRevision: number;
+  /** The last response's `returnedState`, and the revision of the watch it answered. */
+  returned: unknown;
+  returnedRevision: number;
 }
 
 /**
@@ -70,6 +75,9 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         lastNonce: undefined,
         lastVersion: '',
         judged: false,
+        watchRevision: -1,
+        returned: undefined,
+        returnedRevision: -1,
       };
       this.types.set(typeUrl, state);
     }
@@ -79,9 +87,11 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       state.judged = true;
       verdict = this.judge(node, typeUrl, nonce, request.error_detail, { sent: state.lastVersion, current: '' });
     }
-    const newly = state.subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersions);
-    this.checkNames(state.subscription.subscribed.size, `delta subscription to ${typeUrl}`);
+    const { subscription } = state;
+    const newly = subscription.update(request.resource_names_subscribe, request.resource_names_unsubscribe, initialVersions);
+    this.checkNames(subscription.subscribed.size, `delta subscription to ${typeUrl}`);
     this.cancelWatch(typeUrl, state);
+    state.watchRevision = subscription.revision;
     const watch: DeltaWatchRequest = {
       node,
       typeUrl,
@@ -93,6 +103,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       errorDetail: request.error_detail,
       ack: verdict.ack,
       nack: verdict.nack,
+      returnedState: state.returnedRevision === subscription.revision ? state.returned : undefined,
     };
     state.request = request;
     this.openWatch(state, (respond) => this.env.cache.createDeltaWatch(watch, respond));
@@ -105,6 +116,11 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     state.lastNonce = nonce;
     state.lastVersion = response.systemVersion;
     state.judged = false;
+    if (!response.heartbeat) {
+      // A heartbeat changes nothing the client holds: what the last real response returned stays.
+      state.returned = response.returnedState;
+      state.returnedRevision = state.watchRevision;
+    }
     if (response.typeUrl === TypeUrl.Cluster && !response.heartbeat) this.#warmEndpoints(state, response);
     state.subscription.sent(response.resources, response.removed);
     this.notify('onStreamDeltaResponse', this.id, state.request as XdsDeltaDiscoveryRequest, response, nonce);
@@ -131,6 +147,7 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
     const request = endpoints.request;
     if (!endpoints.watching || request === undefined) return;
     this.cancelWatch(TypeUrl.Endpoint, endpoints);
+    endpoints.watchRevision = endpoints.subscription.revision;
     const watch: DeltaWatchRequest = {
       node: this.node as Node,
       typeUrl: TypeUrl.Endpoint,

@@ -69,6 +69,7 @@ export class DeltaSubscription {
   /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
   readonly #subscribed = new Set<string>();
   #known = new Map<string, string>();
+  #revision = 0;
 
   /** @param legacyWildcard - whether a first request that names nothing means wildcard for this type */
   constructor(legacyWildcard: boolean) {
@@ -91,6 +92,14 @@ export class DeltaSubscription {
   }
 
   /**
+   * Counts the changes made other than by responses: a request that subscribes or unsubscribes, the first
+   * request, versions forgotten. Equal revisions mean that only responses sent changed what the client holds.
+   */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /**
    * Applies a request's subscribe and unsubscribe lists (and, on the first request of the type, its
    * `initial_resource_versions`). Returns the names newly subscribed, which the cache must answer even if
    * unchanged; names the client already holds from a previous stream are not among them.
@@ -102,6 +111,7 @@ export class DeltaSubscription {
   ): readonly string[] {
     const first = !this.#started;
     this.#started = true;
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) this.#revision++;
     if (first) {
       if (initialVersions.size > 0) this.#known = new Map(initialVersions);
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
@@ -147,6 +157,7 @@ export class DeltaSubscription {
    * again: Envoy needs the endpoints of a changed cluster although it holds them (see warming.ts).
    */
   forget(names: readonly string[]): void {
+    if (names.length > 0) this.#revision++;
     for (const name of names) this.#known.delete(name);
   }
 

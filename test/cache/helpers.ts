@@ -60,7 +60,8 @@ export function deltaAck(request: DeltaWatchRequest, response: DeltaResponse, no
   const known = new Map(request.known);
   for (const r of response.resources) known.set(r.name, r.hash);
   for (const name of response.removed) known.delete(name);
-  return { ...request, known, newlySubscribed: [], responseNonce: nonce };
+  // The server hands back the response's returned state with a request that changes no subscription.
+  return { ...request, known, newlySubscribed: [], responseNonce: nonce, returnedState: response.returnedState };
 }
 
 /**

@@ -194,8 +194,10 @@ test('a delta watch that waits through several snapshots is answered as a full c
 });
 
 test('an ACK is answered, now or at the next snapshot, as a full comparison would answer it', async () => {
-  // A watch that finds nothing to send parks with its baseline and later compares only the names changed
-  // since; this checks that against the full comparison, with the snapshot changed before or after the ACK.
+  // The ACK hands back the response's returned state, so the cache compares only the names changed since the
+  // resources the response was made from; a watch that finds nothing to send parks with its baseline and later
+  // compares only the names changed since. This checks both against the full comparison, with the snapshot
+  // changed before or after the ACK.
   let seed = 11;
   const random = (n: number): number => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;

@@ -29,6 +29,19 @@ test('a resource that does not fit its type is rejected, naming the resource and
   );
 });
 
+test("content that breaks Envoy's rules is rejected every time, also beside content of its type that passed", () => {
+  // Content that passed is not checked again (it is remembered by type and content hash); content that failed
+  // is never remembered.
+  new Snapshot('1', { [TypeUrl.Endpoint]: [endpoints('a', 1, 8080)] });
+  new Snapshot('2', { [TypeUrl.Endpoint]: [endpoints('a', 1, 8080)] });
+  for (let i = 0; i < 2; i++) {
+    assert.throws(
+      () => new Snapshot('3', { [TypeUrl.Endpoint]: [endpoints('a', 1, 8080), endpoints('b', 1, 70000)] }),
+      (error: unknown) => error instanceof ResourceError && /"b" at .*port_value: 70000 is more than 65535/.test(error.message),
+    );
+  }
+});
+
 test('two resources of one type with the same name are an error', () => {
   assert.throws(
     () => new Snapshot('1', { [TypeUrl.Cluster]: [cluster('a'), cluster('a')] }),

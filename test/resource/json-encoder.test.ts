@@ -41,6 +41,7 @@ test('the fast encoder gives the checked bytes for edge cases of the ProtoJSON m
     ['negative and fractional durations', { name: 'c', connect_timeout: '-1.5s', dns_refresh_rate: '0.000000001s', cleanup_interval: '10.25s' }],
     ['zero duration', { name: 'c', connect_timeout: '0s' }],
     ['lowerCamel names', { name: 'c', connectTimeout: '1s', lbPolicy: 'RING_HASH', edsClusterConfig: { serviceName: 'x' } }],
+    ['members not in field-number order', { lb_policy: 'RING_HASH', connect_timeout: '1s', name: 'c', eds_cluster_config: { service_name: 'x', eds_config: { ads: {} } } }],
     ['enums by number', { name: 'c', type: 3, lb_policy: 0 }],
     ['null and undefined members are absent', { name: 'c', alt_stat_name: null, connect_timeout: undefined }],
     ['empty arrays and messages', { name: 'c', health_checks: [], eds_cluster_config: {} }],
@@ -67,6 +68,7 @@ test('values the checked path rejects are rejected by the fast path too', () => 
   const bad: [string, unknown][] = [
     ['unknown field', { name: 'c', nope: 1 }],
     ['a field given by both names', { name: 'c', connect_timeout: '1s', connectTimeout: '2s' }],
+    ['a field given by both names, JSON name first', { connectTimeout: '2s', name: 'c', connect_timeout: '1s' }],
     ['unknown enum name', { name: 'c', type: 'NOPE' }],
     ['non-integer enum number', { name: 'c', type: 1.5 }],
     ['uint32 below range', { name: 'c', upstream_bind_config: { source_address: { address: 'x', port_value: -1 } } }],

@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LinearCache, Snapshot } from '../../src/cache/index.js';
-import { ResourceError, TypeUrl, validate } from '../../src/resource/index.js';
+import { join } from 'node:path';
+import { ResourceError, TypeUrl, addProtoFiles, encodeMessage, validate } from '../../src/resource/index.js';
+import { contentHash } from '../../src/resource/codec.js';
+import { validateEncodedContent } from '../../src/resource/validate.js';
 import { cluster, endpoints, listener, route } from '../support/sample-resources.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -117,4 +120,19 @@ test('a LinearCache refuses a resource that breaks a rule and keeps what it had'
   const cache = new LinearCache(TypeUrl.Route, { initialResources: { r: route('r', 'web') } });
   assert.throws(() => cache.updateResource('r', { name: 'r', virtual_hosts: [{ name: 'v', domains: [] }] }), /virtual_hosts\[0\]\.domains: must have at least 1 item/);
   assert.equal(cache.getResources().get('r')?.virtual_hosts?.[0]?.domains?.[0], '*');
+});
+
+test('content that passed, named by its content hash, is not checked again until addProtoFiles adds types', () => {
+  const good = encodeMessage(TypeUrl.Endpoint, endpoints('a', 1, 8080));
+  const bad = encodeMessage(TypeUrl.Endpoint, endpoints('a', 1, 70000));
+  const goodHash = contentHash(good);
+  validateEncodedContent(TypeUrl.Endpoint, good, goodHash, 'a');
+  // The hash names content that passed: whatever bytes come with it are not checked again.
+  validateEncodedContent(TypeUrl.Endpoint, bad, goodHash, 'a');
+  assert.throws(() => validateEncodedContent(TypeUrl.Endpoint, bad, contentHash(bad), 'a'), /port_value: 70000 is more than 65535/);
+  const badCluster = encodeMessage(TypeUrl.Cluster, staticCluster(70000));
+  assert.throws(() => validateEncodedContent(TypeUrl.Cluster, badCluster, goodHash, 'web'), ResourceError, 'remembered per type');
+  // Types added may judge content differently: what passed before is checked again.
+  addProtoFiles(['acme/filter/v1/filter.proto'], [join(import.meta.dirname, 'fixtures', 'protos')]);
+  assert.throws(() => validateEncodedContent(TypeUrl.Endpoint, bad, goodHash, 'a'), /port_value: 70000 is more than 65535/);
 });

@@ -56,6 +56,30 @@ describe('delta over ADS', () => {
     assert.deepEqual(r3.removed_resources, ['b']);
   });
 
+  test("an ACK hands back the last response's returned state; a request that changes the subscription does not", async () => {
+    h.cache.set(TypeUrl.Endpoint, 'v1', [endpoints('a'), endpoints('b')]);
+    const s = h.client.delta();
+    s.send({ node: NODE, type_url: TypeUrl.Endpoint, resource_names_subscribe: ['a'] });
+    const r1 = await s.next();
+    assert.equal(lastDelta().returnedState, undefined, 'a first request has no response behind it');
+    const state1 = h.cache.deltaResponses[0].returnedState;
+    s.ack(r1);
+    await eventually(() => acks.length === 1);
+    assert.equal(lastDelta().returnedState, state1, 'handed back unchanged');
+    s.ack(r1, { resource_names_subscribe: ['b'] });
+    const r2 = await s.next();
+    assert.equal(lastDelta().returnedState, undefined, 'b is newly subscribed: the client holds more than the state says');
+    s.ack(r2);
+    await eventually(() => acks.length === 2);
+    assert.equal(lastDelta().returnedState, h.cache.deltaResponses[1].returnedState);
+    s.ack(r2, { resource_names_unsubscribe: ['a'] });
+    await eventually(() => h.cache.watchRequests.length === 5);
+    assert.equal(lastDelta().returnedState, undefined, 'an unsubscribe changes the subscription too');
+    s.ack(r2);
+    await eventually(() => h.cache.watchRequests.length === 6);
+    assert.equal(lastDelta().returnedState, undefined, 'still changed since the last response');
+  });
+
   test('the watch request carries the verdict on the last response once: the ACK, not a later request repeating its nonce', async () => {
     h.cache.set(TypeUrl.Endpoint, 'v1', [endpoints('a'), endpoints('b')]);
     const s = h.client.delta();

@@ -152,6 +152,8 @@ export class FakeCache implements ConfigWatcher {
       resources,
       removed,
       body: () => (body ??= encodeDeltaDiscoveryResponseBody(data.version, resources.map((r) => r.deltaResource), request.typeUrl, removed)),
+      // A state of the fake's own per response, to see what the server hands back.
+      returnedState: { response: this.responsesMade },
     };
     this.deltaResponses.push(response);
     watch.respond(response);

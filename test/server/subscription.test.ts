@@ -75,4 +75,23 @@ describe('delta subscription', () => {
     s.sent([], ['a']);
     assert.equal(s.known.has('a'), false);
   });
+
+  test('the revision changes with the first request, subscribes, unsubscribes and forgotten names, not with responses sent', () => {
+    const s = new DeltaSubscription(false);
+    const seen = [s.revision];
+    s.update([], [], NONE);
+    seen.push(s.revision);
+    s.update(['a'], [], NONE);
+    seen.push(s.revision);
+    s.sent([{ name: 'a', hash: 'h1' }], []);
+    s.update([], [], NONE);
+    seen.push(s.revision);
+    s.forget(['a']);
+    seen.push(s.revision);
+    s.forget([]);
+    s.update([], ['a'], NONE);
+    seen.push(s.revision);
+    assert.equal(new Set(seen).size, 5, `revisions ${seen.join(', ')}`);
+    assert.equal(seen[3], seen[2], 'a response and a plain ACK change nothing');
+  });
 });
