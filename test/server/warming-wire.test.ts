@@ -98,7 +98,8 @@ test('SotW ADS: after a changed EDS cluster, a repeat of the last EDS request is
   assert.deepEqual(answer.names, ['a'], 'only the changed cluster\'s assignment: an EDS response need not repeat the others');
 });
 
-test('SotW ADS: after the endpoints sent again, an endpoint change sends every subscribed assignment', async () => {
+/** SotW ADS like Envoy; cluster `a` changes; Envoy ACKs it and repeats its EDS request, which is answered. */
+async function endpointsSentAgain(): Promise<{ s: SotwStream; held: SotwResponse; again: SotwResponse }> {
   await cache.setSnapshot(NODE.id, snapshot(V1, { clusters: 'c1', endpoints: 'e1' }));
   const s = client.sotw();
   const { endpoints: held } = await sotwEnvoy(s);
@@ -106,6 +107,11 @@ test('SotW ADS: after the endpoints sent again, an endpoint change sends every s
   s.ack(await s.next());
   s.ack(held, held.names);
   const again = await s.next();
+  return { s, held, again };
+}
+
+test('SotW ADS: after the endpoints sent again, an endpoint change sends every subscribed assignment', async () => {
+  const { s, held, again } = await endpointsSentAgain();
   s.ack(again, held.names);
   await s.nothingWithin(100);
   await cache.setSnapshot(NODE.id, snapshot({ ...A_CHANGED, port: 9090 }, { clusters: 'c2', endpoints: 'e2' }));
@@ -114,13 +120,7 @@ test('SotW ADS: after the endpoints sent again, an endpoint change sends every s
 });
 
 test('SotW ADS: the ACK of the endpoints sent again is not answered', async () => {
-  await cache.setSnapshot(NODE.id, snapshot(V1, { clusters: 'c1', endpoints: 'e1' }));
-  const s = client.sotw();
-  const { endpoints: held } = await sotwEnvoy(s);
-  await cache.setSnapshot(NODE.id, snapshot(A_CHANGED, { clusters: 'c2', endpoints: 'e1' }));
-  s.ack(await s.next());
-  s.ack(held, held.names);
-  const again = await s.next();
+  const { s, again } = await endpointsSentAgain();
   s.ack(again, again.names);
   await s.nothingWithin(200);
 });
