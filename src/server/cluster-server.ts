@@ -17,6 +17,7 @@ import { SnapshotCache } from '../cache/snapshot-cache.js';
 import { XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
+import { lazyNode } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
 import type { RestHandler } from './rest.js';
 import type { CloseOptions, ServerStats, XdsServer } from './server.js';
@@ -252,7 +253,7 @@ export class ClusterServer implements XdsServer {
         const [, key, node] = event;
         let entry = record.keys.get(key);
         if (entry === undefined) {
-          entry = { node: node ?? { id: key }, open: 0 };
+          entry = { node: node instanceof Uint8Array ? nodeOfBytes(node, key) : (node ?? { id: key }), open: 0 };
           record.keys.set(key, entry);
         }
         entry.open++;
@@ -399,6 +400,18 @@ export class ClusterServer implements XdsServer {
       return message.t === 'info' ? message.info : undefined;
     });
     return (await Promise.all(asked)).filter((info) => info !== undefined);
+  }
+}
+
+/**
+ * A node sent as its bytes, read lazily as the worker read it. The worker checked the bytes already; should they
+ * still not read as a node, the key stands in for it.
+ */
+function nodeOfBytes(bytes: Uint8Array, key: string): Node {
+  try {
+    return lazyNode(bytes);
+  } catch {
+    return { id: key };
   }
 }
 

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
+import { nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
 import { createWorkerServer } from './server.js';
 import type { XdsServer } from './server.js';
@@ -103,7 +104,7 @@ class ReportingCache implements ConfigWatcher {
     const key = this.#cache.keyOf(node);
     const open = this.#streams.get(key) ?? 0;
     this.#streams.set(key, open + 1);
-    push(['opened', key, open === 0 ? node : undefined]);
+    push(['opened', key, open === 0 ? (nodeBytes(node) ?? node) : undefined]);
     this.#cache.streamOpened(node);
   }
 

@@ -157,6 +157,9 @@ function expectWire(check: FieldCheck, wire: number, expected: number): void {
   if (wire !== expected) throw new Error(`field ${check.name} has wire type ${wire}, not ${expected}`);
 }
 
+/** The wire bytes of a node read by {@link lazyNode} and not decoded yet; see {@link nodeBytes}. */
+const BYTES = Symbol('node bytes');
+
 /** The Node message type, looked up on first use. */
 let nodeType: protobuf.Type | undefined;
 
@@ -166,7 +169,8 @@ let nodeType: protobuf.Type | undefined;
  * dropped). Spreading the node, `JSON.stringify`, `Object.keys` and `in` see the fields the bytes hold, as with an
  * object decoded at once. Throws, as a decoder would, when the bytes are not a well-formed node.
  *
- * @param bytes - the bytes of a request's `node` field; copied, so the request's buffer is not kept
+ * @param bytes - the bytes of a request's `node` field; copied (those of the node alone), so the request's buffer
+ *   is neither kept nor read again
  */
 export function lazyNode(bytes: Uint8Array): Node {
   const type = (nodeType ??= lookupProtoNamesType('envoy.config.core.v3.Node'));
@@ -189,11 +193,15 @@ export function lazyNode(bytes: Uint8Array): Node {
   if (id !== undefined && id !== '') node.id = id;
   if (cluster !== undefined && cluster !== '') node.cluster = cluster;
   if (deferred.size === 0) return node;
-  let pending: Uint8Array | undefined = bytes.slice();
+  // A copy of the node's bytes alone: `bytes` may be a view into a larger receive buffer that is reused or that
+  // the copy would keep alive (a Buffer's `slice` is such a view too).
+  let pending: Uint8Array | undefined = new Uint8Array(bytes);
+  Object.defineProperty(node, BYTES, { value: pending, configurable: true });
   const materialize = (): void => {
     if (pending === undefined) return;
     const decoded = nodeToJson(decodeNode(pending)) as Record<string, unknown>;
     pending = undefined;
+    delete (node as { [BYTES]?: Uint8Array })[BYTES];
     for (const name of deferred) {
       if (decoded[name] === undefined) delete (node as Record<string, unknown>)[name];
       else Object.defineProperty(node, name, { value: decoded[name], writable: true, enumerable: true, configurable: true });
@@ -215,4 +223,13 @@ export function lazyNode(bytes: Uint8Array): Node {
     });
   }
   return node;
+}
+
+/**
+ * The wire bytes of a node that {@link lazyNode} read and nobody has decoded yet (its own copy: pass it on, do not
+ * change it), or undefined for any other node. A node crosses to another process cheaper as these bytes, read
+ * there with {@link lazyNode}, than as the object.
+ */
+export function nodeBytes(node: Node): Uint8Array | undefined {
+  return (node as { [BYTES]?: Uint8Array })[BYTES];
 }

@@ -74,8 +74,12 @@ export type RemoteNack = Omit<NackEvent, 'node'>;
 export type WorkerEvent =
   | readonly [t: 'stream', streamId: number, delta: boolean]
   | readonly [t: 'streamClosed', streamId: number, delta: boolean]
-  /** The first stream of a key opened in this worker (with its node), or another one (node undefined). */
-  | readonly [t: 'opened', key: string, node: Node | undefined]
+  /**
+   * The first stream of a key opened in this worker, with its node: as the bytes it arrived in while nobody in the
+   * worker decoded it (cheaper to send and to receive than the object, and read lazily there), else the object.
+   * Another stream of the key: node undefined.
+   */
+  | readonly [t: 'opened', key: string, node: Uint8Array | Node | undefined]
   | readonly [t: 'closed', key: string]
   | readonly [t: 'ack', key: string, event: RemoteAck]
   | readonly [t: 'nack', key: string, event: RemoteNack]

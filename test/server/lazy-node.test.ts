@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { lookupType } from '../../src/resource/index.js';
-import { lazyNode } from '../../src/server/lazy-node.js';
+import { lazyNode, nodeBytes } from '../../src/server/lazy-node.js';
 import { decodeNode, nodeToJson } from '../../src/server/messages.js';
 
 const NODE_TYPE = lookupType('envoy.config.core.v3.Node');
@@ -92,4 +92,32 @@ test('every node the lazy reader accepts decodes without error when read', () =>
     }
     assert.doesNotThrow(() => JSON.stringify(node), `corruption ${round}`);
   }
+});
+
+test('a lazily read node keeps its own copy of its bytes: a receive buffer reused afterwards does not change it', () => {
+  // The bytes arrive as a view into a larger receive buffer (a Buffer, whose slice is a view too).
+  const received = Buffer.alloc(ENVOY_LIKE.length + 64);
+  Buffer.from(ENVOY_LIKE).copy(received, 32);
+  const node = lazyNode(received.subarray(32, 32 + ENVOY_LIKE.length));
+  received.fill(0);
+  assert.deepEqual({ ...node }, nodeToJson(decodeNode(ENVOY_LIKE)));
+});
+
+test('the bytes a lazily read node keeps are the node\'s alone, not the buffer they arrived in', () => {
+  const received = Buffer.alloc(ENVOY_LIKE.length + 4096);
+  Buffer.from(ENVOY_LIKE).copy(received, 100);
+  const kept = nodeBytes(lazyNode(received.subarray(100, 100 + ENVOY_LIKE.length)));
+  assert.ok(kept !== undefined);
+  assert.equal(kept.buffer.byteLength, ENVOY_LIKE.length);
+  assert.deepEqual(Buffer.from(kept), Buffer.from(ENVOY_LIKE));
+});
+
+test('a lazily read node gives its bytes until it is decoded, and a node of only an id none', () => {
+  const node = lazyNode(ENVOY_LIKE);
+  assert.ok(nodeBytes(node) !== undefined);
+  assert.equal(Object.getOwnPropertySymbols({ ...node }).length, 0, 'the bytes are not an enumerable field');
+  void node.extensions;
+  assert.equal(nodeBytes(node), undefined);
+  assert.equal(nodeBytes(lazyNode(encodeNode({ id: 'only' }))), undefined);
+  assert.equal(nodeBytes({ id: 'plain' }), undefined);
 });

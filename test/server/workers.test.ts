@@ -139,6 +139,21 @@ test('a delta NACK is reported once, in this process, and the rejected resources
   stream.end();
 });
 
+test('the node in verdicts is the node the client sent, every field of it', async () => {
+  await cache.setSnapshot('node-f', snapshot('1'));
+  const stream = connect().sotw();
+  const node = { id: 'node-f', cluster: 'edge', user_agent_name: 'envoy', metadata: { zone: 'z1' }, client_features: ['envoy.lb.does_not_support_overprovisioning'] };
+  stream.send({ node, type_url: TypeUrl.Cluster });
+  stream.ack(await stream.next(5000));
+  await eventually(() => acks.some((a) => a.nodeId === 'node-f'), 5000, 'onAck');
+  const ack = acks.find((a) => a.nodeId === 'node-f')!;
+  assert.equal(ack.node.cluster, 'edge');
+  assert.equal(ack.node.user_agent_name, 'envoy');
+  assert.deepEqual(ack.node.metadata, { zone: 'z1' });
+  assert.deepEqual(ack.node.client_features, node.client_features);
+  stream.end();
+});
+
 test('the worker mode refuses what it cannot do, saying why', () => {
   assert.throws(() => createServer(cache, { workers: 0 }), /workers must be a positive integer/);
   assert.throws(() => createServer(cache, { workers: 2, callbacks: { onStreamRequest: () => undefined } }), /onStreamRequest are not available in the worker mode/);
