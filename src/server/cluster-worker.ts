@@ -2,8 +2,8 @@
  * A worker process of the server's worker mode (started by `cluster-server.ts` with `node:cluster`; never
  * imported by applications). It serves the streams of the connections the primary hands it, from a copy of the
  * application's `SnapshotCache` rebuilt from the bytes the primary sends: it encodes nothing. What the primary
- * must know (streams opened and closed, verdicts, responses given, logs) goes back in batches, one message per
- * turn of the event loop.
+ * must know (streams opened and closed, verdicts, responses given, logs) goes back in batches, at most one
+ * message every 100 ms.
  */
 import { pathToFileURL } from 'node:url';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from '../cache/config-watcher.js';
@@ -21,27 +21,31 @@ import type { XdsServer } from './server.js';
 import { Holdings, rebuildSnapshot } from './worker-protocol.js';
 import type { FromWorker, ToWorker, WorkerEvent } from './worker-protocol.js';
 
+/**
+ * Events wait this long at most before they go to the primary, gathered into one message: a connect storm or a
+ * push to a thousand streams is a few messages, not one per event loop turn.
+ */
+const REPORT_INTERVAL_MS = 100;
+
 const events: WorkerEvent[] = [];
-let flushScheduled = false;
+let flushTimer: NodeJS.Timeout | undefined;
 let server: XdsServer | undefined;
 
 function send(message: FromWorker): void {
   process.send!(message);
 }
 
-/** Sends the events gathered in this turn, with the server's counts. */
+/** Sends the events gathered so far, with the server's counts. */
 function flush(): void {
-  flushScheduled = false;
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
   if (events.length === 0) return;
   send({ t: 'events', events: events.splice(0), stats: server!.stats() });
 }
 
 function push(event: WorkerEvent): void {
   events.push(event);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
-  }
+  flushTimer ??= setTimeout(flush, REPORT_INTERVAL_MS);
 }
 
 /** Log fields as they can travel: errors become their message. */
