@@ -703,7 +703,7 @@ async function main(): Promise<number> {
   if (servers.length === 0) throw new Error('no server to run');
   for (const s of servers) {
     const server = lookupServer(s);
-    if (!server) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')}, and ours+wK, go+pK)`);
+    if (!server) throw new Error(`--servers: unknown server ${s} (known: ${known.join(', ')}, and ours+wK, base+wK, go+pK)`);
     if (!server.available()) throw new Error(`--servers: ${s} is not available on this machine or not yet plugged in`);
   }
   const modes = list(values.mode, 'sotw,delta').map((m) => {

@@ -45,7 +45,7 @@ export interface ServerSpec {
   readonly profileDir?: string;
   /** Our servers only: make snapshots with `await Snapshot.create` (encoding in slices) instead of `new Snapshot`. */
   readonly sliced?: boolean;
-  /** Our server only: serve the streams from this many worker processes (`ours+wK`). */
+  /** Our server only: serve the streams from this many worker processes (`ours+wK`, `base+wK`). */
   readonly workers?: number;
   /** The Go server only: its `GOMAXPROCS` (`go+pK`). */
   readonly gomaxprocs?: number;
@@ -298,6 +298,7 @@ export const startBase: ServerStarter = (spec) => {
       '--nodes', String(spec.nodes),
       '--keying', spec.keying,
       ...(spec.sliced === true ? ['--sliced'] : []),
+      ...(spec.workers === undefined ? [] : ['--workers', String(spec.workers)]),
     ],
     { cwd: dir },
   );
@@ -314,14 +315,14 @@ export const SERVERS: Readonly<Record<string, { readonly available: () => boolea
 };
 
 /**
- * A server by its `--servers` name: a name of {@link SERVERS}, or a variant of one: `ours+wK` (our server with K
- * worker processes) and `go+pK` (the Go server with `GOMAXPROCS=K`), so that one run compares them.
+ * A server by its `--servers` name: a name of {@link SERVERS}, or a variant of one: `ours+wK` and `base+wK` (our
+ * server with K worker processes) and `go+pK` (the Go server with `GOMAXPROCS=K`), so that one run compares them.
  */
 export function lookupServer(name: string): { readonly available: () => boolean; readonly start: ServerStarter } | undefined {
-  const variant = /^(ours|go)\+([wp])(\d+)$/.exec(name);
+  const variant = /^(ours|base|go)\+([wp])(\d+)$/.exec(name);
   if (variant === null) return SERVERS[name];
   const [, base, kind, k] = variant;
-  if ((base === 'ours') !== (kind === 'w') || Number(k) < 1) return undefined;
+  if ((base !== 'go') !== (kind === 'w') || Number(k) < 1) return undefined;
   const server = SERVERS[base];
   return {
     available: server.available,
