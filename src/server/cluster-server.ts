@@ -1,8 +1,8 @@
 /**
  * The worker mode of the server, in the application's process (the cluster's primary): it starts worker
  * processes with `node:cluster`, which accepts each connection here and hands it to one worker; it follows the
- * application's `SnapshotCache` and hands every worker each snapshot as encoded bytes (each resource's bytes
- * once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
+ * application's `SnapshotCache` and hands each worker the snapshots of the keys it holds streams of, as encoded
+ * bytes (each resource's bytes once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
  * status and runs the application's callbacks; it replaces a worker that dies. docs/workers.md explains why
  * processes and not threads, and what differs from one process.
  */
@@ -22,7 +22,7 @@ import type { ResolvedOptions } from './options.js';
 import type { RestHandler } from './rest.js';
 import type { CloseOptions, ServerStats, XdsServer } from './server.js';
 import { describeSnapshot, Holdings } from './worker-protocol.js';
-import type { FromWorker, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
+import type { FromWorker, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
 
 /** Callbacks that run inside a worker, next to the stream, and so cannot reach the application's process. */
 const WORKER_ONLY_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
@@ -45,7 +45,10 @@ interface WorkerRecord {
   readonly startedAt: number;
   /** What the worker holds (the same bookkeeping as the worker's own). */
   readonly held: Holdings<true, true>;
-  /** Snapshots sent and not yet applied, by message number. */
+  /** Snapshot changes queued in this turn, sent together (see `#queue`), and what waits for them to be applied. */
+  readonly outbox: SnapshotChange[];
+  readonly outboxWaiting: (() => void)[];
+  /** Snapshot changes sent and not yet applied, by message number. */
   readonly applying: Map<number, () => void>;
   /** Its open streams, with the cache key learnt from their first verdict. */
   readonly streams: Map<number, { delta: boolean; key: string | undefined }>;
@@ -72,11 +75,15 @@ export class ClusterServer implements XdsServer {
   /** Serves REST here, from the application's cache. */
   readonly #local: XdsServer;
   readonly #workers = new Map<number, WorkerRecord>();
-  /** What the cache serves now, by key: a new worker is given all of it. */
+  /**
+   * What the cache serves now, by key. A worker is given a key's snapshot while it holds a stream of the key: when
+   * the first opens there, and at each change until the last closes.
+   */
   readonly #current = new Map<string, Snapshot>();
   // A snapshot set for many keys travels once: workers refer to it by this number afterwards.
   readonly #snapshotIds = new WeakMap<Snapshot, number>();
   #nextSnapshotId = 0;
+  #outboxFlush: NodeJS.Immediate | undefined;
   #nextMessage = 0;
   #nextWorker = 0;
   #nextQuestion = 0;
@@ -138,6 +145,8 @@ export class ClusterServer implements XdsServer {
       worker,
       startedAt: Date.now(),
       held: new Holdings(),
+      outbox: [],
+      outboxWaiting: [],
       applying: new Map(),
       streams: new Map(),
       keys: new Map(),
@@ -154,7 +163,6 @@ export class ClusterServer implements XdsServer {
     const initialized = this.#await(record, 'initialized');
     const consultOpen = { sotw: this.#options.callbacks.onStreamOpen !== undefined, delta: this.#options.callbacks.onDeltaStreamOpen !== undefined };
     this.#send(record, { t: 'init', seq, options: workerOptions(this.#options), cache: this.#cache.settings(), hashModule: this.#hashModule, consultOpen });
-    for (const [key, snapshot] of this.#current) void this.#sendSnapshot(record, key, snapshot);
     await initialized;
     return record;
   }
@@ -173,26 +181,48 @@ export class ClusterServer implements XdsServer {
     return new Promise((resolve, reject) => record.waiting.set(kind, { resolve, reject }));
   }
 
+  /** Sends a message after the snapshot changes queued before it, which it must not overtake. */
   #send(record: WorkerRecord, message: ToWorker): void {
+    this.#flushOutbox(record);
     if (record.worker.isConnected()) record.worker.send(message);
   }
 
-  /** The workers that take messages (a worker still starting is given the current snapshots when ready). */
-  #ready(): WorkerRecord[] {
-    return [...this.#workers.values()].filter((record) => record.ready);
+  /**
+   * Queues a snapshot change for a worker. The changes of one turn of the event loop (an application that sets a
+   * thousand keys at once) go to the worker in one message; `applied` runs once the worker applied them.
+   */
+  #queue(record: WorkerRecord, change: SnapshotChange, applied?: () => void): void {
+    record.outbox.push(change);
+    if (applied !== undefined) record.outboxWaiting.push(applied);
+    if (this.#outboxFlush !== undefined) return;
+    this.#outboxFlush = setImmediate(() => {
+      this.#outboxFlush = undefined;
+      for (const each of this.#workers.values()) this.#flushOutbox(each);
+    });
+  }
+
+  #flushOutbox(record: WorkerRecord): void {
+    if (record.outbox.length === 0) return;
+    const seq = ++this.#nextMessage;
+    const waiting = record.outboxWaiting.splice(0);
+    record.applying.set(seq, () => {
+      for (const applied of waiting) applied();
+    });
+    const message: ToWorker = { t: 'sets', seq, changes: record.outbox.splice(0) };
+    if (record.worker.isConnected()) record.worker.send(message);
   }
 
   #follow(key: string, snapshot: Snapshot | undefined): Promise<void> {
     if (snapshot === undefined) {
       this.#current.delete(key);
-      for (const record of this.#ready()) {
-        record.held.assign(key, undefined);
-        this.#send(record, { t: 'clear', key });
-      }
+      for (const record of this.#workers.values()) this.#drop(record, key);
       return Promise.resolve();
     }
     this.#current.set(key, snapshot);
-    return Promise.all(this.#ready().map((record) => this.#sendSnapshot(record, key, snapshot))).then(() => undefined);
+    // Only the workers holding a stream of the key: a worker that opens one later is given the snapshot then.
+    const applied: Promise<void>[] = [];
+    for (const record of this.#workers.values()) if (record.ready && record.keys.has(key)) applied.push(this.#sendSnapshot(record, key, snapshot));
+    return Promise.all(applied).then(() => undefined);
   }
 
   /** Hands a worker a snapshot for a key, with the bytes it lacks; resolves when it applied it. */
@@ -202,13 +232,17 @@ export class ClusterServer implements XdsServer {
       id = ++this.#nextSnapshotId;
       this.#snapshotIds.set(snapshot, id);
     }
+    if (record.held.served(key) === id) return Promise.resolve();
     const description = record.held.hasSnapshot(id) ? undefined : describeSnapshot(snapshot, id, record.held);
     record.held.assign(key, id);
-    const seq = ++this.#nextMessage;
-    return new Promise((resolve) => {
-      record.applying.set(seq, resolve);
-      this.#send(record, { t: 'set', seq, key, id, snapshot: description });
-    });
+    return new Promise((resolve) => this.#queue(record, [key, id, description], resolve));
+  }
+
+  /** A worker serves a key nothing any more (no snapshot, or no stream of the key there): it drops what it held. */
+  #drop(record: WorkerRecord, key: string): void {
+    if (record.held.served(key) === undefined) return;
+    record.held.assign(key, undefined);
+    this.#queue(record, [key]);
   }
 
   #receive(record: WorkerRecord, message: FromWorker): void {
@@ -255,6 +289,9 @@ export class ClusterServer implements XdsServer {
         if (entry === undefined) {
           entry = { node: node instanceof Uint8Array ? nodeOfBytes(node, key) : (node ?? { id: key }), open: 0 };
           record.keys.set(key, entry);
+          // The first stream of the key in this worker: from now on the worker is given the key's snapshots.
+          const current = this.#current.get(key);
+          if (current !== undefined) void this.#sendSnapshot(record, key, current);
         }
         entry.open++;
         this.#cache.streamOpened(entry.node);
@@ -263,7 +300,10 @@ export class ClusterServer implements XdsServer {
       case 'closed': {
         const entry = record.keys.get(event[1]);
         if (entry === undefined) return;
-        if (--entry.open === 0) record.keys.delete(event[1]);
+        if (--entry.open === 0) {
+          record.keys.delete(event[1]);
+          this.#drop(record, event[1]);
+        }
         this.#cache.streamClosed(entry.node);
         return;
       }
@@ -323,7 +363,7 @@ export class ClusterServer implements XdsServer {
   /** A worker died: its streams are closed in the status and callbacks, and another takes its place. */
   #exited(record: WorkerRecord, code: number | null, signal: string | null): void {
     this.#workers.delete(record.seq);
-    for (const resolve of record.applying.values()) resolve();
+    for (const resolve of [...record.applying.values(), ...record.outboxWaiting]) resolve();
     for (const [kind, { reject }] of record.waiting) reject(new Error(`xDS worker ${record.worker.process.pid} exited before it answered "${kind}"`));
     const { callbacks, logger } = this.#options;
     for (const [streamId, stream] of record.streams) {

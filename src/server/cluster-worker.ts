@@ -48,6 +48,13 @@ function push(event: WorkerEvent): void {
   flushTimer ??= setTimeout(flush, REPORT_INTERVAL_MS);
 }
 
+/** Pushes an event the primary must answer (with a snapshot): the events go at the end of this turn. */
+function pushSoon(event: WorkerEvent): void {
+  events.push(event);
+  clearTimeout(flushTimer);
+  flushTimer = setTimeout(flush, 0);
+}
+
 /** Log fields as they can travel: errors become their message. */
 function portable(fields: object): object {
   const out: Record<string, unknown> = {};
@@ -108,7 +115,9 @@ class ReportingCache implements ConfigWatcher {
     const key = this.#cache.keyOf(node);
     const open = this.#streams.get(key) ?? 0;
     this.#streams.set(key, open + 1);
-    push(['opened', key, open === 0 ? (nodeBytes(node) ?? node) : undefined]);
+    // The first stream of a key here: the primary sends the key's snapshot on this report, so it goes at once.
+    if (open === 0) pushSoon(['opened', key, nodeBytes(node) ?? node]);
+    else push(['opened', key, undefined]);
     this.#cache.streamOpened(node);
   }
 
@@ -190,16 +199,22 @@ async function handle(message: ToWorker): Promise<void> {
       await init(message);
       send({ t: 'initialized' });
       return;
-    case 'set': {
-      const snapshot = held.snapshot(message.id) ?? rebuildSnapshot(message.snapshot!, message.id, held);
-      held.assign(message.key, message.id);
-      void cache!.setSnapshot(message.key, snapshot).then(() => send({ t: 'applied', seq: message.seq }));
+    case 'sets': {
+      const answered: Promise<void>[] = [];
+      for (const change of message.changes) {
+        if (change.length === 1) {
+          held.assign(change[0], undefined);
+          cache!.clearSnapshot(change[0]);
+          continue;
+        }
+        const [key, id, described] = change;
+        const snapshot = held.snapshot(id) ?? rebuildSnapshot(described!, id, held);
+        held.assign(key, id);
+        answered.push(cache!.setSnapshot(key, snapshot));
+      }
+      void Promise.all(answered).then(() => send({ t: 'applied', seq: message.seq }));
       return;
     }
-    case 'clear':
-      held.assign(message.key, undefined);
-      cache!.clearSnapshot(message.key);
-      return;
     case 'listen':
       try {
         send({ t: 'listening', port: await server!.listen(message.address) });

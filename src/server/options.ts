@@ -31,7 +31,8 @@ export interface ServerOptions {
   /**
    * Spread the streams over worker processes (`node:cluster`) to use more than one core: a number of workers, or
    * {@link WorkerOptions}. The application's process stays the only one that holds its cache: it encodes each
-   * resource once and hands the bytes to every worker; ACK/NACK verdicts, status and callbacks come back to it.
+   * resource once and hands the bytes to the workers holding streams of the key; ACK/NACK verdicts, status and
+   * callbacks come back to it.
    * Only for a `SnapshotCache`; see docs/workers.md for what else differs. Default: no workers, one thread.
    */
   workers?: number | WorkerOptions | undefined;

@@ -45,6 +45,12 @@ export interface SnapshotMessage {
   readonly bytes: readonly (readonly [id: string, bytes: Uint8Array])[];
 }
 
+/**
+ * One key's change in a worker: serve it snapshot `id` (described, with the bytes the worker lacks, the first
+ * time the worker is given it), or, without an id, serve it nothing.
+ */
+export type SnapshotChange = readonly [key: string, id: number, snapshot: SnapshotMessage | undefined] | readonly [key: string];
+
 /** Primary to worker. */
 export type ToWorker =
   | {
@@ -58,8 +64,8 @@ export type ToWorker =
       /** The open hooks the application set: the worker asks the primary before serving such a stream. */
       readonly consultOpen: { readonly sotw: boolean; readonly delta: boolean };
     }
-  | { readonly t: 'set'; readonly seq: number; readonly key: string; readonly id: number; readonly snapshot: SnapshotMessage | undefined }
-  | { readonly t: 'clear'; readonly key: string }
+  /** Snapshots to serve and keys to drop, in order; the worker answers `applied` with the same `seq`. */
+  | { readonly t: 'sets'; readonly seq: number; readonly changes: readonly SnapshotChange[] }
   | { readonly t: 'listen'; readonly address: string }
   | { readonly t: 'consulted'; readonly id: number; readonly error: { readonly code: number; readonly message: string } | undefined }
   | { readonly t: 'info'; readonly id: number }
@@ -136,6 +142,11 @@ export class Holdings<S, R> {
   /** Distinct resources held. */
   get resources(): number {
     return this.#resources.size;
+  }
+
+  /** The snapshot `key` is served, if any. */
+  served(key: string): number | undefined {
+    return this.#keys.get(key);
   }
 
   hasSnapshot(id: number): boolean {

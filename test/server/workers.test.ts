@@ -154,6 +154,28 @@ test('the node in verdicts is the node the client sent, every field of it', asyn
   stream.end();
 });
 
+test('a key\'s snapshots go only to the worker holding a stream of it, which is given the current one when the stream opens', async () => {
+  await eventually(() => xds.stats().streams === 0, 5000, 'the earlier streams closed');
+  const held = async (): Promise<number> => (await xds.workers()).reduce((sum, w) => sum + w.snapshots, 0);
+  const before = await held();
+  await cache.setSnapshot('node-t', snapshot('t1', 7001));
+  assert.equal(await held(), before, 'no worker holds a stream of the key: none is sent its snapshot');
+  const { stream, version } = await subscribeClusters('node-t');
+  assert.equal(version, 't1', 'the worker the stream opened in is given the current snapshot');
+  assert.equal(await held(), before + 1, 'one worker holds it');
+  await cache.setSnapshot('node-t', snapshot('t2', 7002));
+  assert.equal((await stream.next(5000)).version_info, 't2');
+  assert.equal(await held(), before + 1, 'the new snapshot replaced the old one, in that one worker');
+  stream.end();
+  const deadline = Date.now() + 5000;
+  while ((await held()) !== before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await held(), before, 'the worker drops the snapshot once the key\'s last stream there closed');
+  await cache.setSnapshot('node-t', snapshot('t3', 7003));
+  const again = await subscribeClusters('node-t');
+  assert.equal(again.version, 't3', 'a stream opened later is given the current snapshot');
+  again.stream.end();
+});
+
 test('the worker mode refuses what it cannot do, saying why', () => {
   assert.throws(() => createServer(cache, { workers: 0 }), /workers must be a positive integer/);
   assert.throws(() => createServer(cache, { workers: 2, callbacks: { onStreamRequest: () => undefined } }), /onStreamRequest are not available in the worker mode/);
