@@ -10,16 +10,16 @@
  * has ACKed what that update must deliver (see {@link Expectation}). The shortcuts of {@link Realism} turn parts
  * of that off.
  *
- * To stay cheap it decodes DiscoveryResponse / DeltaDiscoveryResponse with protobufjs but leaves resources
- * as undecoded `Any` bytes, reading only their name (field 1) and, for listeners, the RDS route name with a
- * tiny protobuf reader; requests are written by hand from pre-encoded blocks.
+ * To stay cheap it reads only what it needs of each response, in place, with a tiny protobuf reader (wire.ts):
+ * the envelope's version, type and nonce, the number of resources, and their names (delta: and versions) only
+ * for the types whose names it tracks; for listeners, the RDS route name. Requests are written by hand from
+ * pre-encoded blocks. Several of these processes can share a fleet (`--loadgen-procs`): each simulates the
+ * streams of the node ids it is given.
  *
  * @packageDocumentation
  */
-import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
 import { EnvoyNode, writeSmallNode } from './envoy-node.js';
 import {
   TYPE_URLS,
@@ -36,78 +36,18 @@ import {
 import {
   LISTENER_ROUTE_NAME_PATH,
   Writer,
+  anyResourceName,
+  anyValueAt,
   encodeRepeatedString,
   encodeStringMap,
-  anyValue,
-  readStringField,
+  readDeltaResource,
+  readResponse,
   readStringsAtPath,
+  type ResponseView,
 } from './wire.js';
 
 const KINDS: readonly XdsKind[] = ['cds', 'eds', 'lds', 'rds'];
 const KIND_BY_URL = new Map<string, XdsKind>(KINDS.map((k) => [TYPE_URLS[k], k]));
-
-/**
- * The response envelopes, decoded with protobufjs from the fields of generated/descriptors/envoy.service.discovery.v3.json, except that the
- * `google.protobuf.Any` resources are declared `bytes`: protobufjs then hands back each resource's bytes
- * without decoding its type URL or building an object per resource.
- */
-function liteResponseTypes(): { sotw: protobuf.Type; delta: protobuf.Type } {
-  type Fields = Record<string, { type: string; id: number; rule?: string }>;
-  type Ns = { nested?: Record<string, Ns>; fields?: Fields };
-  const descriptor = JSON.parse(
-    readFileSync(new URL('../../generated/descriptors/envoy.service.discovery.v3.json', import.meta.url), 'utf8'),
-  ) as Ns;
-  let v3: Ns | undefined = descriptor;
-  for (const part of ['envoy', 'service', 'discovery', 'v3']) v3 = v3?.nested?.[part];
-  const message = (name: string): Fields => {
-    const fields = v3?.nested?.[name]?.fields;
-    if (!fields) throw new Error(`the generated descriptors have no envoy.service.discovery.v3.${name}`);
-    return fields;
-  };
-  const pick = (fields: Fields, names: readonly string[], asBytes: readonly string[] = []): Fields => {
-    const out: Fields = {};
-    for (const n of names) {
-      const f = fields[n];
-      if (!f) throw new Error(`field ${n} missing from the generated descriptors`);
-      out[n] = asBytes.includes(n) ? { ...f, type: 'bytes' } : { ...f };
-    }
-    return out;
-  };
-  const sotw = message('DiscoveryResponse');
-  const delta = message('DeltaDiscoveryResponse');
-  const resource = message('Resource');
-  const lite = protobuf.Root.fromJSON({
-    nested: {
-      lite: {
-        nested: {
-          DiscoveryResponse: { fields: pick(sotw, ['version_info', 'resources', 'type_url', 'nonce'], ['resources']) },
-          Resource: { fields: pick(resource, ['name', 'version', 'resource'], ['resource']) },
-          DeltaDiscoveryResponse: {
-            fields: { ...pick(delta, ['type_url', 'nonce', 'removed_resources']), resources: { ...delta.resources, type: 'Resource' } },
-          },
-        },
-      },
-    },
-  });
-  return { sotw: lite.lookupType('lite.DiscoveryResponse'), delta: lite.lookupType('lite.DeltaDiscoveryResponse') };
-}
-const { sotw: DiscoveryResponse, delta: DeltaDiscoveryResponse } = liteResponseTypes();
-
-/** The fields of a decoded DiscoveryResponse that the generator reads (resources: `Any` bytes). */
-interface SotwResponse {
-  version_info?: string;
-  resources?: Uint8Array[];
-  type_url?: string;
-  nonce?: string;
-}
-
-/** The fields of a decoded DeltaDiscoveryResponse that the generator reads (resource: `Any` bytes). */
-interface DeltaResponse {
-  resources?: { name?: string; version?: string; resource?: Uint8Array }[];
-  type_url?: string;
-  removed_resources?: string[];
-  nonce?: string;
-}
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 const passThrough = (b: Buffer): Buffer => b;
@@ -221,8 +161,8 @@ interface KindState {
   version: string;
   /** Last nonce received. */
   nonce: string;
-  /** Subscribed names (EDS/RDS), sorted; null for wildcard types. */
-  names: string[] | null;
+  /** Subscribed names (EDS/RDS), sorted (shared between streams: never changed in place); null for wildcard types. */
+  names: readonly string[] | null;
   /** Pre-encoded repeated resource_names block for `names` (SotW: in this Envoy's own order). */
   namesBlock: Buffer;
   /** Whether a request for this type has been sent on the current stream. */
@@ -298,7 +238,89 @@ function sharedVersions(kind: XdsKind, versions: ReadonlyMap<string, string>): B
   return block;
 }
 
+/**
+ * The generator's one-entry memos of name lists: streams of one fleet receive the same resources, so the
+ * sorted list of a list of names, and the encoded block of a sorted subscribe list, are usually the ones just
+ * made for the previous stream. The names are interned, so comparing two lists compares references. The
+ * arrays returned are shared: nobody changes them.
+ */
+const lastSorted = { input: [] as readonly string[], output: [] as readonly string[] };
+function sortedNames(names: readonly string[]): readonly string[] {
+  if (!sameNames(lastSorted.input, names)) {
+    lastSorted.input = names.slice();
+    lastSorted.output = names.slice().sort();
+  }
+  return lastSorted.output;
+}
+const lastBlock: { field: number; names: readonly string[]; block: Buffer } = { field: 0, names: [], block: Buffer.alloc(0) };
+function subscribeBlock(field: number, names: readonly string[]): Buffer {
+  if (lastBlock.field !== field || !sameNames(lastBlock.names, names)) {
+    lastBlock.field = field;
+    lastBlock.names = names.slice();
+    lastBlock.block = encodeRepeatedString(field, names);
+  }
+  return lastBlock.block;
+}
+
+/** What the generator reads of the resources of a response (interned strings; shared: nobody changes them). */
+interface ResourcesRead {
+  /** The resource fields of the response these were read from (a view of its bytes). */
+  readonly region: Buffer;
+  /** Resource names, in response order. */
+  readonly names: readonly string[];
+  /** Delta: the resources' versions, in response order. */
+  readonly versions: readonly string[];
+  /** Listeners: the RDS route names they refer to, sorted. */
+  readonly routes: readonly string[];
+}
+
+/**
+ * The last resources read per type: a server sends the same resources to every stream, usually in the same
+ * order and encoding, so a response whose resource fields are byte for byte those of the last response of its
+ * type read (one `compare` of the bytes) reuses what was read from it.
+ */
+const lastRead = new Map<XdsKind, ResourcesRead>();
+
+function readResources(kind: XdsKind, mode: XdsMode, buf: Buffer, res: ResponseView): ResourcesRead {
+  const last = lastRead.get(kind);
+  const length = res.regionEnd - res.regionStart;
+  if (
+    last !== undefined && res.contiguous && last.region.length === length &&
+    buf.compare(last.region, 0, length, res.regionStart, res.regionEnd) === 0
+  ) {
+    return last;
+  }
+  const names: string[] = [];
+  const versions: string[] = [];
+  const listeners: Uint8Array[] = [];
+  const spans = res.spans;
+  for (let i = 0; i < res.resources; i++) {
+    const start = spans[2 * i];
+    const end = spans[2 * i + 1];
+    if (mode === 'sotw') {
+      names.push(intern(anyResourceName(buf, start, end)));
+      if (kind === 'lds') listeners.push(anyValueAt(buf, start, end));
+    } else {
+      const r = readDeltaResource(buf, start, end);
+      names.push(intern(r.name));
+      versions.push(intern(r.version));
+      if (kind === 'lds' && r.bodyEnd > 0) listeners.push(anyValueAt(buf, r.bodyStart, r.bodyEnd));
+    }
+  }
+  const routes: string[] = [];
+  for (const l of listeners) readStringsAtPath(l, LISTENER_ROUTE_NAME_PATH, routes);
+  const read: ResourcesRead = {
+    region: res.contiguous ? buf.subarray(res.regionStart, res.regionEnd) : Buffer.alloc(0),
+    names,
+    versions,
+    routes: [...new Set(routes)].map(intern).sort(),
+  };
+  if (res.contiguous) lastRead.set(kind, read);
+  return read;
+}
+
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -490,9 +512,10 @@ class SimulatedEnvoy {
     this.nodeSent = true;
   }
 
-  /** A request writer sized for the node. */
-  private writer(): Writer {
-    return new Writer(this.realism.node === 'envoy' && envoyNode ? envoyNode.size(this.nodeId.length) + 256 : 256);
+  /** A request writer sized for the node and `extra` bytes of other fields. */
+  private writer(extra = 0): Writer {
+    envoyNode ??= this.realism.node === 'envoy' ? new EnvoyNode() : undefined;
+    return new Writer((envoyNode ? envoyNode.size(this.nodeId.length) : 64) + 256 + extra);
   }
 
   /** Sends the first request of a type on this stream. */
@@ -505,19 +528,21 @@ class SimulatedEnvoy {
     }
     // Delta: initial request of the type on this stream: subscriptions (sorted, as Envoy sends them) plus what
     // is held.
-    const w = this.writer();
+    const names = s.names ? subscribeBlock(3, s.names) : undefined;
+    const versions = s.versions.size === 0
+      ? undefined
+      : this.realism.versionsOrder === 'random' ? randomOrderVersions(s.versions) : sharedVersions(kind, s.versions);
+    const w = this.writer((names?.length ?? 0) + (versions?.length ?? 0));
     this.nodeField(w, 1);
     w.string(2, TYPE_URLS[kind]);
-    if (s.names) w.raw(encodeRepeatedString(3, s.names));
-    if (s.versions.size > 0) {
-      w.raw(this.realism.versionsOrder === 'random' ? randomOrderVersions(s.versions) : sharedVersions(kind, s.versions));
-    }
+    if (names) w.raw(names);
+    if (versions) w.raw(versions);
     this.write(w);
   }
 
   private sotwRequest(kind: XdsKind): void {
     const s = this.state[kind];
-    const w = this.writer();
+    const w = this.writer(s.namesBlock.length);
     w.string(1, s.version);
     this.nodeField(w, 2);
     w.raw(s.namesBlock);
@@ -527,7 +552,7 @@ class SimulatedEnvoy {
   }
 
   /** Sets the names of a non-wildcard type (sorted); subscribes or resubscribes when they changed. */
-  private setNames(kind: XdsKind, names: string[]): void {
+  private setNames(kind: XdsKind, names: readonly string[]): void {
     const s = this.state[kind];
     const old = s.names ?? [];
     if (s.subscribed && sameNames(old, names)) return;
@@ -553,8 +578,8 @@ class SimulatedEnvoy {
     const w = this.writer();
     this.nodeField(w, 1);
     w.string(2, TYPE_URLS[kind]);
-    w.raw(encodeRepeatedString(3, added));
-    w.raw(encodeRepeatedString(4, removed));
+    w.raw(subscribeBlock(3, added));
+    w.raw(subscribeBlock(4, removed));
     this.write(w);
   }
 
@@ -596,50 +621,47 @@ class SimulatedEnvoy {
   }
 
   private onSotw(buf: Buffer): void {
-    const res = DiscoveryResponse.decode(buf) as unknown as SotwResponse;
-    const kind = KIND_BY_URL.get(res.type_url ?? '');
-    if (!kind) throw new Error(`response of unexpected type ${res.type_url ?? ''}`);
+    const res = readResponse(buf);
+    const kind = KIND_BY_URL.get(res.typeUrl);
+    if (!kind) throw new Error(`response of unexpected type ${res.typeUrl}`);
     const s = this.state[kind];
-    const resources = res.resources ?? [];
-    let names: string[] | null = null;
-    if (this.needNames(kind)) {
-      names = resources.map((a) => readStringField(anyValue(a), 1));
-    }
-    s.version = res.version_info ?? '';
-    s.nonce = res.nonce ?? '';
-    this.observe(kind, names, resources.length);
+    const count = res.resources;
+    const read = this.needNames(kind) ? readResources(kind, 'sotw', buf, res) : null;
+    s.version = intern(res.version);
+    s.nonce = res.nonce;
+    this.observe(kind, read?.names ?? null, count);
     // Envoy's order: the subscriptions a response leads to go out before its ACK.
-    if (kind === 'cds') this.setNames('eds', names!.slice().sort());
-    else if (kind === 'lds') this.setNames('rds', this.routeNames(resources.map(anyValue)));
+    if (kind === 'cds') this.setNames('eds', sortedNames(read!.names));
+    else if (kind === 'lds') this.setNames('rds', read!.routes);
     this.sotwRequest(kind); // ACK
-    if (kind === 'eds') this.maybeSubscribeListeners(resources.length);
+    if (kind === 'eds') this.maybeSubscribeListeners(count);
     this.checkDone();
   }
 
   private onDelta(buf: Buffer): void {
-    const res = DeltaDiscoveryResponse.decode(buf) as unknown as DeltaResponse;
-    const kind = KIND_BY_URL.get(res.type_url ?? '');
-    if (!kind) throw new Error(`response of unexpected type ${res.type_url ?? ''}`);
+    const res = readResponse(buf);
+    const kind = KIND_BY_URL.get(res.typeUrl);
+    if (!kind) throw new Error(`response of unexpected type ${res.typeUrl}`);
     const s = this.state[kind];
-    const resources = res.resources ?? [];
-    const names: string[] = [];
+    const count = res.resources;
+    const nonce = res.nonce;
+    const removed = res.removed.length > 0 ? res.removed.slice() : undefined;
+    const read = readResources(kind, 'delta', buf, res);
     let changedNames = false;
-    for (const r of resources) {
-      const name = r.name ?? '';
-      names.push(name);
+    for (let i = 0; i < count; i++) {
+      const name = read.names[i];
       if (!s.versions.has(name)) changedNames = true;
-      s.versions.set(name, intern(r.version ?? ''));
+      s.versions.set(name, read.versions[i]);
     }
-    for (const name of res.removed_resources ?? []) changedNames = s.versions.delete(name) || changedNames;
-    s.nonce = res.nonce ?? '';
-    this.observe(kind, names, resources.length);
+    for (const name of removed ?? []) changedNames = s.versions.delete(name) || changedNames;
+    s.nonce = nonce;
+    this.observe(kind, read.names, count);
     // Envoy's order: the subscriptions a response leads to go out before its ACK.
     if (kind === 'cds') {
-      if (changedNames || !this.state.eds.subscribed) this.setNames('eds', [...s.versions.keys()].sort());
+      if (changedNames || !this.state.eds.subscribed) this.setNames('eds', sortedNames([...s.versions.keys()]));
     } else if (kind === 'lds') {
-      // Route names come from the listeners held; re-read only the listeners in this response.
-      const fresh = this.routeNames(resources.map((r) => (r.resource ? anyValue(r.resource) : undefined)));
-      const all = new Set([...(this.state.rds.names ?? []), ...fresh]);
+      // Route names come from the listeners held; this response's listeners add theirs.
+      const all = new Set([...(this.state.rds.names ?? []), ...read.routes]);
       this.setNames('rds', [...all].sort());
     }
     const ack = this.writer();
@@ -647,15 +669,10 @@ class SimulatedEnvoy {
     ack.string(2, TYPE_URLS[kind]);
     ack.string(6, s.nonce);
     this.write(ack);
-    if (kind === 'eds') this.maybeSubscribeListeners(resources.length);
+    if (kind === 'eds') this.maybeSubscribeListeners(count);
     this.checkDone();
   }
 
-  private routeNames(listeners: readonly (Uint8Array | undefined)[]): string[] {
-    const out: string[] = [];
-    for (const l of listeners) if (l) readStringsAtPath(l, LISTENER_ROUTE_NAME_PATH, out);
-    return [...new Set(out)].sort();
-  }
 }
 
 const envoys: SimulatedEnvoy[] = [];

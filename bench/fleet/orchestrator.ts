@@ -16,7 +16,8 @@
  *
  * Flags: `--servers go,ours` (also `base`: our server from the checkout in `FLEET_BASE_DIR`) `--n 100,1000` `--m 100,1000` `--mode sotw,delta` `--quick` (default)
  * `--full` `--smoke` `--repeat R` `--listeners L` `--endpoints E`
- * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin` `--real-envoys K`;
+ * `--timeout SECONDS` `--window BYTES` `--out DIR` `--profile-loadgen` `--profile-server` `--pin` `--real-envoys K`
+ * `--loadgen-procs K` (the simulated fleet split over K load-generator processes; default one per 2,500 streams);
  * shortcuts away from Envoy's behavior: `--node small` `--node-first-only` `--versions-order shared`
  * `--streams-per-connection K` `--keying fleet`
  * `--scenarios one-endpoint,all,reconnect` (after the connect storm, which always runs) `--warmup K` (snapshots
@@ -181,6 +182,82 @@ class LoadGenerator {
   }
 }
 
+/** Streams per load-generator process when `--loadgen-procs` is not given. */
+export const STREAMS_PER_LOADGEN = 2_500;
+
+/** The default number of load-generator processes for N streams: one per {@link STREAMS_PER_LOADGEN} started. */
+export function defaultLoadgenProcs(n: number): number {
+  return Math.max(1, Math.ceil(n / STREAMS_PER_LOADGEN));
+}
+
+/** The results of several load generators' share of one phase, as one generator would report them. */
+export function mergeResults(parts: readonly PhaseResult[]): PhaseResult {
+  if (parts.length === 1) return parts[0];
+  const sum = (f: (r: PhaseResult) => number): number => parts.reduce((s, r) => s + f(r), 0);
+  const firstError = parts.find((r) => r.firstError !== undefined)?.firstError;
+  const firstRetryReason = parts.find((r) => r.firstRetryReason !== undefined)?.firstRetryReason;
+  return {
+    type: 'result',
+    id: parts[0].id,
+    streams: sum((r) => r.streams),
+    converged: sum((r) => r.converged),
+    latenciesMs: parts.flatMap((r) => r.latenciesMs).sort((a, b) => a - b),
+    bytesReceived: sum((r) => r.bytesReceived),
+    responsesReceived: sum((r) => r.responsesReceived),
+    requestsSent: sum((r) => r.requestsSent),
+    errors: sum((r) => r.errors),
+    retries: sum((r) => r.retries),
+    cpuUserMs: sum((r) => r.cpuUserMs),
+    cpuSystemMs: sum((r) => r.cpuSystemMs),
+    wallMs: Math.max(...parts.map((r) => r.wallMs)),
+    rssBytes: sum((r) => r.rssBytes),
+    loopDelayMaxMs: Math.max(...parts.map((r) => r.loopDelayMaxMs)),
+    ...(firstRetryReason === undefined ? {} : { firstRetryReason }),
+    ...(firstError === undefined ? {} : { firstError }),
+  };
+}
+
+/**
+ * The fleet's load generators: K processes, each simulating its own consecutive share of the streams
+ * (`--loadgen-procs K`). Commands go to all of them at once; phase results come back merged.
+ */
+class LoadGenerators {
+  private readonly procs: LoadGenerator[];
+
+  constructor(count: number, profileDir?: string) {
+    this.procs = Array.from({ length: count }, () => new LoadGenerator(profileDir));
+  }
+
+  get pids(): number[] {
+    return this.procs.map((p) => p.pid);
+  }
+
+  /** The streams of process `i` of `count` when `streams` are split: `[first, first + size)`. */
+  static share(streams: number, count: number, i: number): { first: number; size: number } {
+    const base = Math.floor(streams / count);
+    const extra = streams % count;
+    return { first: i * base + Math.min(i, extra), size: base + (i < extra ? 1 : 0) };
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.ready()));
+  }
+
+  /** Sends `cmd` to every generator and waits for every answer. */
+  async send(cmd: LoadCommand, timeoutMs?: number): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.send(cmd, timeoutMs)));
+  }
+
+  /** Runs a phase on every generator (`cmdFor(i)` is the command for generator `i`) and merges the results. */
+  async result(cmdFor: (i: number, count: number) => LoadCommand, timeoutMs: number): Promise<PhaseResult> {
+    return mergeResults(await Promise.all(this.procs.map((p, i) => p.result(cmdFor(i, this.procs.length), timeoutMs))));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Scenarios
 
@@ -235,7 +312,10 @@ export interface PointResult {
   readonly serverRssConnectedBytes: number;
   readonly serverRssPerStreamBytes: number;
   readonly serverPeakRssBytes: number;
+  /** Load-generator peak RSS, summed over its processes. */
   readonly loadgenPeakRssBytes: number;
+  /** Load-generator processes the fleet was split over. */
+  readonly loadgenProcs: number;
   /** Servers that report it (ours): V8 heap used before the streams connect and with all connected. */
   readonly serverHeapIdleBytes?: number;
   readonly serverHeapConnectedBytes?: number;
@@ -359,7 +439,9 @@ interface RunOptions {
   readonly profileServer: boolean;
   /** Real Envoy processes among the N (the last node ids), measured beside the simulated ones. */
   readonly realEnvoys: number;
-  /** Pins the server to CPU 0 and the load generator to CPU 1. */
+  /** Load-generator processes, each with its share of the streams (default: {@link defaultLoadgenProcs}). */
+  readonly loadgenProcs?: number;
+  /** Pins the server to CPU 0 and the load generators to CPU 1. */
   readonly pin: boolean;
   /** Our servers make snapshots with `await Snapshot.create` (sliced encoding) instead of `new Snapshot`. */
   readonly sliced: boolean;
@@ -401,11 +483,11 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     ...(o.profileServer ? { profileDir: join(o.outDir, 'profiles') } : {}),
   };
   const server = await starter.start(spec);
-  const lg = new LoadGenerator(o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
+  const lg = new LoadGenerators(o.loadgenProcs ?? defaultLoadgenProcs(n), o.profileLoadgen ? join(o.outDir, 'profiles') : undefined);
   if (o.pin) {
     // Server on CPU 0, load generator on CPU 1 (all threads), so that they do not take each other's time.
     spawnSync('taskset', ['-a', '-p', '-c', '0', String(server.pid)], { stdio: 'ignore' });
-    spawnSync('taskset', ['-a', '-p', '-c', '1', String(lg.pid)], { stdio: 'ignore' });
+    for (const pid of lg.pids) spawnSync('taskset', ['-a', '-p', '-c', '1', String(pid)], { stdio: 'ignore' });
   }
   const scenarios: ScenarioResult[] = [];
   let rssIdle = 0;
@@ -423,12 +505,13 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
   ];
   const realCount = Math.min(o.realEnvoys, n);
   const real = realCount > 0 ? new RealEnvoys(n - realCount, realCount) : undefined;
-  const connectCmd = (id: string, expect: readonly Expectation[]): LoadCommand => ({
+  // The simulated streams (node ids 0 … n - realCount - 1), split between the generators.
+  const connectCmd = (id: string, expect: readonly Expectation[]) => (i: number, count: number): LoadCommand => ({
     cmd: 'connect',
     id,
     target: `127.0.0.1:${server.port}`,
-    streams: n - realCount,
-    firstNode: 0,
+    streams: LoadGenerators.share(n - realCount, count, i).size,
+    firstNode: LoadGenerators.share(n - realCount, count, i).first,
     streamsPerConnection: o.streamsPerConnection,
     mode,
     windowBytes: o.windowBytes,
@@ -482,7 +565,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
         const set = await server.request({ op: 'set', version: String(version) }, o.timeoutMs);
         const t0 = set.t0 ?? Date.now();
         const [r, realResult] = await Promise.all([
-          lg.result({ cmd: 'await', id, t0, timeoutMs: o.timeoutMs }, o.timeoutMs),
+          lg.result(() => ({ cmd: 'await', id, t0, timeoutMs: o.timeoutMs }), o.timeoutMs),
           base === undefined ? undefined : real?.converge(change, base, t0, o.timeoutMs),
         ]);
         const serverCpuSec = cpuSeconds(server.pid) - c0;
@@ -539,6 +622,7 @@ async function runPoint(serverName: string, mode: XdsMode, n: number, m: number,
     serverRssPerStreamBytes: n > 0 ? (rssConnected - rssIdle) / n : 0,
     serverPeakRssBytes: peak,
     loadgenPeakRssBytes: loadgenPeak,
+    loadgenProcs: lg.pids.length,
     ...(heapIdle === undefined ? {} : { serverHeapIdleBytes: heapIdle }),
     ...(heapConnected === undefined ? {} : { serverHeapConnectedBytes: heapConnected }),
   };
@@ -662,6 +746,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       'profile-loadgen': { type: 'boolean', default: false },
       'profile-server': { type: 'boolean', default: false },
+      'loadgen-procs': { type: 'string' },
       pin: { type: 'boolean', default: false },
       scenarios: { type: 'string' },
       warmup: { type: 'string' },
@@ -731,6 +816,7 @@ async function main(): Promise<number> {
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
+    ...(values['loadgen-procs'] === undefined ? {} : { loadgenProcs: numbers(values['loadgen-procs'], '1')[0] }),
     realEnvoys: nonNegativeInteger(values['real-envoys'], 0, 'real-envoys'),
     sliced: values.sliced,
     warmup: nonNegativeInteger(values.warmup, values.smoke ? 1 : 10, 'warmup'),
@@ -779,7 +865,7 @@ async function main(): Promise<number> {
           save();
           const conn = p.scenarios.find((x) => x.scenario === 'connect');
           console.log(
-            `  ${s} ${mode} N=${n} M=${m}: ${((Date.now() - t) / 1000).toFixed(1)} s` +
+            `  ${s} ${mode} N=${n} M=${m} (${p.loadgenProcs} load generator${p.loadgenProcs === 1 ? '' : 's'}): ${((Date.now() - t) / 1000).toFixed(1)} s` +
               (conn ? `, connect p99 ${fmtMs(conn.p99Ms)} ms` : '') +
               (p.error !== undefined ? `, ERROR ${p.error}` : ''),
           );

@@ -256,3 +256,198 @@ export function encodeStringMap(field: number, map: ReadonlyMap<string, string>)
   for (const [key, value] of map) w.mapEntry(field, key, value);
   return w.finish();
 }
+
+/** Position after the varint read by the last {@link varintAt}. */
+let varintEnd = 0;
+
+/** Reads a varint at `pos` (up to 2^53) without allocating; the position after it is left in `varintEnd`. */
+function varintAt(buf: Uint8Array, pos: number): number {
+  let b = buf[pos];
+  if (b < 0x80 && pos < buf.length) {
+    varintEnd = pos + 1;
+    return b;
+  }
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= buf.length) throw new RangeError('truncated varint');
+    b = buf[pos++];
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      varintEnd = pos;
+      return value;
+    }
+    scale *= 128;
+  }
+  throw new RangeError('varint longer than 10 bytes');
+}
+
+/** DiscoveryResponse / DeltaDiscoveryResponse fields the load generator reads. */
+const RESPONSE_VERSION = 1;
+const RESPONSE_RESOURCES = 2;
+const RESPONSE_TYPE_URL = 4;
+const RESPONSE_NONCE = 5;
+const DELTA_REMOVED_RESOURCES = 6;
+/** envoy.service.discovery.v3.Resource fields. */
+const RESOURCE_VERSION = 1;
+const RESOURCE_BODY = 2;
+const RESOURCE_NAME = 3;
+/** google.protobuf.Any.value. */
+const ANY_VALUE = 2;
+
+/**
+ * What the load generator reads of a response envelope. The resources stay in the response's bytes:
+ * `spans` holds the start and end of each one (SotW: the `Any`; delta: the `Resource`), two numbers per
+ * resource. One object is reused by every call of {@link readResponse}: read it before the next call.
+ */
+export interface ResponseView {
+  /** `version_info` (SotW) or `system_version_info` (delta). */
+  version: string;
+  typeUrl: string;
+  nonce: string;
+  /** Resources in the response. */
+  resources: number;
+  /** Start and end of resource i at `2i` and `2i + 1`. */
+  readonly spans: number[];
+  /** Delta: `removed_resources`. */
+  readonly removed: string[];
+  /** Start of the first resource field (its tag) and end of the last one. */
+  regionStart: number;
+  regionEnd: number;
+  /** Whether the resource fields follow each other with nothing between them: `[regionStart, regionEnd)` holds them all and only them. */
+  contiguous: boolean;
+}
+
+const view: ResponseView = {
+  version: '', typeUrl: '', nonce: '', resources: 0, spans: [], removed: [], regionStart: 0, regionEnd: 0, contiguous: true,
+};
+
+/**
+ * Reads the envelope of a DiscoveryResponse or DeltaDiscoveryResponse (the fields they share have the
+ * same numbers) without decoding its resources: the load generator needs their names (and delta versions)
+ * only, and only for some types.
+ */
+export function readResponse(buf: Buffer): ResponseView {
+  view.version = '';
+  view.typeUrl = '';
+  view.nonce = '';
+  view.resources = 0;
+  view.spans.length = 0;
+  view.removed.length = 0;
+  view.regionStart = 0;
+  view.regionEnd = 0;
+  view.contiguous = true;
+  let pos = 0;
+  const end = buf.length;
+  while (pos < end) {
+    const fieldStart = pos;
+    const tag = varintAt(buf, pos);
+    const wireType = tag & 7;
+    if (wireType !== LEN) {
+      pos = skipValue(buf, varintEnd, wireType);
+      continue;
+    }
+    const len = varintAt(buf, varintEnd);
+    const start = varintEnd;
+    const stop = start + len;
+    if (stop > end) throw new RangeError('truncated field');
+    switch (tag >>> 3) {
+      case RESPONSE_RESOURCES:
+        if (view.resources === 0) view.regionStart = fieldStart;
+        else if (fieldStart !== view.regionEnd) view.contiguous = false;
+        view.regionEnd = stop;
+        view.spans.push(start, stop);
+        view.resources++;
+        break;
+      case RESPONSE_VERSION:
+        view.version = buf.toString('utf8', start, stop);
+        break;
+      case RESPONSE_TYPE_URL:
+        view.typeUrl = buf.toString('utf8', start, stop);
+        break;
+      case RESPONSE_NONCE:
+        view.nonce = buf.toString('utf8', start, stop);
+        break;
+      case DELTA_REMOVED_RESOURCES:
+        view.removed.push(buf.toString('utf8', start, stop));
+        break;
+      default:
+        break;
+    }
+    pos = stop;
+  }
+  return view;
+}
+
+/** Start and end of the first length-delimited field `field` in `buf[start, end)`, or `undefined`. */
+export function findLenField(buf: Buffer, start: number, end: number, field: number): [start: number, end: number] | undefined {
+  let pos = start;
+  while (pos < end) {
+    const tag = varintAt(buf, pos);
+    const wireType = tag & 7;
+    if (wireType !== LEN) {
+      pos = skipValue(buf, varintEnd, wireType);
+      continue;
+    }
+    const len = varintAt(buf, varintEnd);
+    const payload = varintEnd;
+    if (payload + len > end) throw new RangeError('truncated field');
+    if (tag >>> 3 === field) return [payload, payload + len];
+    pos = payload + len;
+  }
+  return undefined;
+}
+
+/** The `value` of the `Any` at `buf[start, end)` as a view (SotW resources). */
+export function anyValueAt(buf: Buffer, start: number, end: number): Buffer {
+  const value = findLenField(buf, start, end, ANY_VALUE);
+  return value === undefined ? buf.subarray(0, 0) : buf.subarray(value[0], value[1]);
+}
+
+/** Field 1 (`name`, or `cluster_name` of ClusterLoadAssignment) of the resource in the `Any` at `buf[start, end)`. */
+export function anyResourceName(buf: Buffer, start: number, end: number): string {
+  const value = findLenField(buf, start, end, ANY_VALUE);
+  if (value === undefined) return '';
+  const name = findLenField(buf, value[0], value[1], 1);
+  return name === undefined ? '' : buf.toString('utf8', name[0], name[1]);
+}
+
+/** A delta `Resource` at `buf[start, end)`: its name, version, and the span of its `Any` (end 0 when absent). */
+export interface DeltaResourceView {
+  name: string;
+  version: string;
+  bodyStart: number;
+  bodyEnd: number;
+}
+
+const deltaResource: DeltaResourceView = { name: '', version: '', bodyStart: 0, bodyEnd: 0 };
+
+/** Reads a delta `Resource` (one reused object: read it before the next call). */
+export function readDeltaResource(buf: Buffer, start: number, end: number): DeltaResourceView {
+  deltaResource.name = '';
+  deltaResource.version = '';
+  deltaResource.bodyStart = 0;
+  deltaResource.bodyEnd = 0;
+  let pos = start;
+  while (pos < end) {
+    const tag = varintAt(buf, pos);
+    const wireType = tag & 7;
+    if (wireType !== LEN) {
+      pos = skipValue(buf, varintEnd, wireType);
+      continue;
+    }
+    const len = varintAt(buf, varintEnd);
+    const payload = varintEnd;
+    const stop = payload + len;
+    if (stop > end) throw new RangeError('truncated field');
+    const field = tag >>> 3;
+    if (field === RESOURCE_NAME) deltaResource.name = buf.toString('utf8', payload, stop);
+    else if (field === RESOURCE_VERSION) deltaResource.version = buf.toString('utf8', payload, stop);
+    else if (field === RESOURCE_BODY) {
+      deltaResource.bodyStart = payload;
+      deltaResource.bodyEnd = stop;
+    }
+    pos = stop;
+  }
+  return deltaResource;
+}
