@@ -196,6 +196,7 @@ test('a killed worker is replaced; its clients reconnect and are served', async 
   const before = await xds.workers();
   const streams = await Promise.all(['node-k', 'node-k', 'node-k', 'node-k'].map(subscribeClusters));
   await eventually(() => xds.stats().streams >= 4, 5000, 'streams reported');
+  await eventually(() => cache.getStatusInfo('node-k')?.openStreams === 4, 5000, 'the streams are in the status');
   const busy = (await xds.workers()).find((w) => w.stats.streams > 0)!;
   closed.length = 0;
   process.kill(busy.pid, 'SIGKILL');
