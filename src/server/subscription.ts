@@ -43,6 +43,9 @@ export class SotwSubscription {
       }
       this.#legacy = false;
     }
+    // An ACK repeats the list it answers, in the same order: the subscription stays as it is, without a set built
+    // anew from thousands of names (an EDS request names every cluster).
+    if (!this.#wildcard && sameNames(resourceNames, this.#names)) return;
     let wildcard = false;
     const names: string[] = [];
     const seen = new Set<string>();
@@ -56,6 +59,13 @@ export class SotwSubscription {
     this.#wildcard = wildcard;
     this.#names = names;
   }
+}
+
+/** True when both lists hold the same names in the same order. */
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

@@ -30,6 +30,22 @@ describe('SotW subscription', () => {
     assert.deepEqual([s.wildcard, s.names], [false, ['a']]);
   });
 
+  test('a request that repeats the names keeps the subscription; a new order, a duplicate or "*" is applied', () => {
+    const s = new SotwSubscription(false);
+    s.update(['b', 'a']);
+    const names = s.names;
+    s.update(['b', 'a']);
+    assert.equal(s.names, names, 'an ACK with the same list changes nothing');
+    s.update(['a', 'b']);
+    assert.deepEqual([s.wildcard, s.names], [false, ['a', 'b']]);
+    s.update(['a', 'b', 'b']);
+    assert.deepEqual([s.wildcard, s.names], [false, ['a', 'b']]);
+    s.update(['a', 'b', '*']);
+    assert.deepEqual([s.wildcard, s.names], [true, ['a', 'b']]);
+    s.update(['a', 'b']);
+    assert.deepEqual([s.wildcard, s.names], [false, ['a', 'b']], 'the same names without "*" end the wildcard');
+  });
+
   test('types without legacy wildcard treat an empty first request as nothing', () => {
     const s = new SotwSubscription(false);
     s.update([]);
@@ -47,6 +63,13 @@ describe('delta subscription', () => {
     s.update([], ['*'], NONE);
     assert.equal(s.wildcard, false);
     assert.deepEqual([...s.subscribed], ['a']);
+  });
+
+  test('a name subscribed twice, in one request or in two, is newly subscribed once', () => {
+    const s = new DeltaSubscription(false);
+    assert.deepEqual(s.update(['a', 'b', 'a'], [], NONE), ['a', 'b']);
+    assert.deepEqual(s.update(['b', 'c'], [], NONE), ['c']);
+    assert.deepEqual([...s.subscribed], ['a', 'b', 'c']);
   });
 
   test('initial versions are known, and names held from a previous stream are not "newly subscribed"', () => {
