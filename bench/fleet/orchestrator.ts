@@ -220,8 +220,12 @@ export interface ScenarioResult {
   /** Streams that failed and were opened again after Envoy's backoff (summed over repetitions). */
   readonly retries: number;
   readonly firstRetryReason?: string;
-  /** Each repetition on its own, in order: its convergence p50 and max, server CPU, and `set` time. */
-  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number }[];
+  /**
+   * Each repetition on its own, in order: its convergence p50 and max, server CPU, `set` time, and (servers that
+   * report them: ours) the major (full) garbage collections from `set` to the end of the phase and their
+   * main-thread pause.
+   */
+  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number; majorGcs?: number; majorGcMs?: number }[];
 }
 
 /** Results of one (server, mode, N, M) point. */
@@ -330,6 +334,7 @@ function summarize(
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
         serverCpuSec: x.serverCpuSec,
         ...(x.setMs === undefined ? {} : { setMs: x.setMs }),
+        ...(x.stats?.majorGcs === undefined ? {} : { majorGcs: x.stats.majorGcs, majorGcMs: x.stats.majorGcMs ?? 0 }),
       };
     }),
   };
@@ -596,7 +601,8 @@ function printTable(points: readonly PointResult[]): void {
     p.scenarios
       .filter((s) => s.eventLoopDelayMaxMs !== undefined)
       .map((s) => `${p.server} ${p.mode} N=${p.n} M=${p.m} ${s.scenario}: loop delay max ${fmtMs(s.eventLoopDelayMaxMs!)} ms, ` +
-        `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}`),
+        `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}` +
+        (s.runs.some((r) => r.majorGcs !== undefined) ? `; full GCs per update ${s.runs.map((r) => r.majorGcs ?? '-').join(',')}` : '')),
   );
   if (loop.length > 0) console.log(`\n${loop.join('\n')}`);
   const real = points.flatMap((p) =>
