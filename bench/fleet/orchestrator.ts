@@ -42,7 +42,7 @@ import {
 } from './protocol.js';
 import { checkResources } from './check-resources.js';
 import { RealEnvoys, type RealEnvoyResult } from './real-envoys.js';
-import { REPO_ROOT, SERVERS, buildGoReference, lookupServer, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
+import { REPO_ROOT, SERVERS, buildGoReference, lookupServer, killAllChildren, serverNode, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc readings
@@ -630,6 +630,8 @@ function machine(): Record<string, unknown> {
     memoryBytes: os.totalmem(),
     kernel: os.release(),
     node: process.version,
+    // Our servers' Node (FLEET_NODE), when it is not the orchestrator's.
+    ...(serverNode() === process.execPath ? {} : { serverNode: spawnSync(serverNode(), ['--version'], { encoding: 'utf8' }).stdout.trim() }),
     go: go.status === 0 ? go.stdout.trim() : null,
   };
 }
@@ -772,7 +774,7 @@ async function main(): Promise<number> {
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
       `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} stream(s) per connection; node ${o.realism.node}` +
       `${o.realism.nodeOnEveryRequest ? ' on every request' : ' on first request only'}; initial versions ${o.realism.versionsOrder} order; ` +
-      `snapshots keyed by ${o.keying}`,
+      `snapshots keyed by ${o.keying}` + (host['serverNode'] === undefined ? '' : `; our servers on Node ${host['serverNode'] as string}`),
   );
   const points: PointResult[] = [];
   for (const m of o.m) {

@@ -75,7 +75,8 @@ function main(): void {
 
   const machine = runs[0].machine;
   out.push(`Runs: ${runs.map((r) => r.started).join(', ')}. Machine: ${String(machine['cpu'])}, ${String(machine['cores'])} cores, ` +
-    `${(Number(machine['memoryBytes']) / 2 ** 30).toFixed(0)} GiB, Linux ${String(machine['kernel'])}, Node ${String(machine['node'])}, ${String(machine['go'])}.`);
+    `${(Number(machine['memoryBytes']) / 2 ** 30).toFixed(0)} GiB, Linux ${String(machine['kernel'])}, Node ${String(machine['node'])}` +
+    `${machine['serverNode'] === undefined ? '' : ` (our server on Node ${machine['serverNode'] as string})`}, ${String(machine['go'])}.`);
   out.push('');
 
   for (const mode of modes) {

@@ -267,6 +267,16 @@ export const startGoReference: ServerStarter = async (spec) =>
 export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
 
 /**
+ * The Node binary our server processes (`ours`, `base`) run on: the environment variable `FLEET_NODE` (a path), or
+ * the one running the orchestrator. The garbage collector differs between Node releases (V8 versions), and the
+ * library supports several.
+ */
+export function serverNode(): string {
+  const node = process.env['FLEET_NODE'];
+  return node === undefined || node === '' ? process.execPath : node;
+}
+
+/**
  * Node flags for our server processes (`ours`, `base`) from the environment variable `FLEET_NODE_ARGS`,
  * whitespace-separated (e.g. `FLEET_NODE_ARGS='--trace-gc --max-semi-space-size=32'`): for experiments on the
  * runtime, since a library cannot ask its users for V8 flags.
@@ -281,7 +291,7 @@ export function nodeArgsFromEnv(): string[] {
  */
 export const startOurs: ServerStarter = (spec) => {
   buildPackage(REPO_ROOT);
-  return startJsonLinesServer('ours', process.execPath, [
+  return startJsonLinesServer('ours', serverNode(), [
     ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
     ...nodeArgsFromEnv(),
     '--expose-gc',
@@ -307,7 +317,7 @@ export const startBase: ServerStarter = (spec) => {
   buildPackage(dir);
   return startJsonLinesServer(
     'base',
-    process.execPath,
+    serverNode(),
     [
       ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
       ...nodeArgsFromEnv(),
