@@ -43,7 +43,7 @@ import {
 } from './protocol.js';
 import { checkResources } from './check-resources.js';
 import { RealEnvoys, type RealEnvoyResult } from './real-envoys.js';
-import { REPO_ROOT, SERVERS, buildGoReference, lookupServer, killAllChildren, trackChild, type ServerProcess, type ServerReply } from './servers.js';
+import { REPO_ROOT, SERVERS, buildGoReference, lookupServer, killAllChildren, serverNode, trackChild, type ServerProcess, type ServerReply } from './servers.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc readings
@@ -297,8 +297,12 @@ export interface ScenarioResult {
   /** Streams that failed and were opened again after Envoy's backoff (summed over repetitions). */
   readonly retries: number;
   readonly firstRetryReason?: string;
-  /** Each repetition on its own, in order: its convergence p50 and max, server CPU, and `set` time. */
-  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number }[];
+  /**
+   * Each repetition on its own, in order: its convergence p50 and max, server CPU, `set` time, and (servers that
+   * report them: ours) the major (full) garbage collections from `set` to the end of the phase and their
+   * main-thread pause.
+   */
+  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number; majorGcs?: number; majorGcMs?: number }[];
 }
 
 /** Results of one (server, mode, N, M) point. */
@@ -410,6 +414,7 @@ function summarize(
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
         serverCpuSec: x.serverCpuSec,
         ...(x.setMs === undefined ? {} : { setMs: x.setMs }),
+        ...(x.stats?.majorGcs === undefined ? {} : { majorGcs: x.stats.majorGcs, majorGcMs: x.stats.majorGcMs ?? 0 }),
       };
     }),
   };
@@ -680,7 +685,8 @@ function printTable(points: readonly PointResult[]): void {
     p.scenarios
       .filter((s) => s.eventLoopDelayMaxMs !== undefined)
       .map((s) => `${p.server} ${p.mode} N=${p.n} M=${p.m} ${s.scenario}: loop delay max ${fmtMs(s.eventLoopDelayMaxMs!)} ms, ` +
-        `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}`),
+        `p99 ${fmtMs(s.eventLoopDelayP99Ms ?? Number.NaN)} ms; encodes per resource ${(s.encodesPerResource ?? Number.NaN).toFixed(2)}` +
+        (s.runs.some((r) => r.majorGcs !== undefined) ? `; full GCs per update ${s.runs.map((r) => r.majorGcs ?? '-').join(',')}` : '')),
   );
   if (loop.length > 0) console.log(`\n${loop.join('\n')}`);
   const real = points.flatMap((p) =>
@@ -708,6 +714,8 @@ function machine(): Record<string, unknown> {
     memoryBytes: os.totalmem(),
     kernel: os.release(),
     node: process.version,
+    // Our servers' Node (FLEET_NODE), when it is not the orchestrator's.
+    ...(serverNode() === process.execPath ? {} : { serverNode: spawnSync(serverNode(), ['--version'], { encoding: 'utf8' }).stdout.trim() }),
     go: go.status === 0 ? go.stdout.trim() : null,
   };
 }
@@ -852,7 +860,7 @@ async function main(): Promise<number> {
     `fleet benchmark: servers ${o.servers.join(',')}; modes ${o.modes.join(',')}; N ${o.n.join(',')}; ` +
       `M ${o.m.join(',')}; repeat ${o.repeat}; ${o.streamsPerConnection} stream(s) per connection; node ${o.realism.node}` +
       `${o.realism.nodeOnEveryRequest ? ' on every request' : ' on first request only'}; initial versions ${o.realism.versionsOrder} order; ` +
-      `snapshots keyed by ${o.keying}`,
+      `snapshots keyed by ${o.keying}` + (host['serverNode'] === undefined ? '' : `; our servers on Node ${host['serverNode'] as string}`),
   );
   const points: PointResult[] = [];
   for (const m of o.m) {

@@ -20,14 +20,17 @@
  *   (encodes / resources: encode once means 1 for a snapshot whose resources are all new objects).
  * - `stats`: `eventLoopDelayMaxMs` and `eventLoopDelayP99Ms` since the last `set` (the push and the ACKs that
  *   follow), `encodesPerResource` since the last `set` (it also counts encodes after `set` answered: any
- *   per-stream encoding would show there), `heapUsedBytes`, `externalBytes`, `arrayBuffersBytes`. With
- *   `"gc": true` it collects garbage first (the orchestrator starts it with `--expose-gc`).
+ *   per-stream encoding would show there), `majorGcs` and `minorGcs` since the last `set` (garbage collections
+ *   as `PerformanceObserver` reports them: major = mark-sweep-compact of the whole heap, minor = scavenge of
+ *   the young generation) and `majorGcMs` (their pauses on the main thread), `heapUsedBytes`, `externalBytes`,
+ *   `arrayBuffersBytes`. With `"gc": true` it collects garbage first (the orchestrator starts it with
+ *   `--expose-gc`; it asks so only outside the updates).
  *
  * The library is imported by its package name, which resolves to the compiled `dist/`.
  *
  * @packageDocumentation
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EncodedResource, Snapshot, SnapshotCache, type SnapshotResources } from 'xds-control-plane/cache';
@@ -148,6 +151,19 @@ async function main(): Promise<void> {
 
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  // Garbage collections since the last `set`: the entries arrive a little after each collection, and a phase
+  // ends only after 250 ms without responses, so those of the phase are in when `stats` is asked.
+  const gcs = { major: 0, minor: 0, majorMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { readonly detail?: { readonly kind?: number } | null }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gcs.major++;
+        gcs.majorMs += entry.duration;
+      } else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   let encodesAtSet = EncodedResource.encodeCount;
   let resourcesAtSet = count(initial);
   let prepared: { version: string; resources: FleetResources } | undefined;
@@ -157,6 +173,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     loopDelay.disable();
+    gcObserver.disconnect();
     await xds.close({ deadlineMs: 1000 }).catch(() => undefined);
     cache.close();
     process.exit(0);
@@ -185,6 +202,9 @@ async function main(): Promise<void> {
         const { version, resources } = prepared;
         prepared = undefined;
         loopDelay.reset();
+        gcs.major = 0;
+        gcs.minor = 0;
+        gcs.majorMs = 0;
         encodesAtSet = EncodedResource.encodeCount;
         resourcesAtSet = count(resources);
         const t0 = performance.timeOrigin + performance.now();
@@ -209,6 +229,9 @@ async function main(): Promise<void> {
           eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
           encodes,
           encodesPerResource: encodes / Math.max(1, resourcesAtSet),
+          majorGcs: gcs.major,
+          minorGcs: gcs.minor,
+          majorGcMs: gcs.majorMs,
           heapUsedBytes: mem.heapUsed,
           externalBytes: mem.external,
           arrayBuffersBytes: mem.arrayBuffers,

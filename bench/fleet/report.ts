@@ -75,7 +75,8 @@ function main(): void {
 
   const machine = runs[0].machine;
   out.push(`Runs: ${runs.map((r) => r.started).join(', ')}. Machine: ${String(machine['cpu'])}, ${String(machine['cores'])} cores, ` +
-    `${(Number(machine['memoryBytes']) / 2 ** 30).toFixed(0)} GiB, Linux ${String(machine['kernel'])}, Node ${String(machine['node'])}, ${String(machine['go'])}.`);
+    `${(Number(machine['memoryBytes']) / 2 ** 30).toFixed(0)} GiB, Linux ${String(machine['kernel'])}, Node ${String(machine['node'])}` +
+    `${machine['serverNode'] === undefined ? '' : ` (our server on Node ${machine['serverNode'] as string})`}, ${String(machine['go'])}.`);
   out.push('');
 
   for (const mode of modes) {
@@ -162,7 +163,7 @@ function main(): void {
     const sorted = v.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
     return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)];
   };
-  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio']];
+  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'ours full GCs per update']];
   for (const mode of modes) {
     for (const m of msz) {
       for (const n of ns) {
@@ -176,7 +177,10 @@ function main(): void {
           const op = median(o.map((r) => r.p50Ms));
           const gc = median(g.map((r) => r.serverCpuSec));
           const oc = median(o.map((r) => r.serverCpuSec));
-          steady.push([mode, String(n), String(m), sc, `2–${g.length + 1}`, ms(gp), ms(op), ratio(op, gp), gc.toFixed(2), oc.toFixed(2), ratio(oc, gc)]);
+          // Major (full) collections of our server from `set` to the end of the phase (not reported for reconnects).
+          const gcs = o.flatMap((r) => (r.majorGcs === undefined ? [] : [r.majorGcs]));
+          const fullGcs = gcs.length === 0 ? '-' : String(median(gcs));
+          steady.push([mode, String(n), String(m), sc, `2–${g.length + 1}`, ms(gp), ms(op), ratio(op, gp), gc.toFixed(2), oc.toFixed(2), ratio(oc, gc), fullGcs]);
         }
       }
     }

@@ -89,6 +89,11 @@ export interface ServerReply {
   readonly eventLoopDelayP99Ms?: number;
   /** `stats` (ours): V8 heap used, bytes. */
   readonly heapUsedBytes?: number;
+  /** `stats` (ours): major (full) and minor garbage collections since the last `set`. */
+  readonly majorGcs?: number;
+  readonly minorGcs?: number;
+  /** `stats` (ours): main-thread pause of those major collections, ms. */
+  readonly majorGcMs?: number;
 }
 
 /** A running server process. */
@@ -126,7 +131,8 @@ export function trackChild(child: ChildProcess): void {
 
 /**
  * Starts a process that speaks the control protocol on stdin/stdout and waits for its `listening` line.
- * Its stderr goes to the orchestrator's stderr, prefixed by nothing (servers should log little).
+ * Its stderr goes to the orchestrator's stderr, prefixed by nothing (servers should log little); so do lines of
+ * its stdout that are not JSON objects (what `--trace-gc` prints), prefixed by the server's name.
  */
 export async function startJsonLinesServer(
   name: string,
@@ -142,6 +148,11 @@ export async function startJsonLinesServer(
   const waiting: ((line: string) => void)[] = [];
   const early: string[] = [];
   lines.on('line', (line) => {
+    // What V8 prints on stdout under FLEET_NODE_ARGS (`--trace-gc` and the like) is not part of the protocol.
+    if (!line.startsWith('{')) {
+      process.stderr.write(`${name}: ${line}\n`);
+      return;
+    }
     const next = waiting.shift();
     if (next) next(line);
     else early.push(line);
@@ -256,13 +267,33 @@ export const startGoReference: ServerStarter = async (spec) =>
 export const OURS_ENTRY = join(REPO_ROOT, 'bench', 'fleet', 'ours-server.ts');
 
 /**
+ * The Node binary our server processes (`ours`, `base`) run on: the environment variable `FLEET_NODE` (a path), or
+ * the one running the orchestrator. The garbage collector differs between Node releases (V8 versions), and the
+ * library supports several.
+ */
+export function serverNode(): string {
+  const node = process.env['FLEET_NODE'];
+  return node === undefined || node === '' ? process.execPath : node;
+}
+
+/**
+ * Node flags for our server processes (`ours`, `base`) from the environment variable `FLEET_NODE_ARGS`,
+ * whitespace-separated (e.g. `FLEET_NODE_ARGS='--trace-gc --max-semi-space-size=32'`): for experiments on the
+ * runtime, since a library cannot ask its users for V8 flags.
+ */
+export function nodeArgsFromEnv(): string[] {
+  return (process.env['FLEET_NODE_ARGS'] ?? '').split(/\s+/).filter((arg) => arg !== '');
+}
+
+/**
  * Our server: `node --import tsx bench/fleet/ours-server.ts`, same flags and protocol as the Go one. The
  * script imports the library by its package name, which resolves to the compiled `dist/` (built first).
  */
 export const startOurs: ServerStarter = (spec) => {
   buildPackage(REPO_ROOT);
-  return startJsonLinesServer('ours', process.execPath, [
+  return startJsonLinesServer('ours', serverNode(), [
     ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+    ...nodeArgsFromEnv(),
     '--expose-gc',
     '--import', 'tsx',
     OURS_ENTRY,
@@ -286,9 +317,10 @@ export const startBase: ServerStarter = (spec) => {
   buildPackage(dir);
   return startJsonLinesServer(
     'base',
-    process.execPath,
+    serverNode(),
     [
       ...(spec.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.profileDir]),
+      ...nodeArgsFromEnv(),
       '--expose-gc',
       '--import', 'tsx',
       join(dir, 'bench', 'fleet', 'ours-server.ts'),
