@@ -192,6 +192,11 @@ export class ClusterServer implements XdsServer {
    * thousand keys at once) go to the worker in one message; `applied` runs once the worker applied them.
    */
   #queue(record: WorkerRecord, change: SnapshotChange, applied?: () => void): void {
+    // Closing: the workers' last reports (streams closed) change nothing they must be told, and they are leaving.
+    if (this.#closing) {
+      applied?.();
+      return;
+    }
     record.outbox.push(change);
     if (applied !== undefined) record.outboxWaiting.push(applied);
     if (this.#outboxFlush !== undefined) return;
