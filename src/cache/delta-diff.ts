@@ -122,12 +122,18 @@ function fullDiff(
   let knownSeen = 0;
 
   if (wildcard) {
-    for (const [name, resource] of items) {
-      const held = known.get(name);
-      if (held !== undefined) knownSeen++;
-      if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
-      if (held === resource.hash && !forced(name)) continue;
-      resources.push(resource);
+    const stale = rejected === undefined && (first || newly === undefined) ? staleIfAllHeld(items, known) : undefined;
+    if (stale !== undefined) {
+      knownSeen = items.size;
+      resources.push(...stale);
+    } else {
+      for (const [name, resource] of items) {
+        const held = known.get(name);
+        if (held !== undefined) knownSeen++;
+        if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
+        if (held === resource.hash && !forced(name)) continue;
+        resources.push(resource);
+      }
     }
   }
   for (const name of subscribed) {
@@ -165,6 +171,30 @@ function fullDiff(
     }
   }
   return { resources, removed, unresolved: [] };
+}
+
+/**
+ * When the client holds a version of every item (a reconnecting Envoy presents what it holds), the items whose
+ * content differs from the version held, in the order of `items`; undefined when some item is not held. Walks
+ * the client's versions and looks each name up in `items`, shared by every stream of the snapshot and so
+ * likely in the processor's cache, rather than looking each item up in the stream's own map: several times
+ * faster for thousands of names.
+ */
+function staleIfAllHeld(items: ReadonlyMap<string, EncodedResource>, known: ReadonlyMap<string, string>): EncodedResource[] | undefined {
+  if (known.size < items.size || items.size === 0) return undefined;
+  let held = 0;
+  let stale: EncodedResource[] | undefined;
+  for (const [name, version] of known) {
+    const resource = items.get(name);
+    if (resource === undefined) continue;
+    held++;
+    if (resource.hash !== version) (stale ??= []).push(resource);
+  }
+  if (held < items.size) return undefined;
+  if (stale === undefined) return [];
+  if (stale.length === 1) return stale;
+  const changed = new Set(stale);
+  return [...items.values()].filter((resource) => changed.has(resource));
 }
 
 /**

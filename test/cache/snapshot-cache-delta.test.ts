@@ -239,3 +239,28 @@ test('an ACK is answered, now or at the next snapshot, as a full comparison woul
   }
   assert.ok(checked > 100, `only ${checked} trials had a response to acknowledge`);
 });
+
+test('a reconnecting wildcard client that holds every resource is sent the changed ones, in snapshot order, and told of the gone ones', () => {
+  // The client presents its versions in its own order; the comparison walks them when they cover every resource.
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const all = Array.from({ length: 12 }, (_, i) => `c${i}`);
+  for (let trial = 0; trial < 200; trial++) {
+    const items = new Snapshot('1', { [C]: all.filter(() => random(5) > 0).map((c) => cluster(c)) }).typeResources(C)!.items;
+    const entries: [string, string][] = [];
+    for (const [name, r] of items) if (random(6) > 0 || trial % 2 === 0) entries.push([name, random(4) === 0 ? (random(2) === 0 ? '' : 'stale') : r.hash]);
+    for (const name of all) if (!items.has(name) && random(3) === 0) entries.push([name, 'old']);
+    for (let i = entries.length - 1; i > 0; i--) {
+      const j = random(i + 1);
+      [entries[i], entries[j]] = [entries[j], entries[i]];
+    }
+    const known = new Map(entries);
+    const diff = deltaDiff(items, delta(C, { wildcard: true, known }));
+    const expected = [...items.values()].filter((r) => known.get(r.name) !== r.hash).map((r) => r.name);
+    assert.deepEqual(diff.resources.map((r) => r.name), expected, `trial ${trial}: resources`);
+    assert.deepEqual([...diff.removed].sort(), entries.map(([name]) => name).filter((name) => !items.has(name)).sort(), `trial ${trial}: removed`);
+  }
+});
