@@ -163,7 +163,7 @@ function main(): void {
     const sorted = v.filter((x) => !Number.isNaN(x)).sort((x, y) => x - y);
     return sorted.length === 0 ? Number.NaN : sorted[Math.floor((sorted.length - 1) / 2)];
   };
-  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'ours full GCs per update']];
+  const steady: string[][] = [['mode', 'N', 'M', 'scenario', 'repetitions', 'go p50 ms', 'ours p50 ms', 'p50 ratio', 'go CPU s', 'ours CPU s', 'CPU ratio', 'ours full GCs per update (mean)']];
   for (const mode of modes) {
     for (const m of msz) {
       for (const n of ns) {
@@ -179,14 +179,14 @@ function main(): void {
           const oc = median(o.map((r) => r.serverCpuSec));
           // Major (full) collections of our server from `set` to the end of the phase (not reported for reconnects).
           const gcs = o.flatMap((r) => (r.majorGcs === undefined ? [] : [r.majorGcs]));
-          const fullGcs = gcs.length === 0 ? '-' : String(median(gcs));
+          const fullGcs = gcs.length === 0 ? '-' : (gcs.reduce((sum, x) => sum + x, 0) / gcs.length).toFixed(1);
           steady.push([mode, String(n), String(m), sc, `2–${g.length + 1}`, ms(gp), ms(op), ratio(op, gp), gc.toFixed(2), oc.toFixed(2), ratio(oc, gc), fullGcs]);
         }
       }
     }
   }
   if (steady.length > 1) {
-    out.push('#### Steady state (medians of the per-repetition p50 and CPU, first repetition left out)');
+    out.push('#### Steady state (medians of the per-repetition p50 and CPU, first repetition left out; our full GCs: their mean)');
     out.push('');
     out.push(table(steady));
     out.push('');
