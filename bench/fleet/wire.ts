@@ -282,6 +282,34 @@ function varintAt(buf: Uint8Array, pos: number): number {
   throw new RangeError('varint longer than 10 bytes');
 }
 
+/** Where the field found by the last {@link nextLenField} starts (its tag), and its payload's start and end. */
+let fieldAt = 0;
+let payloadStart = 0;
+let payloadEnd = 0;
+
+/**
+ * Finds the next length-delimited field in `buf[pos, end)`, skipping fields of other wire types, and returns its
+ * number, or 0 at `end`. Its position is left in `fieldAt`, `payloadStart` and `payloadEnd`: continue from
+ * `payloadEnd`.
+ */
+function nextLenField(buf: Uint8Array, pos: number, end: number): number {
+  while (pos < end) {
+    const tag = varintAt(buf, pos);
+    const wireType = tag & 7;
+    if (wireType !== LEN) {
+      pos = skipValue(buf, varintEnd, wireType);
+      continue;
+    }
+    const len = varintAt(buf, varintEnd);
+    if (varintEnd + len > end) throw new RangeError('truncated field');
+    fieldAt = pos;
+    payloadStart = varintEnd;
+    payloadEnd = varintEnd + len;
+    return tag >>> 3;
+  }
+  return 0;
+}
+
 /** DiscoveryResponse / DeltaDiscoveryResponse fields the load generator reads. */
 const RESPONSE_VERSION = 1;
 const RESPONSE_RESOURCES = 2;
@@ -337,21 +365,12 @@ export function readResponse(buf: Buffer): ResponseView {
   view.regionStart = 0;
   view.regionEnd = 0;
   view.contiguous = true;
-  let pos = 0;
   const end = buf.length;
-  while (pos < end) {
-    const fieldStart = pos;
-    const tag = varintAt(buf, pos);
-    const wireType = tag & 7;
-    if (wireType !== LEN) {
-      pos = skipValue(buf, varintEnd, wireType);
-      continue;
-    }
-    const len = varintAt(buf, varintEnd);
-    const start = varintEnd;
-    const stop = start + len;
-    if (stop > end) throw new RangeError('truncated field');
-    switch (tag >>> 3) {
+  for (let field = nextLenField(buf, 0, end); field !== 0; field = nextLenField(buf, payloadEnd, end)) {
+    const fieldStart = fieldAt;
+    const start = payloadStart;
+    const stop = payloadEnd;
+    switch (field) {
       case RESPONSE_RESOURCES:
         if (view.resources === 0) view.regionStart = fieldStart;
         else if (fieldStart !== view.regionEnd) view.contiguous = false;
@@ -374,26 +393,14 @@ export function readResponse(buf: Buffer): ResponseView {
       default:
         break;
     }
-    pos = stop;
   }
   return view;
 }
 
 /** Start and end of the first length-delimited field `field` in `buf[start, end)`, or `undefined`. */
 export function findLenField(buf: Buffer, start: number, end: number, field: number): [start: number, end: number] | undefined {
-  let pos = start;
-  while (pos < end) {
-    const tag = varintAt(buf, pos);
-    const wireType = tag & 7;
-    if (wireType !== LEN) {
-      pos = skipValue(buf, varintEnd, wireType);
-      continue;
-    }
-    const len = varintAt(buf, varintEnd);
-    const payload = varintEnd;
-    if (payload + len > end) throw new RangeError('truncated field');
-    if (tag >>> 3 === field) return [payload, payload + len];
-    pos = payload + len;
+  for (let found = nextLenField(buf, start, end); found !== 0; found = nextLenField(buf, payloadEnd, end)) {
+    if (found === field) return [payloadStart, payloadEnd];
   }
   return undefined;
 }
@@ -428,26 +435,15 @@ export function readDeltaResource(buf: Buffer, start: number, end: number): Delt
   deltaResource.version = '';
   deltaResource.bodyStart = 0;
   deltaResource.bodyEnd = 0;
-  let pos = start;
-  while (pos < end) {
-    const tag = varintAt(buf, pos);
-    const wireType = tag & 7;
-    if (wireType !== LEN) {
-      pos = skipValue(buf, varintEnd, wireType);
-      continue;
-    }
-    const len = varintAt(buf, varintEnd);
-    const payload = varintEnd;
-    const stop = payload + len;
-    if (stop > end) throw new RangeError('truncated field');
-    const field = tag >>> 3;
+  for (let field = nextLenField(buf, start, end); field !== 0; field = nextLenField(buf, payloadEnd, end)) {
+    const payload = payloadStart;
+    const stop = payloadEnd;
     if (field === RESOURCE_NAME) deltaResource.name = buf.toString('utf8', payload, stop);
     else if (field === RESOURCE_VERSION) deltaResource.version = buf.toString('utf8', payload, stop);
     else if (field === RESOURCE_BODY) {
       deltaResource.bodyStart = payload;
       deltaResource.bodyEnd = stop;
     }
-    pos = stop;
   }
   return deltaResource;
 }
