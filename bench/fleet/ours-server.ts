@@ -99,9 +99,15 @@ async function main(): Promise<void> {
   let requests = 0;
   let responses = 0;
   const cache = new SnapshotCache(perNode ? { ads: true } : { ads: true, hash: fleetHash });
-  /** One snapshot, set under every key (for every node, as an application serving one config to a fleet does). */
+  /**
+   * One snapshot, set under every key (for every node, as an application serving one config to a fleet does):
+   * every key is set before any is awaited. go-control-plane's `SetSnapshot` returns once it has handed the
+   * responses to the streams' channels, without waiting for them to be sent; our `setSnapshot` resolves when the
+   * watches are answered, which in the worker mode is a round trip to a worker process. Awaiting key by key
+   * would make an update of N keys N such round trips in a row (docs/workers.md).
+   */
   const setAll = async (snapshot: Snapshot): Promise<void> => {
-    for (const key of keys) await cache.setSnapshot(key, snapshot);
+    await Promise.all(keys.map((key) => cache.setSnapshot(key, snapshot)));
   };
   const generator = new FleetGenerator();
   const initial = generator.build(shape, 'none');
