@@ -1,4 +1,4 @@
-import { contentHash, encodeMessage } from '../resource/codec.js';
+import { contentHash, decodeMessage, encodeMessage } from '../resource/codec.js';
 import { getResourceName } from '../resource/resource-name.js';
 import { validateEncodedContent } from '../resource/validate.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
@@ -17,8 +17,8 @@ export class EncodedResource {
   readonly name: string;
   /** Its type URL. */
   readonly typeUrl: ResourceTypeUrl;
-  /** The resource as the application gave it (ProtoJSON shape). */
-  readonly resource: unknown;
+  /** The resource as the application gave it, or for one rebuilt from its bytes, decoded on first use. */
+  #resource: unknown;
   /** Its deterministic protobuf encoding. */
   readonly bytes: Buffer;
   /**
@@ -42,7 +42,7 @@ export class EncodedResource {
   private constructor(typeUrl: ResourceTypeUrl, name: string, resource: unknown, bytes: Buffer, ttlMs: number | undefined, contentHashOfBytes?: string) {
     this.typeUrl = typeUrl;
     this.name = name;
-    this.resource = resource;
+    this.#resource = resource;
     this.bytes = bytes;
     this.#contentHash = contentHashOfBytes ?? contentHash(bytes);
     this.hash = ttlMs === undefined ? this.#contentHash : `${this.#contentHash}+ttl${ttlMs}`;
@@ -68,7 +68,7 @@ export class EncodedResource {
 
   /**
    * A resource encoded elsewhere (by the primary process of the worker mode), rebuilt from its bytes and hash
-   * without validating or encoding it again. `resource` is undefined: only the bytes travel.
+   * without validating or encoding it again. Only the bytes travel: `resource` decodes them when first read.
    */
   static fromEncoding(typeUrl: ResourceTypeUrl, name: string, bytes: Buffer, hash: string, ttlMs: number | undefined): EncodedResource {
     return new EncodedResource(typeUrl, name, undefined, bytes, ttlMs, hash);
@@ -82,7 +82,15 @@ export class EncodedResource {
     const name = options.name ?? this.name;
     const ttlMs = 'ttlMs' in options ? options.ttlMs : this.ttlMs;
     if (name === this.name && ttlMs === this.ttlMs) return this;
-    return new EncodedResource(this.typeUrl, name, this.resource, this.bytes, ttlMs, this.#contentHash);
+    return new EncodedResource(this.typeUrl, name, this.#resource, this.bytes, ttlMs, this.#contentHash);
+  }
+
+  /**
+   * The resource in ProtoJSON shape: as the application gave it, or, for a resource rebuilt from its bytes
+   * ({@link EncodedResource.fromEncoding}), decoded from them on first read (with proto field names) and kept.
+   */
+  get resource(): unknown {
+    return (this.#resource ??= decodeMessage(this.typeUrl, this.bytes));
   }
 
   /** The resource as a `google.protobuf.Any` (the items of a state-of-the-world response). */

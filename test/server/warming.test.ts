@@ -15,6 +15,12 @@ test('an EDS cluster takes its endpoints from its service_name, or else from its
   assert.deepEqual([...endpointNamesOf([named, unnamed])].sort(), ['b', 'svc-a']);
 });
 
+test('a cluster rebuilt from its bytes alone (as a worker holds it) names its endpoints too', () => {
+  const named = encode(cluster('a', { eds_cluster_config: { service_name: 'svc-a', eds_config: { ads: {} } } }));
+  const fromBytes = EncodedResource.fromEncoding(TypeUrl.Cluster, named.name, named.bytes, named.hash, undefined);
+  assert.deepEqual([...endpointNamesOf([fromBytes])], ['svc-a']);
+});
+
 test('a cluster that is not EDS takes no endpoints from EDS', () => {
   const dns = encode({ name: 'dns', type: 'STRICT_DNS', connect_timeout: '1s', load_assignment: { cluster_name: 'dns' } });
   assert.deepEqual([...endpointNamesOf([dns])], []);
