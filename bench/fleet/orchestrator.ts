@@ -28,7 +28,7 @@
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ENVOY_LIKE,
@@ -820,7 +820,8 @@ async function main(): Promise<number> {
     endpoints: numbers(values.endpoints, '3')[0],
     timeoutMs: numbers(values.timeout, preset.timeout)[0] * 1000,
     windowBytes: numbers(values.window, String(16 * 1024 * 1024))[0],
-    outDir: values.out ?? join(REPO_ROOT, '.bench-out'),
+    // Absolute: the servers run with the repository as their directory, and the Go reference is built under it.
+    outDir: resolve(values.out ?? join(REPO_ROOT, '.bench-out')),
     profileLoadgen: values['profile-loadgen'],
     profileServer: values['profile-server'],
     pin: values.pin,
