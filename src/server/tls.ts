@@ -36,9 +36,12 @@ export interface TlsCredentials {
   readonly checkClientCertificate?: boolean | undefined;
 }
 
-/** True for a {@link TlsCredentials}, false for a grpc-js `ServerCredentials`. */
+/**
+ * False for a grpc-js `ServerCredentials` (of any copy of grpc-js: told by its methods, not its class), true for
+ * anything else, which is then read as {@link TlsCredentials} and its shape checked.
+ */
 export function isTlsCredentials(credentials: ServerCredentials | TlsCredentials): credentials is TlsCredentials {
-  return !(credentials instanceof ServerCredentials) && typeof (credentials as Partial<TlsCredentials>).keyCertPairs === 'object';
+  return typeof (credentials as Partial<ServerCredentials>)._isSecure !== 'function';
 }
 
 /** Buffers as `createSsl` wants them (bytes that crossed a process boundary may arrive as a plain `Uint8Array`). */
@@ -46,9 +49,13 @@ const buffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : 
 
 /** Builds the grpc-js credentials; throws a `TypeError` naming what is wrong with the shape. */
 export function serverCredentialsOf(tls: TlsCredentials): ServerCredentials {
+  const pairs: unknown = typeof tls === 'object' && tls !== null ? tls.keyCertPairs : undefined;
+  if (!Array.isArray(pairs)) {
+    throw new TypeError('TLS credentials must be { rootCerts, keyCertPairs, checkClientCertificate }, the arguments of ServerCredentials.createSsl by name (or, without workers, a ServerCredentials)');
+  }
   const { rootCerts, keyCertPairs, checkClientCertificate = false } = tls;
+  if (keyCertPairs.length === 0) throw new TypeError('TLS credentials: keyCertPairs must list at least one { cert_chain, private_key }');
   if (rootCerts !== null && !(rootCerts instanceof Uint8Array)) throw new TypeError('TLS credentials: rootCerts must be a Buffer of PEM certificates, or null');
-  if (!Array.isArray(tls.keyCertPairs) || keyCertPairs.length === 0) throw new TypeError('TLS credentials: keyCertPairs must list at least one { cert_chain, private_key }');
   for (const [i, pair] of keyCertPairs.entries()) {
     if (!((pair as Partial<TlsKeyCertPair> | null)?.cert_chain instanceof Uint8Array) || !(pair.private_key instanceof Uint8Array)) {
       throw new TypeError(`TLS credentials: keyCertPairs[${i}] must be { cert_chain: Buffer, private_key: Buffer } (PEM)`);

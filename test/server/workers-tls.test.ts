@@ -135,6 +135,7 @@ test('listen refuses a grpc-js ServerCredentials over TLS and PEM that does not 
   const wrongKey = { ...tls, keyCertPairs: [{ cert_chain: Buffer.from(serverCert.certPem), private_key: Buffer.from(certA.keyPem) }] };
   await assert.rejects(other.listen('127.0.0.1:0', wrongKey), /TLS credentials do not read: .*key values mismatch/);
   await assert.rejects(other.listen('127.0.0.1:0', { ...tls, rootCerts: 'pem' as never }), /rootCerts must be a Buffer/);
+  await assert.rejects(other.listen('127.0.0.1:0', { key: serverCert.keyPem, cert: serverCert.certPem } as never), /TLS credentials must be \{ rootCerts, keyCertPairs, checkClientCertificate \}, the arguments of ServerCredentials.createSsl by name/);
   assert.deepEqual(await other.workers(), [], 'no worker started');
   await other.close();
 });
