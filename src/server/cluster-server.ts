@@ -18,11 +18,14 @@ import { XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { consult, notify } from './callbacks.js';
 import { lazyNode } from './lazy-node.js';
+import type { HealthService } from './health.js';
 import type { ResolvedOptions } from './options.js';
 import type { RestHandler } from './rest.js';
 import type { CloseOptions, ServerStats, XdsServer } from './server.js';
-import { describeSnapshot, Holdings } from './worker-protocol.js';
-import type { FromWorker, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
+import { checkTlsCredentials, isTlsCredentials } from './tls.js';
+import type { TlsCredentials } from './tls.js';
+import { arrivedAuthContext, describeSnapshot, Holdings } from './worker-protocol.js';
+import type { FromWorker, HealthStatuses, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
 
 /** Callbacks that run inside a worker, next to the stream, and so cannot reach the application's process. */
 const WORKER_ONLY_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
@@ -66,8 +69,11 @@ const NO_STATS: ServerStats = Object.freeze({ streams: 0, connections: 0, watche
 
 /** The {@link XdsServer} of the worker mode; made by `createServer(cache, { workers })`. */
 export class ClusterServer implements XdsServer {
-  /** The gRPC health service is not served in the worker mode. */
-  readonly health = undefined;
+  /**
+   * The health statuses, kept here (by the REST server's `serveWhenReady` on the application's cache, and by the
+   * application): every change is passed on to the workers, which serve the gRPC health service.
+   */
+  readonly health: HealthService | undefined;
   readonly #cache: SnapshotCache;
   readonly #options: ResolvedOptions;
   readonly #count: number;
@@ -88,6 +94,8 @@ export class ClusterServer implements XdsServer {
   #nextWorker = 0;
   #nextQuestion = 0;
   #address: string | undefined;
+  /** TLS of the gRPC port, handed to each worker as it starts to listen (replacements too). */
+  #tls: TlsCredentials | undefined;
   #closing = false;
   #crashes = 0;
   #unfollow: (() => void) | undefined;
@@ -102,7 +110,6 @@ export class ClusterServer implements XdsServer {
     }
     if (options.csds !== undefined && options.csds !== false) throw new TypeError('CSDS is not served in the worker mode yet: the status it answers from lives in this process, the streams in the workers; serve it from a server without workers, or read the status (syncStatus) here');
     if (options.authorize !== undefined) throw new TypeError('authorize is not available in the worker mode yet: it would run in a worker, away from the application; run without workers to authorize clients');
-    if (options.health) throw new TypeError('the gRPC health service is not served in the worker mode yet: the workers hold the gRPC port; run without workers to serve it');
     if (!cluster.isPrimary) throw new Error('createServer with workers must be called in the primary process, not in a cluster worker');
     if (cache.settings().customHash && options.workers!.hashModule === undefined) {
       throw new TypeError('this SnapshotCache has its own hash function, which cannot be sent to the workers: give its module with { workers: { count, hashModule } }');
@@ -112,15 +119,33 @@ export class ClusterServer implements XdsServer {
     this.#count = options.workers!.count;
     this.#hashModule = options.workers!.hashModule;
     this.#local = local;
+    this.health = local.health;
+    this.health?.onChange(() => {
+      const health = healthStatuses(this.health!);
+      for (const record of this.#workers.values()) if (record.ready) this.#send(record, { t: 'health', statuses: health });
+    });
   }
 
   register(): void {
     throw new Error('the worker mode listens itself (listen); register() serves streams in this process: create the server without workers for that');
   }
 
-  async listen(address: string, credentials: ServerCredentials = ServerCredentials.createInsecure()): Promise<number> {
+  /**
+   * Starts the workers, each listening on `address`. TLS comes as {@link TlsCredentials} (the bytes each worker
+   * builds its own credentials from); a secure grpc-js `ServerCredentials` is refused, since it cannot be handed
+   * to another process.
+   */
+  async listen(address: string, credentials: ServerCredentials | TlsCredentials = ServerCredentials.createInsecure()): Promise<number> {
     if (this.#address !== undefined) throw new Error('this xDS server is already listening; create another to serve a second address');
-    if (credentials._isSecure()) throw new Error('the worker mode serves plaintext only for now: TLS credentials cannot be handed to the workers');
+    if (isTlsCredentials(credentials)) {
+      checkTlsCredentials(credentials);
+      this.#tls = credentials;
+    } else if (credentials._isSecure()) {
+      throw new TypeError(
+        'the worker mode cannot hand a grpc-js ServerCredentials to its worker processes: pass what you gave ServerCredentials.createSsl instead, ' +
+          'xds.listen(address, { rootCerts, keyCertPairs, checkClientCertificate }), and each worker builds its own credentials from those bytes',
+      );
+    }
     this.#address = address;
     this.#unfollow = this.#cache.follow((key, snapshot) => this.#follow(key, snapshot));
     // Every worker binds the same address: the primary holds the one socket (for port 0, cluster gives every
@@ -162,14 +187,15 @@ export class ClusterServer implements XdsServer {
     record.ready = true;
     const initialized = this.#await(record, 'initialized');
     const consultOpen = { sotw: this.#options.callbacks.onStreamOpen !== undefined, delta: this.#options.callbacks.onDeltaStreamOpen !== undefined };
-    this.#send(record, { t: 'init', seq, options: workerOptions(this.#options), cache: this.#cache.settings(), hashModule: this.#hashModule, consultOpen });
+    const health = this.health === undefined ? undefined : healthStatuses(this.health);
+    this.#send(record, { t: 'init', seq, options: workerOptions(this.#options), cache: this.#cache.settings(), hashModule: this.#hashModule, consultOpen, health });
     await initialized;
     return record;
   }
 
   async #listenIn(record: WorkerRecord, address: string): Promise<number> {
     const answer = this.#await(record, 'listening');
-    this.#send(record, { t: 'listen', address });
+    this.#send(record, { t: 'listen', address, tls: this.#tls });
     const message = await answer;
     if (message.t !== 'listening') throw new Error(`an xDS worker could not listen on ${address}: ${message.t === 'listenFailed' ? message.message : message.t}`);
     record.listening = true;
@@ -351,7 +377,7 @@ export class ClusterServer implements XdsServer {
     for (const [name, values] of Object.entries(message.context.metadata)) {
       for (const value of values) metadata.add(name, name.endsWith('-bin') ? Buffer.from(value, 'base64') : value);
     }
-    const context = { peer: message.context.peer, metadata, authContext: undefined };
+    const context = { peer: message.context.peer, metadata, authContext: arrivedAuthContext(message.context.authContext) };
     const answer = (error: unknown): void => {
       const status = error === undefined ? undefined : XdsError.from(error);
       this.#send(record, { t: 'consulted', id: message.id, error: status === undefined ? undefined : { code: status.code, message: status.message } });
@@ -399,6 +425,8 @@ export class ClusterServer implements XdsServer {
 
   async close(options: CloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? 5000;
+    // First of all, as in one process: the workers answer health checks NOT_SERVING from now on.
+    this.health?.shutdown();
     this.#closing = true;
     this.#unfollow?.();
     const exits = [...this.#workers.values()].map(
@@ -441,11 +469,16 @@ export class ClusterServer implements XdsServer {
       const id = ++this.#nextQuestion;
       const answer = this.#await(record, `info ${id}`);
       this.#send(record, { t: 'info', id });
-      const message = await answer;
-      return message.t === 'info' ? message.info : undefined;
+      // A worker that dies before it answers holds nothing any more: it is left out.
+      const message = await answer.catch(() => undefined);
+      return message?.t === 'info' ? message.info : undefined;
     });
     return (await Promise.all(asked)).filter((info) => info !== undefined);
   }
+}
+
+function healthStatuses(health: HealthService): HealthStatuses {
+  return [...health.statuses()];
 }
 
 /**

@@ -14,12 +14,13 @@ import type { Logger } from '../logger.js';
 import { XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
+import { HealthService } from './health.js';
 import { nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
 import { createWorkerServer } from './server.js';
 import type { XdsServer } from './server.js';
 import { Holdings, rebuildSnapshot } from './worker-protocol.js';
-import type { FromWorker, ToWorker, WorkerEvent } from './worker-protocol.js';
+import type { FromWorker, HealthStatuses, ToWorker, WorkerEvent } from './worker-protocol.js';
 
 /**
  * Events wait this long at most before they go to the primary, gathered into one message: a connect storm or a
@@ -146,7 +147,7 @@ function askOpen(streamId: number, typeUrl: string, delta: boolean, context: Req
     metadata[name] = values.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
   }
   flush();
-  send({ t: 'consult', id, streamId, typeUrl, delta, context: { peer: context.peer, metadata } });
+  send({ t: 'consult', id, streamId, typeUrl, delta, context: { peer: context.peer, metadata, authContext: context.authContext } });
   return new Promise((resolve, reject) => consulting.set(id, { resolve, reject }));
 }
 
@@ -167,6 +168,12 @@ function callbacks(consultOpen: { sotw: boolean; delta: boolean }): Callbacks {
 
 const held = new Holdings<Snapshot, EncodedResource>();
 let cache: SnapshotCache | undefined;
+/** The gRPC health service, when the application asked for it: its statuses are the primary's. */
+let health: HealthService | undefined;
+
+function setHealth(statuses: HealthStatuses): void {
+  for (const [service, status] of statuses) health!.set(status, service);
+}
 
 async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
   let hash: ((node: Node) => string) | undefined;
@@ -190,7 +197,11 @@ async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     csds: undefined,
     health: false,
   };
-  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32);
+  if (message.health !== undefined) {
+    health = new HealthService();
+    setHealth(message.health);
+  }
+  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32, health);
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -217,7 +228,7 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case 'listen':
       try {
-        send({ t: 'listening', port: await server!.listen(message.address) });
+        send({ t: 'listening', port: await server!.listen(message.address, message.tls) });
       } catch (error) {
         send({ t: 'listenFailed', message: (error as Error).message });
       }
@@ -229,6 +240,9 @@ async function handle(message: ToWorker): Promise<void> {
       else waiting?.reject(new XdsError(message.error.code, message.error.message));
       return;
     }
+    case 'health':
+      setHealth(message.statuses);
+      return;
     case 'info':
       send({
         t: 'info',

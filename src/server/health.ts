@@ -85,6 +85,7 @@ interface Watcher {
 export class HealthService {
   readonly #statuses = new Map<string, ServingStatus>();
   readonly #watchers = new Set<Watcher>();
+  readonly #listeners = new Set<() => void>();
   #shutDown = false;
 
   /**
@@ -101,6 +102,20 @@ export class HealthService {
     return this.#statuses.get(service);
   }
 
+  /** Every service's status, `''` included (a copy). */
+  statuses(): Map<string, ServingStatus> {
+    return new Map(this.#statuses);
+  }
+
+  /**
+   * Calls `listener` after each change (every `set`, and `shutdown`), to pass the statuses on: the worker mode
+   * hands them to its workers this way. Returns the function that stops it. What `listener` throws is not caught.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /**
    * Sets the status of one service, and of every known one when `service` is omitted; `Watch` calls hear of the
    * change. After {@link HealthService.shutdown} nothing changes any more.
@@ -110,6 +125,7 @@ export class HealthService {
     if (service === undefined) for (const name of this.#statuses.keys()) this.#statuses.set(name, status);
     else this.#statuses.set(service, status);
     this.#notify();
+    for (const listener of this.#listeners) listener();
   }
 
   /** Every service NOT_SERVING for good; `Watch` calls hear it and are then ended, so the server can stop. */
@@ -120,6 +136,7 @@ export class HealthService {
     this.#shutDown = true;
     for (const watcher of [...this.#watchers]) watcher.call.end();
     this.#watchers.clear();
+    for (const listener of this.#listeners) listener();
   }
 
   #notify(): void {

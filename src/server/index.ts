@@ -10,6 +10,7 @@ export type { XdsServer, ServerStats, CloseOptions } from './server.js';
 export { DEFAULTS } from './options.js';
 export type { ServerOptions, RequestRateLimit, WorkerOptions } from './options.js';
 export type { WorkerInfo } from './worker-protocol.js';
+export type { TlsCredentials, TlsKeyCertPair } from './tls.js';
 export type { Callbacks, RequestContext, AuthContext } from './callbacks.js';
 export type { AckEvent, NackEvent, ErrorDetail } from '../cache/verdict.js';
 export { combineCallbacks } from './combine-callbacks.js';

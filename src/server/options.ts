@@ -118,7 +118,8 @@ export interface ServerOptions {
   /**
    * Serve the gRPC health service (`grpc.health.v1.Health`) beside the xDS services: NOT_SERVING until the
    * cache can answer (a `SnapshotCache`: once a snapshot is set; any other cache: at once), SERVING then,
-   * NOT_SERVING from the moment `close()` starts. Change it yourself through {@link XdsServer.health}. Default off.
+   * NOT_SERVING from the moment `close()` starts. Change it yourself through {@link XdsServer.health}. With
+   * `workers`, each worker serves it from this process's statuses. Default off.
    */
   health?: boolean | undefined;
 }

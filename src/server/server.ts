@@ -25,6 +25,8 @@ import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
 import { boundedStatus } from './xds-stream.js';
 import { ClusterServer } from './cluster-server.js';
+import { isTlsCredentials, serverCredentialsOf } from './tls.js';
+import type { TlsCredentials } from './tls.js';
 import type { WorkerInfo } from './worker-protocol.js';
 import type { StreamEnvironment, XdsCall, XdsStream } from './xds-stream.js';
 
@@ -63,9 +65,11 @@ export interface XdsServer {
    * Creates a gRPC server with the options for many clients (keepalive, concurrent streams, message sizes),
    * registers the services and binds `address` (`host:port`; port 0 picks a free one). Resolves to the port.
    *
-   * @param credentials - TLS credentials (`ServerCredentials.createSsl(...)`); insecure when omitted
+   * @param credentials - TLS: `ServerCredentials.createSsl(rootCerts, keyCertPairs, checkClientCertificate)`,
+   *   or the same three as {@link TlsCredentials} (`{ rootCerts, keyCertPairs, checkClientCertificate }`), the
+   *   only form the worker mode accepts (it hands the bytes to each worker); insecure when omitted
    */
-  listen(address: string, credentials?: ServerCredentials): Promise<number>;
+  listen(address: string, credentials?: ServerCredentials | TlsCredentials): Promise<number>;
   /** The REST-JSON handler, mountable on any `node:http` server. */
   restHandler(): RestHandler;
   /**
@@ -85,10 +89,12 @@ export interface XdsServer {
   stats(): ServerStats;
   /**
    * The gRPC health service's statuses when the `health` option is on (undefined otherwise): set them yourself
-   * when readiness depends on more than the first snapshot, `xds.health?.set('NOT_SERVING')`.
+   * when readiness depends on more than the first snapshot, `xds.health?.set('NOT_SERVING')`. In the worker
+   * mode they live here, in the application's process, and every change is passed on to the workers, which
+   * answer `Check` and `Watch` with them.
    */
   readonly health: HealthService | undefined;
-  /** In worker mode, what each worker process holds; empty otherwise. */
+  /** In worker mode, what each living worker process holds (one that dies before it answers is left out); empty otherwise. */
   workers(): Promise<WorkerInfo[]>;
 }
 
@@ -107,14 +113,20 @@ class XdsServerImpl implements XdsServer {
   readonly #csdsCalls = new Set<CsdsCall>();
   readonly health: HealthService | undefined;
 
-  /** @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range) */
-  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0) {
+  /**
+   * @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range)
+   * @param health - the health service to serve, whose statuses someone else sets (a worker's, following the
+   *   primary's); without it, the `health` option makes one that follows `cache`
+   */
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0, health?: HealthService) {
     this.#cache = cache;
     this.#options = options;
     this.#nextId = firstStreamId;
     this.#firstStreamId = firstStreamId;
     this.#csds = csdsSource(cache, options.csds);
-    if (options.health) {
+    if (health !== undefined) {
+      this.health = health;
+    } else if (options.health) {
       this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
       serveWhenReady(cache, this.health);
     }
@@ -186,13 +198,14 @@ class XdsServerImpl implements XdsServer {
     );
   }
 
-  async listen(address: string, credentials: ServerCredentials = ServerCredentials.createInsecure()): Promise<number> {
+  async listen(address: string, credentials: ServerCredentials | TlsCredentials = ServerCredentials.createInsecure()): Promise<number> {
     if (this.#grpcServer !== undefined) throw new Error('this xDS server is already listening; create another to serve a second address');
+    const grpcCredentials = isTlsCredentials(credentials) ? serverCredentialsOf(credentials) : credentials;
     const server = new GrpcServer(grpcServerOptions(this.#options));
     this.register(server);
     this.#grpcServer = server;
     return new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, credentials, (error, port) => {
+      server.bindAsync(address, grpcCredentials, (error, port) => {
         if (error) {
           this.#grpcServer = undefined;
           reject(error);
@@ -339,8 +352,9 @@ export function createServer(cache: ConfigWatcher, options: ServerOptions = {}):
 
 /**
  * The server of one worker process of the worker mode (internal): stream ids start above `firstStreamId`, so
- * that they are unique among all the workers.
+ * that they are unique among all the workers; `health`, when given, is served as it is (the worker sets it from
+ * the primary's statuses).
  */
-export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number): XdsServer {
-  return new XdsServerImpl(cache, options, firstStreamId);
+export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number, health?: HealthService): XdsServer {
+  return new XdsServerImpl(cache, options, firstStreamId, health);
 }

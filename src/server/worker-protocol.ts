@@ -12,7 +12,10 @@ import type { SnapshotCacheSettings } from '../cache/snapshot-cache.js';
 import type { AckEvent, NackEvent } from '../cache/verdict.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Node } from '../types/index.js';
+import type { AuthContext } from './callbacks.js';
+import type { ServingStatus } from './health.js';
 import type { ServerStats } from './server.js';
+import type { TlsCredentials } from './tls.js';
 
 /** The server options a worker runs with: every option except the callbacks and the logger, which stay in the primary. */
 export interface WorkerServerOptions {
@@ -63,13 +66,46 @@ export type ToWorker =
       readonly hashModule: string | undefined;
       /** The open hooks the application set: the worker asks the primary before serving such a stream. */
       readonly consultOpen: { readonly sotw: boolean; readonly delta: boolean };
+      /** The health service's statuses now, when the `health` option is on; `health` messages bring the changes. */
+      readonly health: HealthStatuses | undefined;
     }
   /** Snapshots to serve and keys to drop, in order; the worker answers `applied` with the same `seq`. */
   | { readonly t: 'sets'; readonly seq: number; readonly changes: readonly SnapshotChange[] }
-  | { readonly t: 'listen'; readonly address: string }
+  /** Listen, over TLS built in the worker from these bytes when given. */
+  | { readonly t: 'listen'; readonly address: string; readonly tls: TlsCredentials | undefined }
+  /** The primary's health statuses changed: every service's status now. */
+  | { readonly t: 'health'; readonly statuses: HealthStatuses }
   | { readonly t: 'consulted'; readonly id: number; readonly error: { readonly code: number; readonly message: string } | undefined }
   | { readonly t: 'info'; readonly id: number }
   | { readonly t: 'close'; readonly deadlineMs: number };
+
+/** Every service's health status, as the primary's `HealthService` holds it. */
+export type HealthStatuses = readonly (readonly [service: string, status: ServingStatus])[];
+
+/**
+ * What an open hook's `context` carries across: the peer, the metadata (binary values in base64), and the TLS
+ * auth context as grpc-js gave it in the worker (its peer certificate travels as is: buffers stay buffers).
+ */
+export interface PortableContext {
+  readonly peer: string;
+  readonly metadata: Record<string, string[]>;
+  readonly authContext: AuthContext | undefined;
+}
+
+/**
+ * The auth context of an open hook as it arrived in the primary, made like the one grpc-js gives in one process:
+ * the peer certificate's name objects (`subject`, `issuer`, `infoAccess`) have no prototype there, and regain
+ * that (the buffers arrive as buffers).
+ */
+export function arrivedAuthContext(authContext: AuthContext | undefined): AuthContext | undefined {
+  const certificate = authContext?.sslPeerCertificate as Record<string, unknown> | undefined;
+  if (certificate === undefined) return authContext;
+  for (const name of ['subject', 'issuer', 'infoAccess']) {
+    const value = certificate[name];
+    if (typeof value === 'object' && value !== null) certificate[name] = Object.assign(Object.create(null) as object, value);
+  }
+  return authContext;
+}
 
 /** A verdict as it travels: the node is left out (the primary knows the node of each key from `opened`). */
 export type RemoteAck = Omit<AckEvent, 'node'>;
@@ -114,7 +150,7 @@ export type FromWorker =
   | { readonly t: 'applied'; readonly seq: number }
   | { readonly t: 'listening'; readonly port: number }
   | { readonly t: 'listenFailed'; readonly message: string }
-  | { readonly t: 'consult'; readonly id: number; readonly streamId: number; readonly typeUrl: string; readonly delta: boolean; readonly context: { readonly peer: string; readonly metadata: Record<string, string[]> } }
+  | { readonly t: 'consult'; readonly id: number; readonly streamId: number; readonly typeUrl: string; readonly delta: boolean; readonly context: PortableContext }
   | { readonly t: 'info'; readonly id: number; readonly info: WorkerInfo }
   | { readonly t: 'closed' };
 

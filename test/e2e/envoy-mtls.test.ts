@@ -2,12 +2,16 @@
 // serves the node only when the certificate names it. Envoy with its own certificate gets its cluster and the
 // Secret the cluster needs; Envoy presenting another node's certificate (an impostor) is refused with
 // PERMISSION_DENIED on every attempt and gets nothing: over ADS state of the world, ADS delta, and REST.
+// The worker mode too: Envoy connects over mutual TLS to a worker, which built its credentials from the bytes
+// listen was given; onStreamOpen, in the application's process, sees Envoy's certificate; the workers answer the
+// gRPC health service over the same TLS.
 import assert from 'node:assert/strict';
 import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { ServerCredentials } from '@grpc/grpc-js';
-import { bindNodeToCertificate, createServer } from '../../src/server/index.js';
-import type { Authorization, AuthorizeRequest } from '../../src/server/index.js';
+import { credentials as channelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { bindNodeToCertificate, certificateOf, createServer } from '../../src/server/index.js';
+import type { Authorization, AuthorizeRequest, RequestContext, TlsCredentials } from '../../src/server/index.js';
+import { healthClient, unary } from '../support/grpc-clients.js';
 import { configSection, envoyTest, startEnvoy } from '../support/envoy.js';
 import type { Bootstrap, EnvoyInstance } from '../support/envoy.js';
 import { configSource, dumpedVersions, modeBootstrap, REST_CLUSTER, XDS_CLUSTER } from '../support/envoy-xds.js';
@@ -127,4 +131,47 @@ async function run(mode: XdsMode, cert: SelfSigned, own: boolean): Promise<void>
 for (const mode of ['ads-sotw', 'ads-delta', 'rest'] as const) {
   void envoyTest(`Envoy over mTLS (${mode}) with its own certificate gets its cluster and Secret`, () => run(mode, certA, true), { timeout: 45_000 });
   void envoyTest(`Envoy over mTLS (${mode}) presenting another node's certificate is refused and gets nothing`, () => run(mode, certB, false), { timeout: 45_000 });
+}
+
+/** The server's side of mutual TLS, as bytes: what the worker mode hands each worker. */
+const serverTls: TlsCredentials = {
+  rootCerts: Buffer.from(ca.certPem),
+  keyCertPairs: [{ cert_chain: Buffer.from(serverCert.certPem), private_key: Buffer.from(serverCert.keyPem) }],
+  checkClientCertificate: true,
+};
+
+async function runWorkers(mode: 'ads-sotw' | 'ads-delta'): Promise<void> {
+  const cache = new SnapshotCache({ ads: true });
+  await cache.setSnapshot(NODE_A, snapshotOfA(mode));
+  // The identities onStreamOpen saw, in this process, from the certificates the workers verified.
+  const identities: Array<string | undefined> = [];
+  const onOpen = (_id: number, _type: string, context: RequestContext): void => {
+    identities.push(certificateOf(context.authContext?.sslPeerCertificate)?.spiffeId);
+  };
+  const xds = createServer(cache, { workers: 2, health: true, callbacks: { onStreamOpen: onOpen, onDeltaStreamOpen: onOpen } });
+  let envoy: EnvoyInstance | undefined;
+  let probe: ReturnType<typeof healthClient> | undefined;
+  try {
+    const grpc = await xds.listen('127.0.0.1:0', serverTls);
+    envoy = await startEnvoy({ name: `mtls-workers-${mode}`, bootstrap: mtlsBootstrap(mode, grpc, undefined, certA) });
+    const proxy = envoy;
+    await proxy.waitFor(async () => 'only-for-a' in (await dumpedVersions(proxy)).clusters, 15_000, 'cluster only-for-a active in Envoy');
+    assert.deepEqual(await secretsOf(proxy), ['key-of-a'], 'the Secret, over the same TLS stream');
+    assert.ok(identities.length > 0 && identities.every((id) => id === NODE_A), `onStreamOpen saw Envoy's certificate: ${JSON.stringify(identities)}`);
+    assert.equal(cache.getStatusInfo(NODE_A)?.openStreams, 1, 'the status in this process counts Envoy\'s stream');
+    // A health probe over mutual TLS, answered by a worker from this process's status.
+    probe = healthClient(`127.0.0.1:${grpc}`, {
+      credentials: channelCredentials.createSsl(Buffer.from(ca.certPem), Buffer.from(certA.keyPem), Buffer.from(certA.certPem)),
+      options: { 'grpc.ssl_target_name_override': 'localhost' },
+    });
+    assert.equal((await unary<{ status: string }>(probe, 'Check', { service: '' })).status, 'SERVING');
+  } finally {
+    probe?.close();
+    await envoy?.stop();
+    await xds.close({ deadlineMs: 1_000 });
+  }
+}
+
+for (const mode of ['ads-sotw', 'ads-delta'] as const) {
+  void envoyTest(`Envoy over mTLS (${mode}) to the worker mode gets its cluster and Secret; onStreamOpen sees its certificate`, () => runWorkers(mode), { timeout: 60_000 });
 }

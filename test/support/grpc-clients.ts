@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { credentials, loadPackageDefinition, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, type ChannelCredentials, type Client, type ClientOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
 const require = createRequire(import.meta.url);
@@ -18,10 +18,17 @@ const loaderOptions = { keepCase: true, longs: String, enums: String, defaults: 
 
 type AnyClient = Client & Record<string, (...args: any[]) => any>;
 
-function clientOf(definitionFiles: string[], includeDirs: string[], service: string, address: string): AnyClient {
+/** How a client connects: its credentials (insecure by default) and grpc-js client options. */
+export interface ClientSetup {
+  readonly credentials?: ChannelCredentials | undefined;
+  /** For instance `{ channelOverride: other.getChannel() }`: calls on the connection of another client. */
+  readonly options?: ClientOptions | undefined;
+}
+
+function clientOf(definitionFiles: string[], includeDirs: string[], service: string, address: string, setup: ClientSetup = {}): AnyClient {
   const pkg = loadPackageDefinition(loadSync(definitionFiles, { ...loaderOptions, includeDirs }));
   const Ctor = service.split('.').reduce<any>((o, k) => o[k], pkg);
-  return new Ctor(address, credentials.createInsecure()) as AnyClient;
+  return new Ctor(address, setup.credentials ?? credentials.createInsecure(), setup.options ?? {}) as AnyClient;
 }
 
 /** A CSDS client (`envoy.service.status.v3.ClientStatusDiscoveryService`). */
@@ -35,8 +42,8 @@ export function csdsClient(address: string): AnyClient {
 }
 
 /** A gRPC health client (`grpc.health.v1.Health`). */
-export function healthClient(address: string): AnyClient {
-  return clientOf(['grpc/health/v1/health.proto'], [join(repo, 'proto')], 'grpc.health.v1.Health', address);
+export function healthClient(address: string, setup?: ClientSetup): AnyClient {
+  return clientOf(['grpc/health/v1/health.proto'], [join(repo, 'proto')], 'grpc.health.v1.Health', address, setup);
 }
 
 /** Calls a unary method; resolves to the response, rejects with the `ServiceError`. */
