@@ -16,7 +16,7 @@ import { StreamLimits } from './limits.js';
 import type { StreamLease } from './limits.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
-import { csdsImplementation, csdsServiceDefinition, type CsdsCall } from './csds.js';
+import { csdsImplementation, csdsServiceDefinition, type ClientStatusAnswerer, type CsdsCall } from './csds.js';
 import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
@@ -103,17 +103,20 @@ class XdsServerImpl implements XdsServer {
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
-  readonly #csds: StatusSource | undefined;
+  readonly #csds: StatusSource | ClientStatusAnswerer | undefined;
   readonly #csdsCalls = new Set<CsdsCall>();
   readonly health: HealthService | undefined;
 
-  /** @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range) */
-  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0) {
+  /**
+   * @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range)
+   * @param csds - answers CSDS in place of the `csds` option (a worker of the worker mode asks the primary)
+   */
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0, csds?: ClientStatusAnswerer) {
     this.#cache = cache;
     this.#options = options;
     this.#nextId = firstStreamId;
     this.#firstStreamId = firstStreamId;
-    this.#csds = csdsSource(cache, options.csds);
+    this.#csds = csds ?? csdsSource(cache, options.csds);
     if (options.health) {
       this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
       serveWhenReady(cache, this.health);
@@ -339,8 +342,8 @@ export function createServer(cache: ConfigWatcher, options: ServerOptions = {}):
 
 /**
  * The server of one worker process of the worker mode (internal): stream ids start above `firstStreamId`, so
- * that they are unique among all the workers.
+ * that they are unique among all the workers; CSDS, when served, is answered by `csds` (which asks the primary).
  */
-export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number): XdsServer {
-  return new XdsServerImpl(cache, options, firstStreamId);
+export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number, csds?: ClientStatusAnswerer): XdsServer {
+  return new XdsServerImpl(cache, options, firstStreamId, csds);
 }

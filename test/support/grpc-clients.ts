@@ -18,19 +18,24 @@ const loaderOptions = { keepCase: true, longs: String, enums: String, defaults: 
 
 type AnyClient = Client & Record<string, (...args: any[]) => any>;
 
-function clientOf(definitionFiles: string[], includeDirs: string[], service: string, address: string): AnyClient {
+function clientOf(definitionFiles: string[], includeDirs: string[], service: string, address: string, options: Record<string, number | string> = {}): AnyClient {
   const pkg = loadPackageDefinition(loadSync(definitionFiles, { ...loaderOptions, includeDirs }));
   const Ctor = service.split('.').reduce<any>((o, k) => o[k], pkg);
-  return new Ctor(address, credentials.createInsecure()) as AnyClient;
+  return new Ctor(address, credentials.createInsecure(), options) as AnyClient;
 }
 
-/** A CSDS client (`envoy.service.status.v3.ClientStatusDiscoveryService`). */
-export function csdsClient(address: string): AnyClient {
+/**
+ * A CSDS client (`envoy.service.status.v3.ClientStatusDiscoveryService`).
+ *
+ * @param options - gRPC channel options (`'grpc.use_local_subchannel_pool': 1` gives the client a connection of its own)
+ */
+export function csdsClient(address: string, options: Record<string, number | string> = {}): AnyClient {
   return clientOf(
     ['envoy/service/status/v3/csds.proto'],
     ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)),
     'envoy.service.status.v3.ClientStatusDiscoveryService',
     address,
+    options,
   );
 }
 
