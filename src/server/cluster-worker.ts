@@ -159,7 +159,7 @@ function ask<T extends Answer['t']>(question: (id: number) => FromWorker): Promi
       send(question(id));
     } catch (error) {
       questions.delete(id);
-      reject(error);
+      reject(XdsError.from(error));
     }
   });
 }

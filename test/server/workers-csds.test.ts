@@ -107,10 +107,10 @@ test('every connection is answered, whichever worker holds it', async () => {
 test('a matcher the server cannot use ends the call with INVALID_ARGUMENT saying why, as without workers', async () => {
   const client = csds();
   const bad = { node_matchers: [{ node_id: { prefix: '' } }] };
-  const [viaWorker, direct] = await Promise.all([unary(client, 'FetchClientStatus', bad).catch((e: unknown) => e), unary(reference, 'FetchClientStatus', bad).catch((e: unknown) => e)]);
-  assert.equal((viaWorker as any).code, GrpcStatus.INVALID_ARGUMENT);
-  assert.equal((viaWorker as any).details, (direct as any).details);
-  assert.match((viaWorker as any).details, /node_matchers\[0\]\.node_id\.prefix must not be empty/);
+  const [viaWorker, direct]: any[] = await Promise.all([unary(client, 'FetchClientStatus', bad).catch((e: unknown) => e), unary(reference, 'FetchClientStatus', bad).catch((e: unknown) => e)]);
+  assert.equal(viaWorker.code, GrpcStatus.INVALID_ARGUMENT);
+  assert.equal(viaWorker.details, direct.details);
+  assert.match(viaWorker.details, /node_matchers\[0\]\.node_id\.prefix must not be empty/);
   await assert.rejects(unary(client, 'FetchClientStatus', { node_matchers: [{ node_id: { safe_regex: { regex: '(a+)+' } } }] }), /nested quantifiers/);
 });
 
