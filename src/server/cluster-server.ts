@@ -3,8 +3,9 @@
  * processes with `node:cluster`, which accepts each connection here and hands it to one worker; it follows the
  * application's `SnapshotCache` and hands each worker the snapshots of the keys it holds streams of, as encoded
  * bytes (each resource's bytes once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
- * status and runs the application's callbacks, `authorize` and the answers to CSDS for them; it replaces a worker that dies. docs/workers.md explains why
- * processes and not threads, and what differs from one process.
+ * status and runs the application's callbacks; it runs `authorize` and answers CSDS for the workers, which ask;
+ * it replaces a worker that dies. docs/workers.md explains why processes and not threads, and what differs from
+ * one process.
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
@@ -398,7 +399,14 @@ export class ClusterServer implements XdsServer {
         node: claimed,
         certificate: certificateOfAuthContext(context.authContext),
       });
-      const reply = (node: Node): void => answer(node === claimed ? undefined : (nodeBytes(node) ?? node), undefined);
+      const reply = (node: Node): void => {
+        try {
+          answer(node === claimed ? undefined : (nodeBytes(node) ?? node), undefined);
+        } catch (error) {
+          // A node that cannot be copied to another process (a function in it): the stream ends, this process stays.
+          answer(undefined, new XdsError(Code.INTERNAL, `the node authorize chose cannot be sent to the worker: ${(error as Error).message}`));
+        }
+      };
       if (served instanceof Promise) served.then(reply, (error: unknown) => answer(undefined, error));
       else reply(served);
     } catch (error) {

@@ -29,6 +29,7 @@ const authorize: Authorizer = (request) => {
   if (token === 'Bearer expired') throw new XdsError(Code.UNAUTHENTICATED, 'token expired');
   if (token === 'Bearer tenant') return allow({ ...request.node, id: 'tenant-x' });
   if (token === 'Bearer now') return allow();
+  if (token === 'Bearer odd') return Promise.resolve(allow({ id: 'n2', metadata: { check: () => true } } as never));
   return new Promise((resolve) => setTimeout(() => resolve(token === 'Bearer good' ? allow() : deny('a bearer token is required')), 20));
 };
 
@@ -155,4 +156,16 @@ test('the node the authorizer chooses is the one served: snapshot, status and ve
   assert.equal(acks.find((a) => a.nodeId === 'tenant-x')?.node.cluster, 'edge', 'the served node keeps the fields the authorizer kept');
   assert.equal(cache.getStatusInfo('tenant-x')?.openStreams, 1);
   stream.cancel();
+});
+
+test('a node from authorize that cannot reach the worker (a function in it) ends the stream with INTERNAL; the server goes on', async () => {
+  const odd = client().sotw({}, bearer('odd'));
+  odd.send({ node: { id: 'n2' }, type_url: C });
+  const status = await odd.status;
+  assert.equal(status.code, Status.INTERNAL);
+  assert.match(status.details, /the node authorize chose cannot be sent to the worker/);
+  const next = client().sotw({}, bearer('good'));
+  next.send({ node: { id: 'n2' }, type_url: C });
+  assert.equal((await next.next(5000)).type_url, C);
+  next.cancel();
 });
