@@ -3,29 +3,33 @@
  * processes with `node:cluster`, which accepts each connection here and hands it to one worker; it follows the
  * application's `SnapshotCache` and hands each worker the snapshots of the keys it holds streams of, as encoded
  * bytes (each resource's bytes once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
- * status and runs the application's callbacks; it replaces a worker that dies. docs/workers.md explains why
- * processes and not threads, and what differs from one process.
+ * status and runs the application's callbacks; it runs `authorize` and answers CSDS for the workers, which ask;
+ * it replaces a worker that dies. docs/workers.md explains why processes and not threads, and what differs from
+ * one process.
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Metadata, ServerCredentials } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import type { ConfigWatcher } from '../cache/config-watcher.js';
 import type { Snapshot } from '../cache/snapshot.js';
 import { SnapshotCache } from '../cache/snapshot-cache.js';
-import { XdsError } from '../resource/xds-error.js';
+import type { StatusSource } from '../cache/sync-status.js';
+import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
+import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
-import { lazyNode } from './lazy-node.js';
+import { clientStatus } from './csds.js';
 import type { HealthService } from './health.js';
+import { lazyNode, nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
 import type { RestHandler } from './rest.js';
 import type { CloseOptions, ServerStats, XdsServer } from './server.js';
 import { checkTlsCredentials, isTlsCredentials } from './tls.js';
 import type { TlsCredentials } from './tls.js';
-import { arrivedAuthContext, describeSnapshot, Holdings } from './worker-protocol.js';
-import type { FromWorker, HealthStatuses, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
+import { describeSnapshot, Holdings, requestContextOf } from './worker-protocol.js';
+import type { FromWorker, HealthStatuses, RemoteError, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
 
 /** Callbacks that run inside a worker, next to the stream, and so cannot reach the application's process. */
 const WORKER_ONLY_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
@@ -76,6 +80,8 @@ export class ClusterServer implements XdsServer {
   readonly health: HealthService | undefined;
   readonly #cache: SnapshotCache;
   readonly #options: ResolvedOptions;
+  /** Where the workers' CSDS calls are answered from, here. */
+  readonly #csds: StatusSource | undefined;
   readonly #count: number;
   readonly #hashModule: string | undefined;
   /** Serves REST here, from the application's cache. */
@@ -108,14 +114,14 @@ export class ClusterServer implements XdsServer {
     if (hooks.length > 0) {
       throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode: they would run in a worker, away from the application; use onAck, onNack and the open/closed callbacks, or run without workers`);
     }
-    if (options.csds !== undefined && options.csds !== false) throw new TypeError('CSDS is not served in the worker mode yet: the status it answers from lives in this process, the streams in the workers; serve it from a server without workers, or read the status (syncStatus) here');
-    if (options.authorize !== undefined) throw new TypeError('authorize is not available in the worker mode yet: it would run in a worker, away from the application; run without workers to authorize clients');
     if (!cluster.isPrimary) throw new Error('createServer with workers must be called in the primary process, not in a cluster worker');
     if (cache.settings().customHash && options.workers!.hashModule === undefined) {
       throw new TypeError('this SnapshotCache has its own hash function, which cannot be sent to the workers: give its module with { workers: { count, hashModule } }');
     }
     this.#cache = cache;
     this.#options = options;
+    // `local` checked the option already: true needs a cache with a status, which a SnapshotCache is.
+    this.#csds = options.csds === true ? cache : options.csds === false ? undefined : options.csds;
     this.#count = options.workers!.count;
     this.#hashModule = options.workers!.hashModule;
     this.#local = local;
@@ -187,8 +193,17 @@ export class ClusterServer implements XdsServer {
     record.ready = true;
     const initialized = this.#await(record, 'initialized');
     const consultOpen = { sotw: this.#options.callbacks.onStreamOpen !== undefined, delta: this.#options.callbacks.onDeltaStreamOpen !== undefined };
-    const health = this.health === undefined ? undefined : healthStatuses(this.health);
-    this.#send(record, { t: 'init', seq, options: workerOptions(this.#options), cache: this.#cache.settings(), hashModule: this.#hashModule, consultOpen, health });
+    this.#send(record, {
+      t: 'init',
+      seq,
+      options: workerOptions(this.#options),
+      cache: this.#cache.settings(),
+      hashModule: this.#hashModule,
+      consultOpen,
+      health: this.health === undefined ? undefined : healthStatuses(this.health),
+      authorize: this.#options.authorize !== undefined,
+      csds: this.#csds !== undefined,
+    });
     await initialized;
     return record;
   }
@@ -289,6 +304,12 @@ export class ClusterServer implements XdsServer {
       case 'consult':
         this.#consult(record, message);
         return;
+      case 'authorize':
+        this.#authorize(record, message);
+        return;
+      case 'clientStatus':
+        this.#clientStatus(record, message);
+        return;
       case 'closed':
         return;
       default: {
@@ -373,14 +394,9 @@ export class ClusterServer implements XdsServer {
   }
 
   #consult(record: WorkerRecord, message: Extract<FromWorker, { t: 'consult' }>): void {
-    const metadata = new Metadata();
-    for (const [name, values] of Object.entries(message.context.metadata)) {
-      for (const value of values) metadata.add(name, name.endsWith('-bin') ? Buffer.from(value, 'base64') : value);
-    }
-    const context = { peer: message.context.peer, metadata, authContext: arrivedAuthContext(message.context.authContext) };
+    const context = requestContextOf(message.context);
     const answer = (error: unknown): void => {
-      const status = error === undefined ? undefined : XdsError.from(error);
-      this.#send(record, { t: 'consulted', id: message.id, error: status === undefined ? undefined : { code: status.code, message: status.message } });
+      this.#send(record, { t: 'consulted', id: message.id, error: remoteError(error) });
     };
     try {
       const waiting = consult(this.#options.callbacks, message.delta ? 'onDeltaStreamOpen' : 'onStreamOpen', message.streamId, message.typeUrl, context);
@@ -389,6 +405,54 @@ export class ClusterServer implements XdsServer {
     } catch (error) {
       answer(error);
     }
+  }
+
+  /**
+   * Runs the application's `authorize` for a worker's stream or fetch, with what one process would give it, and
+   * answers with the node to serve (none when it is the client's) or the status the call ends with.
+   */
+  #authorize(record: WorkerRecord, message: Extract<FromWorker, { t: 'authorize' }>): void {
+    const answer = (node: Uint8Array | Node | undefined, error: unknown): void => {
+      this.#send(record, { t: 'authorized', id: message.id, node, error: remoteError(error) });
+    };
+    try {
+      const claimed = message.node instanceof Uint8Array ? lazyNode(message.node) : message.node;
+      const context = requestContextOf(message.context);
+      const served = authorizeNode(this.#options.authorize, {
+        ...context,
+        kind: message.kind,
+        typeUrl: message.typeUrl,
+        node: claimed,
+        certificate: certificateOfAuthContext(context.authContext),
+      });
+      const reply = (node: Node): void => {
+        try {
+          answer(node === claimed ? undefined : (nodeBytes(node) ?? node), undefined);
+        } catch (error) {
+          // A node that cannot be copied to another process (a function in it): the stream ends, this process stays.
+          answer(undefined, new XdsError(Code.INTERNAL, `the node authorize chose cannot be sent to the worker: ${(error as Error).message}`));
+        }
+      };
+      if (served instanceof Promise) served.then(reply, (error: unknown) => answer(undefined, error));
+      else reply(served);
+    } catch (error) {
+      answer(undefined, error);
+    }
+  }
+
+  /** Answers a CSDS request a worker received, from the status kept here. */
+  #clientStatus(record: WorkerRecord, message: Extract<FromWorker, { t: 'clientStatus' }>): void {
+    const answer = (response: Buffer | undefined, error: unknown): void => {
+      this.#send(record, { t: 'clientStatus', id: message.id, response, error: remoteError(error) });
+    };
+    if (this.#csds === undefined) {
+      answer(undefined, new XdsError(Code.UNIMPLEMENTED, 'CSDS is not served: the server was created without the csds option'));
+      return;
+    }
+    clientStatus(this.#csds, message.request).then(
+      (response) => answer(response, undefined),
+      (error: unknown) => answer(undefined, error),
+    );
   }
 
   /** A worker died: its streams are closed in the status and callbacks, and another takes its place. */
@@ -479,6 +543,13 @@ export class ClusterServer implements XdsServer {
 
 function healthStatuses(health: HealthService): HealthStatuses {
   return [...health.statuses()];
+}
+
+/** The status a question of a worker failed with, as it travels (undefined: it did not fail). */
+function remoteError(error: unknown): RemoteError | undefined {
+  if (error === undefined) return undefined;
+  const status = XdsError.from(error);
+  return { code: status.code, message: status.message };
 }
 
 /**

@@ -3,7 +3,8 @@
  * imported by applications). It serves the streams of the connections the primary hands it, from a copy of the
  * application's `SnapshotCache` rebuilt from the bytes the primary sends: it encodes nothing. What the primary
  * must know (streams opened and closed, verdicts, responses given, logs) goes back in batches, at most one
- * message every 100 ms.
+ * message every 100 ms. What only the primary can answer (the open hooks, `authorize`, CSDS) the worker asks it,
+ * and waits for the answer.
  */
 import { pathToFileURL } from 'node:url';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from '../cache/config-watcher.js';
@@ -13,13 +14,16 @@ import { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../logger.js';
 import { XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
+import { allow } from './authorize.js';
+import type { Authorizer } from './authorize.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
+import type { ClientStatusAnswerer } from './csds.js';
 import { HealthService } from './health.js';
-import { nodeBytes } from './lazy-node.js';
+import { lazyNode, nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
 import { createWorkerServer } from './server.js';
 import type { XdsServer } from './server.js';
-import { Holdings, rebuildSnapshot } from './worker-protocol.js';
+import { Holdings, portableContext, rebuildSnapshot } from './worker-protocol.js';
 import type { FromWorker, HealthStatuses, ToWorker, WorkerEvent } from './worker-protocol.js';
 
 /**
@@ -136,20 +140,57 @@ class ReportingCache implements ConfigWatcher {
   }
 }
 
-/** Open hooks waiting for the primary's answer, by question id. */
-const consulting = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
+/** Questions to the primary waiting for its answer, by question id. */
+type Answer = Extract<ToWorker, { t: 'consulted' | 'authorized' | 'clientStatus' }>;
+const questions = new Map<number, { resolve: (answer: Answer) => void; reject: (error: unknown) => void }>();
 let nextQuestion = 0;
 
-function askOpen(streamId: number, typeUrl: string, delta: boolean, context: RequestContext): Promise<void> {
+/**
+ * Sends the primary a question and resolves with its answer, or rejects with the status it answered with (the
+ * call then ends with that status).
+ */
+function ask<T extends Answer['t']>(question: (id: number) => FromWorker): Promise<Extract<Answer, { t: T }>> {
   const id = ++nextQuestion;
-  const metadata: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(context.metadata?.toJSON() ?? {})) {
-    metadata[name] = values.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
-  }
-  flush();
-  send({ t: 'consult', id, streamId, typeUrl, delta, context: { peer: context.peer, metadata, authContext: context.authContext } });
-  return new Promise((resolve, reject) => consulting.set(id, { resolve, reject }));
+  return new Promise((resolve, reject) => {
+    questions.set(id, {
+      resolve: (answer) => (answer.error === undefined ? resolve(answer as Extract<Answer, { t: T }>) : reject(new XdsError(answer.error.code, answer.error.message))),
+      reject,
+    });
+    try {
+      send(question(id));
+    } catch (error) {
+      questions.delete(id);
+      reject(XdsError.from(error));
+    }
+  });
 }
+
+function askOpen(streamId: number, typeUrl: string, delta: boolean, context: RequestContext): Promise<void> {
+  // The primary runs the hook after it recorded the stream's opening, which goes first.
+  flush();
+  return ask<'consulted'>((id) => ({ t: 'consult', id, streamId, typeUrl, delta, context: portableContext(context) })).then(() => undefined);
+}
+
+/**
+ * `authorize` as the worker runs it: the primary runs the application's and answers with the node to serve. A
+ * denial or a throw comes back as the status the stream (or fetch) ends with, as in one process.
+ */
+const authorizeInPrimary: Authorizer = async ({ kind, typeUrl, node, peer, metadata, authContext }) => {
+  const answer = await ask<'authorized'>((id) => ({ t: 'authorize', id, kind, typeUrl, node: nodeBytes(node) ?? node, context: portableContext({ peer, metadata, authContext }) }));
+  if (answer.node === undefined) return allow();
+  return allow(answer.node instanceof Uint8Array ? lazyNode(answer.node) : answer.node);
+};
+
+/**
+ * CSDS as the worker serves it: the primary, which keeps the status, answers. The events gathered here go first,
+ * so that the answer includes what this worker saw until now (other workers' lag up to {@link REPORT_INTERVAL_MS}).
+ */
+const clientStatusInPrimary: ClientStatusAnswerer = async (request) => {
+  flush();
+  const answer = await ask<'clientStatus'>((id) => ({ t: 'clientStatus', id, request }));
+  const bytes = answer.response!;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
 
 function callbacks(consultOpen: { sotw: boolean; delta: boolean }): Callbacks {
   return {
@@ -192,7 +233,7 @@ async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     logger: forwardingLogger,
     newStreamRate: message.options.newStreamRate,
     requestRateLimit: message.options.requestRateLimit,
-    authorize: undefined,
+    authorize: message.authorize ? authorizeInPrimary : undefined,
     workers: undefined,
     csds: undefined,
     health: false,
@@ -201,7 +242,7 @@ async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     health = new HealthService();
     setHealth(message.health);
   }
-  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32, health);
+  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32, { health, csds: message.csds ? clientStatusInPrimary : undefined });
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -233,11 +274,12 @@ async function handle(message: ToWorker): Promise<void> {
         send({ t: 'listenFailed', message: (error as Error).message });
       }
       return;
-    case 'consulted': {
-      const waiting = consulting.get(message.id);
-      consulting.delete(message.id);
-      if (message.error === undefined) waiting?.resolve();
-      else waiting?.reject(new XdsError(message.error.code, message.error.message));
+    case 'consulted':
+    case 'authorized':
+    case 'clientStatus': {
+      const waiting = questions.get(message.id);
+      questions.delete(message.id);
+      waiting?.resolve(message);
       return;
     }
     case 'health':

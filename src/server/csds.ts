@@ -148,19 +148,26 @@ export function csdsServiceDefinition(): ServiceDefinition {
   return { StreamClientStatus: method('StreamClientStatus', true), FetchClientStatus: method('FetchClientStatus', false) };
 }
 
-function answer(source: StatusSource, request: ClientStatusRequest | BadRequest): Promise<Buffer> {
+/**
+ * Answers a CSDS request with the encoded `ClientStatusResponse`, as {@link clientStatus} does: how a server whose
+ * status lives in another process (a worker of the worker mode, which asks the primary) serves CSDS.
+ */
+export type ClientStatusAnswerer = (request: ClientStatusRequest) => Promise<Buffer>;
+
+function answer(source: StatusSource | ClientStatusAnswerer, request: ClientStatusRequest | BadRequest): Promise<Buffer> {
   if (request instanceof BadRequest) return Promise.reject(request.error);
-  return clientStatus(source, request);
+  return typeof source === 'function' ? source(request) : clientStatus(source, request);
 }
 
 /** A `StreamClientStatus` call, as the server sees it. */
 export type CsdsCall = ServerDuplexStream<ClientStatusRequest | BadRequest, Buffer>;
 
 /**
- * The handlers of the CSDS service, answering from `source`. Open `StreamClientStatus` calls are kept in
- * `open` (when given) while they last, so that a shutting-down server can end them.
+ * The handlers of the CSDS service, answering from `source` (a status, or what answers from one elsewhere). Open
+ * `StreamClientStatus` calls are kept in `open` (when given) while they last, so that a shutting-down server can
+ * end them.
  */
-export function csdsImplementation(source: StatusSource, open?: Set<CsdsCall>): UntypedServiceImplementation {
+export function csdsImplementation(source: StatusSource | ClientStatusAnswerer, open?: Set<CsdsCall>): UntypedServiceImplementation {
   return {
     FetchClientStatus: (call: ServerUnaryCall<ClientStatusRequest | BadRequest, Buffer>, callback: sendUnaryData<Buffer>) => {
       answer(source, call.request).then(

@@ -43,6 +43,7 @@ export interface ServerOptions {
    * the first request of each stream and for each `Fetch…` call and REST request; a denial is
    * `PERMISSION_DENIED` (REST: 403). It may also choose the node served, so that the cache keys snapshots by the
    * verified identity. See `bindNodeToCertificate`. Default: every client is served as the node it claims.
+   * With `workers`, it runs in this process: the worker holding the stream asks it and waits for the answer.
    */
   authorize?: Authorizer | undefined;
   /**
@@ -112,7 +113,8 @@ export interface ServerOptions {
   /**
    * Serve the Client Status Discovery Service (CSDS, `envoy.service.status.v3`) beside the xDS services, so
    * that standard tools can ask what each client runs. `true` answers from the server's cache (it must keep a
-   * status, as `SnapshotCache` does); or give the {@link StatusSource} to answer from. Default off.
+   * status, as `SnapshotCache` does); or give the {@link StatusSource} to answer from. Default off. With
+   * `workers`, the workers serve it and this process answers, from a status up to 100 ms behind them.
    */
   csds?: boolean | StatusSource | undefined;
   /**

@@ -16,7 +16,7 @@ import { StreamLimits } from './limits.js';
 import type { StreamLease } from './limits.js';
 import { grpcServerOptions, resolveOptions } from './options.js';
 import type { ResolvedOptions, ServerOptions } from './options.js';
-import { csdsImplementation, csdsServiceDefinition, type CsdsCall } from './csds.js';
+import { csdsImplementation, csdsServiceDefinition, type ClientStatusAnswerer, type CsdsCall } from './csds.js';
 import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
@@ -109,23 +109,22 @@ class XdsServerImpl implements XdsServer {
   #grpcServer: GrpcServer | undefined;
   #httpServer: HttpServer | undefined;
   #rest: RestHandler | undefined;
-  readonly #csds: StatusSource | undefined;
+  readonly #csds: StatusSource | ClientStatusAnswerer | undefined;
   readonly #csdsCalls = new Set<CsdsCall>();
   readonly health: HealthService | undefined;
 
   /**
    * @param firstStreamId - streams get ids above it (each worker of the worker mode has its own range)
-   * @param health - the health service to serve, whose statuses someone else sets (a worker's, following the
-   *   primary's); without it, the `health` option makes one that follows `cache`
+   * @param parts - what a worker of the worker mode serves in place of its own: see {@link WorkerParts}
    */
-  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0, health?: HealthService) {
+  constructor(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId = 0, parts: WorkerParts = {}) {
     this.#cache = cache;
     this.#options = options;
     this.#nextId = firstStreamId;
     this.#firstStreamId = firstStreamId;
-    this.#csds = csdsSource(cache, options.csds);
-    if (health !== undefined) {
-      this.health = health;
+    this.#csds = parts.csds ?? csdsSource(cache, options.csds);
+    if (parts.health !== undefined) {
+      this.health = parts.health;
     } else if (options.health) {
       this.health = new HealthService(XDS_SERVICES.map((info) => info.service));
       serveWhenReady(cache, this.health);
@@ -350,11 +349,18 @@ export function createServer(cache: ConfigWatcher, options: ServerOptions = {}):
   return new ClusterServer(cache, resolved, new XdsServerImpl(cache, resolved));
 }
 
+/** What a worker of the worker mode serves in place of what its own options would make (internal). */
+interface WorkerParts {
+  /** The health service to serve, whose statuses the worker sets from the primary's. */
+  readonly health?: HealthService | undefined;
+  /** Answers CSDS in place of the `csds` option (it asks the primary). */
+  readonly csds?: ClientStatusAnswerer | undefined;
+}
+
 /**
  * The server of one worker process of the worker mode (internal): stream ids start above `firstStreamId`, so
- * that they are unique among all the workers; `health`, when given, is served as it is (the worker sets it from
- * the primary's statuses).
+ * that they are unique among all the workers; `parts` are served in place of the worker's own.
  */
-export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number, health?: HealthService): XdsServer {
-  return new XdsServerImpl(cache, options, firstStreamId, health);
+export function createWorkerServer(cache: ConfigWatcher, options: ResolvedOptions, firstStreamId: number, parts: WorkerParts): XdsServer {
+  return new XdsServerImpl(cache, options, firstStreamId, parts);
 }

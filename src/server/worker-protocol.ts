@@ -6,13 +6,15 @@
  * Snapshots travel as encoded bytes: the primary encodes every resource once (when the application builds the
  * snapshot); a worker rebuilds `EncodedResource`s from the bytes and hashes it is given and never encodes.
  */
+import { Metadata } from '@grpc/grpc-js';
 import { EncodedResource } from '../cache/encoded-resource.js';
 import { Snapshot } from '../cache/snapshot.js';
 import type { SnapshotCacheSettings } from '../cache/snapshot-cache.js';
 import type { AckEvent, NackEvent } from '../cache/verdict.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Node } from '../types/index.js';
-import type { AuthContext } from './callbacks.js';
+import type { AuthContext, RequestContext } from './callbacks.js';
+import type { ClientStatusRequest } from './csds.js';
 import type { ServingStatus } from './health.js';
 import type { ServerStats } from './server.js';
 import type { TlsCredentials } from './tls.js';
@@ -54,6 +56,40 @@ export interface SnapshotMessage {
  */
 export type SnapshotChange = readonly [key: string, id: number, snapshot: SnapshotMessage | undefined] | readonly [key: string];
 
+/**
+ * What the server knows of a client (see `RequestContext`) as it travels: binary metadata values (`-bin` keys) in
+ * base64, the TLS details as the worker's call gave them.
+ */
+export interface PortableContext {
+  readonly peer: string;
+  readonly metadata: Readonly<Record<string, readonly string[]>>;
+  readonly authContext: AuthContext | undefined;
+}
+
+/** A request context made portable, to be sent to the primary. */
+export function portableContext(context: RequestContext): PortableContext {
+  const metadata: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(context.metadata?.toJSON() ?? {})) {
+    metadata[name] = values.map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString('base64')));
+  }
+  return { peer: context.peer, metadata, authContext: context.authContext ?? undefined };
+}
+
+/** The request context a {@link PortableContext} was made from, with its metadata as gRPC `Metadata` again. */
+export function requestContextOf(portable: PortableContext): RequestContext {
+  const metadata = new Metadata();
+  for (const [name, values] of Object.entries(portable.metadata)) {
+    for (const value of values) metadata.add(name, name.endsWith('-bin') ? Buffer.from(value, 'base64') : value);
+  }
+  return { peer: portable.peer, metadata, authContext: arrivedAuthContext(portable.authContext) };
+}
+
+/** The status a question to the primary failed with: the worker ends the call with it. */
+export interface RemoteError {
+  readonly code: number;
+  readonly message: string;
+}
+
 /** Primary to worker. */
 export type ToWorker =
   | {
@@ -68,6 +104,10 @@ export type ToWorker =
       readonly consultOpen: { readonly sotw: boolean; readonly delta: boolean };
       /** The health service's statuses now, when the `health` option is on; `health` messages bring the changes. */
       readonly health: HealthStatuses | undefined;
+      /** The application set `authorize`: the worker asks the primary at each stream's first request and each fetch. */
+      readonly authorize: boolean;
+      /** CSDS is on: the worker serves it, asking the primary for each answer. */
+      readonly csds: boolean;
     }
   /** Snapshots to serve and keys to drop, in order; the worker answers `applied` with the same `seq`. */
   | { readonly t: 'sets'; readonly seq: number; readonly changes: readonly SnapshotChange[] }
@@ -75,7 +115,11 @@ export type ToWorker =
   | { readonly t: 'listen'; readonly address: string; readonly tls: TlsCredentials | undefined }
   /** The primary's health statuses changed: every service's status now. */
   | { readonly t: 'health'; readonly statuses: HealthStatuses }
-  | { readonly t: 'consulted'; readonly id: number; readonly error: { readonly code: number; readonly message: string } | undefined }
+  | { readonly t: 'consulted'; readonly id: number; readonly error: RemoteError | undefined }
+  /** Allowed (`error` undefined), serving `node`: as its bytes or the object; undefined for the node the client sent. */
+  | { readonly t: 'authorized'; readonly id: number; readonly node: Uint8Array | Node | undefined; readonly error: RemoteError | undefined }
+  /** The encoded `ClientStatusResponse`, or the error that ends the call. */
+  | { readonly t: 'clientStatus'; readonly id: number; readonly response: Uint8Array | undefined; readonly error: RemoteError | undefined }
   | { readonly t: 'info'; readonly id: number }
   | { readonly t: 'close'; readonly deadlineMs: number };
 
@@ -83,21 +127,11 @@ export type ToWorker =
 export type HealthStatuses = readonly (readonly [service: string, status: ServingStatus])[];
 
 /**
- * What an open hook's `context` carries across: the peer, the metadata (binary values in base64), and the TLS
- * auth context as grpc-js gave it in the worker (its peer certificate travels as is: buffers stay buffers).
- */
-export interface PortableContext {
-  readonly peer: string;
-  readonly metadata: Record<string, string[]>;
-  readonly authContext: AuthContext | undefined;
-}
-
-/**
- * The auth context of an open hook as it arrived in the primary, made like the one grpc-js gives in one process:
+ * The auth context of a request as it arrived in the primary, made like the one grpc-js gives in one process:
  * the peer certificate's name objects (`subject`, `issuer`, `infoAccess`) have no prototype there, and regain
  * that (the buffers arrive as buffers).
  */
-export function arrivedAuthContext(authContext: AuthContext | undefined): AuthContext | undefined {
+function arrivedAuthContext(authContext: AuthContext | undefined): AuthContext | undefined {
   const certificate = authContext?.sslPeerCertificate as Record<string, unknown> | undefined;
   if (certificate === undefined) return authContext;
   for (const name of ['subject', 'issuer', 'infoAccess']) {
@@ -151,6 +185,20 @@ export type FromWorker =
   | { readonly t: 'listening'; readonly port: number }
   | { readonly t: 'listenFailed'; readonly message: string }
   | { readonly t: 'consult'; readonly id: number; readonly streamId: number; readonly typeUrl: string; readonly delta: boolean; readonly context: PortableContext }
+  /**
+   * Asks `authorize` about a stream's first request or a fetch; `node` is the node the client sent, as the bytes
+   * it arrived in while nobody in the worker decoded it, else the object.
+   */
+  | {
+      readonly t: 'authorize';
+      readonly id: number;
+      readonly kind: 'sotw' | 'delta' | 'fetch' | 'rest';
+      readonly typeUrl: ResourceTypeUrl;
+      readonly node: Uint8Array | Node;
+      readonly context: PortableContext;
+    }
+  /** Asks for the answer to a CSDS request (decoded and size-checked by the worker's gRPC server). */
+  | { readonly t: 'clientStatus'; readonly id: number; readonly request: ClientStatusRequest }
   | { readonly t: 'info'; readonly id: number; readonly info: WorkerInfo }
   | { readonly t: 'closed' };
 

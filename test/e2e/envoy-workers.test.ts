@@ -1,15 +1,19 @@
 // Real Envoy served by the worker mode: it converges on the snapshot the application set once, serves traffic,
 // and when the worker holding its stream is killed under steady traffic, no request fails: Envoy keeps its
 // configuration, reconnects (the primary hands the new connection to a living worker) and takes the next update.
-// Over ADS state-of-the-world and ADS delta.
+// Over ADS state-of-the-world and ADS delta. And what an operator asks: CSDS, served by a worker and answered by
+// the primary, reports Envoy's configuration SYNCED, then ERROR with Envoy's own message; `authorize`, run in the
+// primary, is given Envoy's node.
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SnapshotCache } from '../../src/cache/index.js';
-import { createServer, type AckEvent, type NackEvent } from '../../src/server/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
+import { allow, createServer, type AckEvent, type AuthorizeRequest, type NackEvent } from '../../src/server/index.js';
 import { envoyTest, startEnvoy, type EnvoyInstance } from '../support/envoy.js';
-import { configSource, dumpedVersions, httpGet, modeBootstrap, proxySnapshot, useUpstreams, type XdsMode } from '../support/envoy-xds.js';
+import { configSource, dumpedVersions, httpGet, modeBootstrap, proxySnapshot, servedBy, useUpstreams, withFilterAfterRouter, type XdsMode } from '../support/envoy-xds.js';
+import { csdsClient, unary } from '../support/grpc-clients.js';
 import { freePort } from '../support/ports.js';
 
 const upstreams = useUpstreams();
@@ -89,3 +93,71 @@ for (const mode of ['ads-sotw', 'ads-delta'] as const) {
     { timeout: 90_000 },
   );
 }
+
+async function operationsScenario(mode: XdsMode): Promise<void> {
+  const nodeId = `workers-csds-${mode}`;
+  const cache = new SnapshotCache({ ads: true });
+  const nacks: NackEvent[] = [];
+  const authorized: AuthorizeRequest[] = [];
+  const xds = createServer(cache, {
+    workers: 2,
+    csds: true,
+    authorize: (request) => {
+      authorized.push(request);
+      return allow();
+    },
+    callbacks: { onNack: (e) => void nacks.push(e) },
+  });
+  let envoy: EnvoyInstance | undefined;
+  const grpc = await xds.listen('127.0.0.1:0');
+  const csds = csdsClient(`127.0.0.1:${grpc}`);
+  try {
+    const listenerInCsds = async () => {
+      const response = await unary(csds, 'FetchClientStatus', { node_matchers: [{ node_id: { exact: nodeId } }] });
+      return response.config?.[0]?.generic_xds_configs.find((c: any) => c.type_url === TypeUrl.Listener && c.name === 'http');
+    };
+    const options = { mode, nodeId, controlPlane: { grpc } };
+    const source = configSource(options);
+    const listenerPort = await freePort();
+    const v1 = proxySnapshot({ version: '1', listenerPort, source, clusters: { a: [upstreams.a.port] }, routes: [{ prefix: '/', cluster: 'a' }] });
+    await cache.setSnapshot(nodeId, v1);
+    envoy = await startEnvoy({ name: nodeId, bootstrap: modeBootstrap(options) });
+    const proxy = envoy;
+    await proxy.waitFor(async () => (await servedBy(listenerPort)) === 'A', 15_000, 'traffic served by A');
+
+    // authorize ran here, for Envoy's ADS stream, with Envoy's node.
+    assert.ok(authorized.length >= 1, 'authorize was asked');
+    for (const request of authorized) {
+      assert.deepEqual([request.kind, request.node.id, request.node.user_agent_name], [mode === 'ads-delta' ? 'delta' : 'sotw', nodeId, 'envoy']);
+    }
+
+    // CSDS through a worker: the listener Envoy ACKed is ACKED and SYNCED (once the worker's report arrived).
+    const acked = await proxy.waitFor(async () => {
+      const listener = await listenerInCsds();
+      return listener?.client_status === 'ACKED' ? listener : undefined;
+    }, 5_000, 'CSDS to show the listener ACKED');
+    assert.deepEqual([acked.version_info, acked.config_status], ['1', 'SYNCED']);
+    assert.equal(acked.xds_config.type_url, TypeUrl.Listener);
+
+    // Version 2: Envoy rejects the listener; CSDS says NACKED and ERROR, with Envoy's message.
+    await cache.setSnapshot(nodeId, withFilterAfterRouter(v1, '2'));
+    const nack = await proxy.waitFor(() => nacks.find((n) => n.typeUrl === TypeUrl.Listener), 10_000, 'a NACK of the listener');
+    const rejected = await proxy.waitFor(async () => {
+      const listener = await listenerInCsds();
+      return listener?.client_status === 'NACKED' ? listener : undefined;
+    }, 5_000, 'CSDS to show the listener NACKED');
+    assert.deepEqual([rejected.version_info, rejected.config_status], ['2', 'ERROR']);
+    assert.equal(rejected.error_state.details, nack.errorDetail.message);
+    assert.match(rejected.error_state.details, /terminal filter named envoy\.filters\.http\.router/);
+  } finally {
+    csds.close();
+    await envoy?.stop();
+    await xds.close({ deadlineMs: 1_000 });
+  }
+}
+
+void envoyTest(
+  'worker mode (ads-delta): CSDS from a worker reports Envoy SYNCED, then ERROR with Envoy\'s message; authorize runs in the primary with Envoy\'s node',
+  () => operationsScenario('ads-delta'),
+  { timeout: 60_000 },
+);

@@ -3,8 +3,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncodedResource, Snapshot } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { describeSnapshot, Holdings, rebuildSnapshot } from '../../src/server/worker-protocol.js';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { deserialize, serialize } from 'node:v8';
+import { Metadata } from '@grpc/grpc-js';
+import { certificateOfAuthContext } from '../../src/server/authorize.js';
+import { describeSnapshot, Holdings, portableContext, rebuildSnapshot, requestContextOf } from '../../src/server/worker-protocol.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
+import { certificateAuthority, issueCertificate } from '../support/tls-certs.js';
 
 function snapshot(version: string, port: number): Snapshot {
   return new Snapshot(version, {
@@ -50,4 +57,36 @@ test('a worker rebuilds the snapshot from bytes without encoding, with the same 
   worker.assign('k', 2);
   assert.equal(again.getResources(TypeUrl.Cluster).get('a'), rebuilt.getResources(TypeUrl.Cluster).get('a'), 'an unchanged resource is the one already held');
   assert.equal(worker.resources, primary.resources);
+});
+
+test("a request context crosses to the primary whole: peer, text and binary metadata, the verified client certificate", async () => {
+  // The peer certificate as grpc-js gives it (getPeerCertificate() of a verified TLS socket), from a real handshake.
+  const ca = certificateAuthority('test CA');
+  const serverCert = issueCertificate(ca, { commonName: 'control-plane', ips: ['127.0.0.1'] });
+  const clientCert = issueCertificate(ca, { commonName: 'envoy-a', uris: ['spiffe://test/envoy-a'] });
+  const server = createTlsServer({ key: serverCert.keyPem, cert: serverCert.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true });
+  const peer = new Promise<PeerCertificate>((resolve) =>
+    server.once('secureConnection', (socket) => {
+      resolve(socket.getPeerCertificate());
+      socket.end();
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const socket = tlsConnect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca: ca.certPem, key: clientCert.keyPem, cert: clientCert.certPem });
+  socket.on('error', () => undefined);
+  const authContext = { transportSecurityType: 'ssl', sslPeerCertificate: await peer };
+  socket.destroy();
+  server.close();
+
+  const metadata = new Metadata();
+  metadata.set('authorization', 'Bearer x');
+  metadata.set('x-id-bin', Buffer.from([0, 255, 7]));
+  const context = { peer: 'ipv4:127.0.0.1:5000', metadata, authContext };
+  // As the IPC channel carries it (serialization 'advanced').
+  const arrived = requestContextOf(deserialize(serialize(portableContext(context))) as ReturnType<typeof portableContext>);
+  assert.equal(arrived.peer, context.peer);
+  assert.deepEqual(arrived.metadata?.toJSON(), metadata.toJSON());
+  assert.deepEqual(certificateOfAuthContext(arrived.authContext), certificateOfAuthContext(authContext));
+  assert.equal(certificateOfAuthContext(arrived.authContext)?.spiffeId, 'spiffe://test/envoy-a');
+  assert.equal(arrived.authContext?.transportSecurityType, 'ssl');
 });

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import { EncodedResource, Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
 import { Code, createServer, XdsError, type AckEvent, type NackEvent, type XdsServer } from '../../src/server/index.js';
+import { csdsClient, unary } from '../support/grpc-clients.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
 import { XdsTestClient, type SotwStream } from '../support/xds-client.js';
 import { eventually } from './harness.js';
@@ -182,6 +183,15 @@ test('the worker mode refuses what it cannot do, saying why', () => {
   assert.throws(() => createServer(cache, { workers: 0 }), /workers must be a positive integer/);
   assert.throws(() => createServer(cache, { workers: 2, callbacks: { onStreamRequest: () => undefined } }), /onStreamRequest are not available in the worker mode/);
   assert.throws(() => createServer(new SnapshotCache({ hash: (n) => n.cluster ?? '' }), { workers: 2 }), /own hash function.*hashModule/);
+});
+
+test('without the csds option the workers do not serve CSDS', async () => {
+  const client = csdsClient(address, { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    await assert.rejects(unary(client, 'FetchClientStatus', {}), (e: { code: number }) => e.code === Code.UNIMPLEMENTED);
+  } finally {
+    client.close();
+  }
 });
 
 test('an onStreamOpen that throws ends the stream in the worker with its status', async () => {

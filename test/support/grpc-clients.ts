@@ -31,13 +31,18 @@ function clientOf(definitionFiles: string[], includeDirs: string[], service: str
   return new Ctor(address, setup.credentials ?? credentials.createInsecure(), setup.options ?? {}) as AnyClient;
 }
 
-/** A CSDS client (`envoy.service.status.v3.ClientStatusDiscoveryService`). */
-export function csdsClient(address: string): AnyClient {
+/**
+ * A CSDS client (`envoy.service.status.v3.ClientStatusDiscoveryService`).
+ *
+ * @param options - gRPC channel options (`'grpc.use_local_subchannel_pool': 1` gives the client a connection of its own)
+ */
+export function csdsClient(address: string, options: Record<string, number | string> = {}): AnyClient {
   return clientOf(
     ['envoy/service/status/v3/csds.proto'],
     ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)),
     'envoy.service.status.v3.ClientStatusDiscoveryService',
     address,
+    { options },
   );
 }
 

@@ -289,13 +289,14 @@ export class XdsTestClient {
   }
 
   /** Calls a type's `Fetch…` method. */
-  fetch(typeUrl: string, request: Outgoing): Promise<SotwResponse> {
+  fetch(typeUrl: string, request: Outgoing, metadata: Metadata = new Metadata()): Promise<SotwResponse> {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         pathFor('fetch', typeUrl),
         (b: Buffer) => b,
         decodeSotwResponse,
         Buffer.isBuffer(request) ? request : encodeMessage(TypeUrl.DiscoveryRequest, request),
+        metadata,
         (error, response) => (error ? reject(error) : resolve(response as SotwResponse)),
       );
     });
