@@ -11,7 +11,7 @@ import type { XdsServer } from '../../src/server/index.js';
 import { collect, healthClient, unary } from '../support/grpc-clients.js';
 import { cluster } from '../support/sample-resources.js';
 import { XdsTestClient } from '../support/xds-client.js';
-import { eventually } from './harness.js';
+import { eventually, workersAfterReplacing } from './harness.js';
 
 const ADS = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -105,13 +105,7 @@ test('a replacement worker starts with the statuses of this process', async () =
   xds.health!.set('NOT_SERVING', 'my.Service');
   const before = (await xds.workers()).map((w) => w.pid);
   process.kill(before[0], 'SIGKILL');
-  let pids: number[] = [];
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    pids = (await xds.workers()).map((w) => w.pid);
-    if (pids.length === 2 && !pids.includes(before[0])) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const pids = await workersAfterReplacing(xds, before[0], 2);
   assert.ok(pids.length === 2 && !pids.includes(before[0]), `replaced: ${pids.join(', ')}`);
   // New probes reach the replacement too.
   await probesOnEveryWorker();

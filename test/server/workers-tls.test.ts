@@ -13,7 +13,7 @@ import { cluster } from '../support/sample-resources.js';
 import { certificateAuthority, issueCertificate } from '../support/tls-certs.js';
 import type { SelfSigned } from '../support/tls-certs.js';
 import { XdsTestClient } from '../support/xds-client.js';
-import { eventually } from './harness.js';
+import { eventually, workersAfterReplacing } from './harness.js';
 
 const ca = certificateAuthority('xds test CA');
 const serverCert = issueCertificate(ca, { commonName: 'control-plane', dns: ['localhost'], ips: ['127.0.0.1'] });
@@ -112,13 +112,7 @@ test('onStreamOpen in this process sees the verified client certificate, as in o
 test('a killed worker\'s replacement listens with the same TLS', async () => {
   const before = (await xds.workers()).map((w) => w.pid);
   process.kill(before[0], 'SIGKILL');
-  let pids: number[] = [];
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    pids = (await xds.workers()).map((w) => w.pid);
-    if (pids.length === 2 && !pids.includes(before[0])) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const pids = await workersAfterReplacing(xds, before[0], 2);
   const replacement = pids.find((pid) => !before.includes(pid));
   assert.ok(replacement !== undefined, `a replacement started: ${pids.join(', ')}`);
   // Connections alternate between the workers: a few reach the replacement, which must complete the handshake.

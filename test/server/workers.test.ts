@@ -7,7 +7,7 @@ import { Code, createServer, XdsError, type AckEvent, type NackEvent, type XdsSe
 import { csdsClient, unary } from '../support/grpc-clients.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
 import { XdsTestClient, type SotwStream } from '../support/xds-client.js';
-import { eventually } from './harness.js';
+import { eventually, workersAfterReplacing } from './harness.js';
 
 const acks: AckEvent[] = [];
 const nacks: NackEvent[] = [];
@@ -213,13 +213,7 @@ test('a killed worker is replaced; its clients reconnect and are served', async 
   process.kill(busy.pid, 'SIGKILL');
   await eventually(() => closed.length > 0, 5000, 'the dead worker\'s streams closed in the callbacks');
   assert.equal(cache.getStatusInfo('node-k')?.openStreams ?? 0, streams.length - closed.length, 'the status counts only the living streams');
-  let replaced: number[] = [];
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    replaced = (await xds.workers()).map((w) => w.pid);
-    if (replaced.length === 2 && !replaced.includes(busy.pid)) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const replaced = await workersAfterReplacing(xds, busy.pid, 2);
   assert.equal(replaced.length, 2, 'two workers again');
   assert.ok(!replaced.includes(busy.pid) && replaced.some((pid) => before.some((w) => w.pid === pid)), 'the killed one was replaced');
   // A client of the dead worker reconnects (a new stream) and is served the current snapshot.
