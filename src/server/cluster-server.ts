@@ -2,13 +2,14 @@
  * The worker mode of the server, in the application's process (the cluster's primary): it starts worker
  * processes with `node:cluster`, which accepts each connection here and hands it to one worker; it follows the
  * application's `SnapshotCache` and hands each worker the snapshots of the keys it holds streams of, as encoded
- * bytes (each resource's bytes once per worker); it records what the workers report (streams, ACK/NACK verdicts, responses) in the cache's
- * status and runs the application's callbacks; it runs `authorize` and answers CSDS for the workers, which ask;
- * it replaces a worker that dies. docs/workers.md explains why processes and not threads, and what differs from
- * one process.
+ * bytes (each resource's bytes once per worker); it records what the workers report (streams, ACK/NACK verdicts,
+ * responses) in the cache's status and runs the application's callbacks; it runs `authorize` and answers CSDS and
+ * the `Fetch…` calls for the workers, which ask; it replaces a worker that dies. docs/workers.md explains why
+ * processes and not threads, and what differs from one process.
  */
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServerCredentials } from '@grpc/grpc-js';
@@ -21,6 +22,7 @@ import type { Node } from '../types/index.js';
 import { authorizeNode, certificateOfAuthContext } from './authorize.js';
 import { consult, notify } from './callbacks.js';
 import { clientStatus } from './csds.js';
+import { answerFetch } from './fetch.js';
 import type { HealthService } from './health.js';
 import { lazyNode, nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
@@ -310,6 +312,9 @@ export class ClusterServer implements XdsServer {
       case 'clientStatus':
         this.#clientStatus(record, message);
         return;
+      case 'fetch':
+        this.#fetch(record, message);
+        return;
       case 'closed':
         return;
       default: {
@@ -455,6 +460,20 @@ export class ClusterServer implements XdsServer {
     );
   }
 
+  /**
+   * Answers a `Fetch…` call a worker received, from the application's cache (which holds every key's snapshot,
+   * where the worker's copy holds those of its streams' keys): authorized, answered and refused as in one process.
+   */
+  #fetch(record: WorkerRecord, message: Extract<FromWorker, { t: 'fetch' }>): void {
+    const answer = (response: Buffer | undefined, error: unknown): void => {
+      this.#send(record, { t: 'fetched', id: message.id, response, error: remoteError(error) });
+    };
+    answerFetch(this.#cache, this.#options, { request: message.request, node: message.node }, message.typeUrl, requestContextOf(message.context)).then(
+      (response) => answer(response, undefined),
+      (error: unknown) => answer(undefined, error),
+    );
+  }
+
   /** A worker died: its streams are closed in the status and callbacks, and another takes its place. */
   #exited(record: WorkerRecord, code: number | null, signal: string | null): void {
     this.#workers.delete(record.seq);
@@ -483,8 +502,9 @@ export class ClusterServer implements XdsServer {
     return this.#local.restHandler();
   }
 
-  listenRest(port: number, host?: string): Promise<number> {
-    return this.#local.listenRest(port, host);
+  /** Serves REST here, in the primary, from the application's cache (over HTTPS when `tls` is given), as one process does. */
+  listenRest(port: number, host?: string, tls?: HttpsServerOptions): Promise<number> {
+    return this.#local.listenRest(port, host, tls);
   }
 
   async close(options: CloseOptions = {}): Promise<void> {

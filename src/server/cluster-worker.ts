@@ -3,8 +3,8 @@
  * imported by applications). It serves the streams of the connections the primary hands it, from a copy of the
  * application's `SnapshotCache` rebuilt from the bytes the primary sends: it encodes nothing. What the primary
  * must know (streams opened and closed, verdicts, responses given, logs) goes back in batches, at most one
- * message every 100 ms. What only the primary can answer (the open hooks, `authorize`, CSDS) the worker asks it,
- * and waits for the answer.
+ * message every 100 ms. What only the primary can answer (the open hooks, `authorize`, CSDS, the `Fetch…` calls)
+ * the worker asks it, and waits for the answer.
  */
 import { pathToFileURL } from 'node:url';
 import type { CancelWatch, ConfigWatcher, DeltaResponse, DeltaWatchRequest, Response, WatchRequest } from '../cache/config-watcher.js';
@@ -12,12 +12,14 @@ import { EncodedResource } from '../cache/encoded-resource.js';
 import type { Snapshot } from '../cache/snapshot.js';
 import { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../logger.js';
-import { XdsError } from '../resource/xds-error.js';
+import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { allow } from './authorize.js';
 import type { Authorizer } from './authorize.js';
 import type { Callbacks, RequestContext } from './callbacks.js';
 import type { ClientStatusAnswerer } from './csds.js';
+import { checkFetchRequest } from './fetch.js';
+import type { FetchAnswerer } from './fetch.js';
 import { HealthService } from './health.js';
 import { lazyNode, nodeBytes } from './lazy-node.js';
 import type { ResolvedOptions } from './options.js';
@@ -135,13 +137,14 @@ class ReportingCache implements ConfigWatcher {
     this.#cache.streamClosed(node);
   }
 
-  fetch(request: WatchRequest): Response | undefined {
-    return this.#cache.fetch(request);
+  /** Never asked: the primary answers the worker's fetches (see {@link fetchInPrimary}), as this copy holds only some keys. */
+  fetch(): Response | undefined {
+    throw new XdsError(Code.INTERNAL, 'a worker of the worker mode answers fetches by asking the primary, not from its copy of the cache');
   }
 }
 
 /** Questions to the primary waiting for its answer, by question id. */
-type Answer = Extract<ToWorker, { t: 'consulted' | 'authorized' | 'clientStatus' }>;
+type Answer = Extract<ToWorker, { t: 'consulted' | 'authorized' | 'clientStatus' | 'fetched' }>;
 const questions = new Map<number, { resolve: (answer: Answer) => void; reject: (error: unknown) => void }>();
 let nextQuestion = 0;
 
@@ -191,6 +194,22 @@ const clientStatusInPrimary: ClientStatusAnswerer = async (request) => {
   const bytes = answer.response!;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 };
+
+/**
+ * The `Fetch…` calls as the worker serves them: the primary answers, from the application's cache. The worker's
+ * copy holds only the snapshots of the keys it has streams of; the primary's holds every one, as one process
+ * does. The primary authorizes the fetch too, with the node the client sent, read from the bytes sent along.
+ * What the primary would refuse before its authorizer runs is refused here, with the same status: junk never
+ * crosses to it.
+ */
+function fetchInPrimary(maxResourceNames: number): FetchAnswerer {
+  return async (raw, typeUrl, context) => {
+    const { request, nodeBytes: node } = checkFetchRequest(raw, typeUrl, maxResourceNames);
+    const answer = await ask<'fetched'>((id) => ({ t: 'fetch', id, typeUrl, request, node, context: portableContext(context) }));
+    const bytes = answer.response!;
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+}
 
 function callbacks(consultOpen: { sotw: boolean; delta: boolean }): Callbacks {
   return {
@@ -242,7 +261,7 @@ async function init(message: Extract<ToWorker, { t: 'init' }>): Promise<void> {
     health = new HealthService();
     setHealth(message.health);
   }
-  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32, { health, csds: message.csds ? clientStatusInPrimary : undefined });
+  server = createWorkerServer(new ReportingCache(cache), options, message.seq * 2 ** 32, { health, csds: message.csds ? clientStatusInPrimary : undefined, fetch: fetchInPrimary(options.maxResourceNames) });
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -276,7 +295,8 @@ async function handle(message: ToWorker): Promise<void> {
       return;
     case 'consulted':
     case 'authorized':
-    case 'clientStatus': {
+    case 'clientStatus':
+    case 'fetched': {
       const waiting = questions.get(message.id);
       questions.delete(message.id);
       waiting?.resolve(message);

@@ -8,9 +8,9 @@ import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } fro
 import type { ConfigWatcher } from '../cache/config-watcher.js';
 import { isStatusSource, type StatusSource } from '../cache/sync-status.js';
 import { lookupProtoNamesType } from '../resource/registry.js';
-import { Code, excerpt, XdsError } from '../resource/xds-error.js';
+import { Code, XdsError } from '../resource/xds-error.js';
 import { DeltaStream } from './delta.js';
-import { fetchResources } from './fetch.js';
+import { answerFetch, type FetchAnswerer } from './fetch.js';
 import type { Decoded, UndecodableRequest, XdsDiscoveryRequest } from './messages.js';
 import { StreamLimits } from './limits.js';
 import type { StreamLease } from './limits.js';
@@ -111,6 +111,8 @@ class XdsServerImpl implements XdsServer {
   #rest: RestHandler | undefined;
   readonly #csds: StatusSource | ClientStatusAnswerer | undefined;
   readonly #csdsCalls = new Set<CsdsCall>();
+  /** Answers the `Fetch…` calls: from the cache, or (in a worker of the worker mode) by asking the primary. */
+  readonly #answerFetch: FetchAnswerer;
   readonly health: HealthService | undefined;
 
   /**
@@ -123,6 +125,7 @@ class XdsServerImpl implements XdsServer {
     this.#nextId = firstStreamId;
     this.#firstStreamId = firstStreamId;
     this.#csds = parts.csds ?? csdsSource(cache, options.csds);
+    this.#answerFetch = parts.fetch ?? ((raw, typeUrl, context) => answerFetch(cache, options, raw, typeUrl, context));
     if (parts.health !== undefined) {
       this.health = parts.health;
     } else if (options.health) {
@@ -185,14 +188,8 @@ class XdsServerImpl implements XdsServer {
       return;
     }
     const context = { peer: call.getPeer(), metadata: call.metadata, authContext: call.getAuthContext() };
-    fetchResources(this.#cache, this.#options, call.request, info.typeUrl, context).then(
-      ({ request, response }) => {
-        if (response === undefined) {
-          callback(new XdsError(Code.FAILED_PRECONDITION, `version "${excerpt(request.version_info)}" is current: nothing to fetch (REST answers 304 Not Modified)`));
-        } else {
-          callback(null, response.body());
-        }
-      },
+    this.#answerFetch(call.request, info.typeUrl, context).then(
+      (body) => callback(null, body),
       (error: unknown) => callback(boundedStatus(XdsError.from(error))),
     );
   }
@@ -355,6 +352,11 @@ interface WorkerParts {
   readonly health?: HealthService | undefined;
   /** Answers CSDS in place of the `csds` option (it asks the primary). */
   readonly csds?: ClientStatusAnswerer | undefined;
+  /**
+   * Answers the `Fetch…` calls in place of the worker's cache, which holds only the snapshots of the keys the
+   * worker has streams of (it asks the primary, whose cache holds every snapshot).
+   */
+  readonly fetch?: FetchAnswerer | undefined;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Node } from '../types/index.js';
 import type { AuthContext, RequestContext } from './callbacks.js';
 import type { ClientStatusRequest } from './csds.js';
 import type { ServingStatus } from './health.js';
+import type { XdsDiscoveryRequest } from './messages.js';
 import type { ServerStats } from './server.js';
 import type { TlsCredentials } from './tls.js';
 
@@ -104,7 +105,7 @@ export type ToWorker =
       readonly consultOpen: { readonly sotw: boolean; readonly delta: boolean };
       /** The health service's statuses now, when the `health` option is on; `health` messages bring the changes. */
       readonly health: HealthStatuses | undefined;
-      /** The application set `authorize`: the worker asks the primary at each stream's first request and each fetch. */
+      /** The application set `authorize`: the worker asks the primary at each stream's first request (fetches go there whole). */
       readonly authorize: boolean;
       /** CSDS is on: the worker serves it, asking the primary for each answer. */
       readonly csds: boolean;
@@ -120,6 +121,8 @@ export type ToWorker =
   | { readonly t: 'authorized'; readonly id: number; readonly node: Uint8Array | Node | undefined; readonly error: RemoteError | undefined }
   /** The encoded `ClientStatusResponse`, or the error that ends the call. */
   | { readonly t: 'clientStatus'; readonly id: number; readonly response: Uint8Array | undefined; readonly error: RemoteError | undefined }
+  /** The encoded `DiscoveryResponse` a `Fetch…` call answers, or the error that ends the call. */
+  | { readonly t: 'fetched'; readonly id: number; readonly response: Uint8Array | undefined; readonly error: RemoteError | undefined }
   | { readonly t: 'info'; readonly id: number }
   | { readonly t: 'close'; readonly deadlineMs: number };
 
@@ -186,8 +189,8 @@ export type FromWorker =
   | { readonly t: 'listenFailed'; readonly message: string }
   | { readonly t: 'consult'; readonly id: number; readonly streamId: number; readonly typeUrl: string; readonly delta: boolean; readonly context: PortableContext }
   /**
-   * Asks `authorize` about a stream's first request or a fetch; `node` is the node the client sent, as the bytes
-   * it arrived in while nobody in the worker decoded it, else the object.
+   * Asks `authorize` about a stream's first request; `node` is the node the client sent, as the bytes it arrived
+   * in while nobody in the worker decoded it, else the object.
    */
   | {
       readonly t: 'authorize';
@@ -199,6 +202,19 @@ export type FromWorker =
     }
   /** Asks for the answer to a CSDS request (decoded and size-checked by the worker's gRPC server). */
   | { readonly t: 'clientStatus'; readonly id: number; readonly request: ClientStatusRequest }
+  /**
+   * Asks for the answer to a `Fetch…` call on the service of `typeUrl`: the request as the worker's gRPC server
+   * decoded it (size-checked), its node still as the bytes it arrived in. The primary authorizes and answers it
+   * from the application's cache, which holds every key's snapshot.
+   */
+  | {
+      readonly t: 'fetch';
+      readonly id: number;
+      readonly typeUrl: ResourceTypeUrl | undefined;
+      readonly request: XdsDiscoveryRequest;
+      readonly node: Uint8Array | undefined;
+      readonly context: PortableContext;
+    }
   | { readonly t: 'info'; readonly id: number; readonly info: WorkerInfo }
   | { readonly t: 'closed' };
 

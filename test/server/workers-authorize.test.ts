@@ -127,23 +127,40 @@ test('an authorizer that throws ends the stream with its status; a synchronous a
   now.cancel();
 });
 
-test('Fetch is authorized in this process too: allowed, it is answered; denied, PERMISSION_DENIED', async () => {
-  const c = client();
-  // A worker holds the snapshots of the keys it has streams of: a stream of n3 on this connection (so in the same
-  // worker) first.
-  const stream = c.sotw({}, bearer('good'));
-  stream.send({ node: { id: 'n3' }, type_url: C });
-  await stream.next(5000);
-  asked.length = 0;
-  const allowed = await c.fetch(C, { node: { id: 'n3' }, resource_names: [] }, bearer('good'));
+test('Fetch is authorized in this process too, on any connection, given what one process gives it: allowed, answered; denied, PERMISSION_DENIED', async () => {
+  // A fresh connection, and no stream of n3 anywhere: the fetch is answered from this process's cache.
+  const node = { id: 'n3', cluster: 'edge', metadata: { zone: 'a' } };
+  const allowed = await client().fetch(C, { node, resource_names: [] }, bearer('good'));
   assert.deepEqual(allowed.resources.map((r) => r.name), ['a']);
   assert.deepEqual(asked.map((r) => [r.kind, r.typeUrl, r.node.id]), [['fetch', C, 'n3']]);
-  await assert.rejects(c.fetch(C, { node: { id: 'n3' }, resource_names: [] }), (e: { code: number; details: string }) => {
-    assert.equal(e.code, Status.PERMISSION_DENIED);
-    assert.equal(e.details, 'not authorized: a bearer token is required');
-    return true;
-  });
-  stream.cancel();
+  await client(oneProcessAddress).fetch(C, { node, resource_names: [] }, bearer('good'));
+  const [request, reference] = asked;
+  assert.deepEqual(Object.keys(request).sort(), Object.keys(reference).sort());
+  assert.deepEqual({ ...request.node }, node, 'the node the client sent, every field of it');
+  assert.deepEqual({ ...request.node }, { ...reference.node });
+  assert.deepEqual(request.metadata?.toJSON(), reference.metadata?.toJSON());
+  assert.deepEqual(request.authContext, reference.authContext);
+  for (const [token, code, details] of [
+    [undefined, Status.PERMISSION_DENIED, 'not authorized: a bearer token is required'],
+    ['expired', Status.UNAUTHENTICATED, 'token expired'],
+  ] as const) {
+    const metadata = token === undefined ? new Metadata() : bearer(token);
+    const [viaWorker, direct] = await Promise.all(
+      [workersAddress, oneProcessAddress].map((address) => client(address).fetch(C, { node: { id: 'n3' } }, metadata).then(() => assert.fail('answered'), (e: { code: number; details: string }) => e)),
+    );
+    assert.deepEqual([viaWorker.code, viaWorker.details], [code, details]);
+    assert.deepEqual([viaWorker.code, viaWorker.details], [direct.code, direct.details]);
+  }
+});
+
+test("a Fetch serves the node the authorizer chooses: the tenant's snapshot, on a fresh connection", async () => {
+  const [viaWorker, direct] = await Promise.all([workersAddress, oneProcessAddress].map((address) => client(address).fetch(C, { node: { id: 'n1' } }, bearer('tenant'))));
+  assert.equal(viaWorker.version_info, 'tenant', "the tenant's snapshot, not n1's");
+  assert.deepEqual(viaWorker, direct);
+  // A node the authorizer chose that could not be copied to a worker: a fetch never copies it (it is answered here).
+  const [odd, oddDirect] = await Promise.all([workersAddress, oneProcessAddress].map((address) => client(address).fetch(C, { node: { id: 'n1' } }, bearer('odd'))));
+  assert.deepEqual(odd, oddDirect);
+  assert.equal(odd.version_info, '1');
 });
 
 test('the node the authorizer chooses is the one served: snapshot, status and verdicts are keyed by it', async () => {

@@ -2,6 +2,8 @@
 // the application's cache, so the answer is the one a server without workers gives, byte for byte, whether or not
 // the worker holds a stream of the key.
 import assert from 'node:assert/strict';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { after, before, test } from 'node:test';
 import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
@@ -9,6 +11,7 @@ import { encodeMessage, TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
 import { methodPath, XDS_SERVICES } from '../../src/server/service-definitions.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
+import { certificateAuthority, issueCertificate } from '../support/tls-certs.js';
 import { decodeSotwResponse, XdsTestClient } from '../support/xds-client.js';
 
 const C = TypeUrl.Cluster;
@@ -87,7 +90,7 @@ test('a Fetch on a fresh connection, for a key no stream holds, answers its snap
   const [viaWorker] = await both(E, { node: { id: 'fetch-2' }, resource_names: ['b'] });
   const response = decodeSotwResponse(viaWorker as Buffer);
   assert.deepEqual([response.version_info, response.type_url, response.names], ['1', E, ['b']]);
-  assert.equal((await xds.stats()).streams, 0, 'no stream was opened');
+  assert.equal(xds.stats().streams, 0, 'no stream was opened');
 });
 
 test('a Fetch at the current version is FAILED_PRECONDITION, as in one process', async () => {
@@ -126,18 +129,31 @@ test('a snapshot just set is what the next Fetch answers, on a connection whose 
   assert.deepEqual(onStreamConnection, direct);
   assert.deepEqual(fresh, direct);
   assert.equal(decodeSotwResponse(direct as Buffer).version_info, '2');
-  await cache.clearSnapshot('fetch-3');
+  cache.clearSnapshot('fetch-3');
   assertSameError(...(await both(E, { node: { id: 'fetch-3' } })), Status.NOT_FOUND);
   stream.cancel();
 });
 
-test('REST is served by this process from the cache, as one process serves it', async () => {
-  const [port, directPort] = await Promise.all([xds.listenRest(0, '127.0.0.1'), oneProcess.listenRest(0, '127.0.0.1')]);
-  const post = (p: number, body: object): Promise<[number, string]> =>
-    fetch(`http://127.0.0.1:${p}/v3/discovery:clusters`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => [r.status, await r.text()]);
+test('REST is served by this process from the cache, as one process serves it, over HTTPS when given TLS', async () => {
+  const ca = certificateAuthority('xds test CA');
+  const serverCert = issueCertificate(ca, { commonName: 'control-plane', ips: ['127.0.0.1'] });
+  const [port, directPort] = await Promise.all([xds.listenRest(0, '127.0.0.1', { key: serverCert.keyPem, cert: serverCert.certPem }), oneProcess.listenRest(0, '127.0.0.1')]);
+  const post = (secure: boolean, p: number, body: object): Promise<[number, string]> =>
+    new Promise((resolve, reject) => {
+      const options = { host: '127.0.0.1', port: p, path: '/v3/discovery:clusters', method: 'POST', headers: { 'content-type': 'application/json' } };
+      const answered = (res: IncomingMessage): void => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve([res.statusCode ?? 0, text]));
+      };
+      const req = secure ? httpsRequest({ ...options, ca: ca.certPem }, answered) : httpRequest(options, answered);
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
   for (const body of [{ node: { id: 'fetch-2' } }, { node: { id: 'fetch-2' }, version_info: '1' }, { node: { id: 'nobody' } }]) {
-    const [viaWorkerMode, direct] = await Promise.all([post(port, body), post(directPort, body)]);
+    const [viaWorkerMode, direct] = await Promise.all([post(true, port, body), post(false, directPort, body)]);
     assert.deepEqual(viaWorkerMode, direct, JSON.stringify(body));
   }
-  assert.equal((await post(port, { node: { id: 'fetch-2' } }))[0], 200);
+  assert.equal((await post(true, port, { node: { id: 'fetch-2' } }))[0], 200);
+  await assert.rejects(post(false, port, { node: { id: 'fetch-2' } }), 'plain HTTP on the HTTPS port is refused');
 });
