@@ -33,8 +33,12 @@ import type { TlsCredentials } from './tls.js';
 import { describeSnapshot, Holdings, requestContextOf } from './worker-protocol.js';
 import type { FromWorker, HealthStatuses, RemoteError, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
 
-/** Callbacks that run inside a worker, next to the stream, and so cannot reach the application's process. */
-const WORKER_ONLY_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
+/**
+ * Per-request and per-response callbacks, which the worker mode does not run: those of streams would run inside a
+ * worker, away from the application's process; those of fetches are refused with them, although fetches are
+ * answered here (docs/workers.md).
+ */
+const REFUSED_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
 
 /** Replacements of workers that died soon after starting wait longer each time, up to this. */
 const MAX_RESTART_DELAY_MS = 5000;
@@ -112,9 +116,9 @@ export class ClusterServer implements XdsServer {
     if (!(cache instanceof SnapshotCache)) {
       throw new TypeError('the worker mode serves a SnapshotCache (createServer(cache, { workers })): other caches have no snapshots to hand to the workers');
     }
-    const hooks = WORKER_ONLY_HOOKS.filter((name) => options.callbacks[name] !== undefined);
+    const hooks = REFUSED_HOOKS.filter((name) => options.callbacks[name] !== undefined);
     if (hooks.length > 0) {
-      throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode: they would run in a worker, away from the application; use onAck, onNack and the open/closed callbacks, or run without workers`);
+      throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode, which runs no per-request or per-response callback; use authorize, onAck, onNack and the open/closed callbacks, or run without workers`);
     }
     if (!cluster.isPrimary) throw new Error('createServer with workers must be called in the primary process, not in a cluster worker');
     if (cache.settings().customHash && options.workers!.hashModule === undefined) {

@@ -32,7 +32,7 @@ export interface ServerOptions {
    * Spread the streams over worker processes (`node:cluster`) to use more than one core: a number of workers, or
    * {@link WorkerOptions}. The application's process stays the only one that holds its cache: it encodes each
    * resource once and hands the bytes to the workers holding streams of the key; ACK/NACK verdicts, status and
-   * callbacks come back to it.
+   * callbacks come back to it, and it answers the `Fetch…` calls the workers receive, from its cache.
    * Only for a `SnapshotCache`; see docs/workers.md for what else differs. Default: no workers, one thread.
    */
   workers?: number | WorkerOptions | undefined;
@@ -43,7 +43,8 @@ export interface ServerOptions {
    * the first request of each stream and for each `Fetch…` call and REST request; a denial is
    * `PERMISSION_DENIED` (REST: 403). It may also choose the node served, so that the cache keys snapshots by the
    * verified identity. See `bindNodeToCertificate`. Default: every client is served as the node it claims.
-   * With `workers`, it runs in this process: the worker holding the stream asks it and waits for the answer.
+   * With `workers`, it runs in this process: the worker holding the stream asks it and waits for the answer, and
+   * a `Fetch…` call is authorized here as part of answering it.
    */
   authorize?: Authorizer | undefined;
   /**
