@@ -34,11 +34,11 @@ import { describeSnapshot, Holdings, requestContextOf } from './worker-protocol.
 import type { FromWorker, HealthStatuses, RemoteError, SnapshotChange, ToWorker, WorkerEvent, WorkerInfo, WorkerServerOptions } from './worker-protocol.js';
 
 /**
- * Per-request and per-response callbacks, which the worker mode does not run: those of streams would run inside a
- * worker, away from the application's process; those of fetches are refused with them, although fetches are
- * answered here (docs/workers.md).
+ * The per-request and per-response callbacks of streams, which the worker mode does not run: they would run inside
+ * a worker, away from the application's process (docs/workers.md). Those of fetches run here, where fetches are
+ * answered.
  */
-const REFUSED_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse', 'onFetchRequest', 'onFetchResponse'] as const;
+const REFUSED_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse'] as const;
 
 /** Replacements of workers that died soon after starting wait longer each time, up to this. */
 const MAX_RESTART_DELAY_MS = 5000;
@@ -118,7 +118,7 @@ export class ClusterServer implements XdsServer {
     }
     const hooks = REFUSED_HOOKS.filter((name) => options.callbacks[name] !== undefined);
     if (hooks.length > 0) {
-      throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode, which runs no per-request or per-response callback; use authorize, onAck, onNack and the open/closed callbacks, or run without workers`);
+      throw new TypeError(`callbacks ${hooks.join(', ')} are not available in the worker mode, which runs no per-request or per-response callback of streams; use authorize, onAck, onNack and the open/closed callbacks, or run without workers`);
     }
     if (!cluster.isPrimary) throw new Error('createServer with workers must be called in the primary process, not in a cluster worker');
     if (cache.settings().customHash && options.workers!.hashModule === undefined) {

@@ -24,6 +24,8 @@ let oneProcess: XdsServer;
 let workersAddress: string;
 let oneProcessAddress: string;
 const clients: XdsTestClient[] = [];
+/** What the worker mode's onFetchRequest and onFetchResponse saw, in this process: [hook, type, names, version]. */
+const fetchHooks: (readonly [string, string, readonly string[], string | undefined])[] = [];
 
 function snapshot(version: string, port = 8080): Snapshot {
   return new Snapshot(version, { [C]: [cluster('a'), cluster('b')], [E]: [endpoints('a', 2, port), endpoints('b', 2, port)] });
@@ -64,7 +66,14 @@ function assertSameError(viaWorker: Buffer | ServiceError, direct: Buffer | Serv
 
 before(async () => {
   for (const key of KEYS) await cache.setSnapshot(key, snapshot('1'));
-  xds = createServer(cache, { workers: 2, maxResourceNames: 4 });
+  xds = createServer(cache, {
+    workers: 2,
+    maxResourceNames: 4,
+    callbacks: {
+      onFetchRequest: (request) => void fetchHooks.push(['request', request.type_url, request.resource_names, request.version_info]),
+      onFetchResponse: (request, response) => void fetchHooks.push(['response', request.type_url, request.resource_names, response?.version]),
+    },
+  });
   workersAddress = `127.0.0.1:${await xds.listen('127.0.0.1:0')}`;
   oneProcess = createServer(cache, { maxResourceNames: 4 });
   oneProcessAddress = `127.0.0.1:${await oneProcess.listen('127.0.0.1:0')}`;
@@ -156,4 +165,14 @@ test('REST is served by this process from the cache, as one process serves it, o
   }
   assert.equal((await post(true, port, { node: { id: 'fetch-2' } }))[0], 200);
   await assert.rejects(post(false, port, { node: { id: 'fetch-2' } }), 'plain HTTP on the HTTPS port is refused');
+});
+
+test('onFetchRequest and onFetchResponse run here, in the primary, once per fetch, as in one process', async () => {
+  await cache.setSnapshot('fetch-hooks', snapshot('1'));
+  fetchHooks.length = 0;
+  for (let i = 0; i < 4; i++) {
+    const answer = await fetchBytes(connect(), E, { node: { id: 'fetch-hooks' }, resource_names: ['a'] });
+    assert.ok(Buffer.isBuffer(answer), `answered: ${Buffer.isBuffer(answer) ? '' : answer.details}`);
+  }
+  assert.deepEqual(fetchHooks, Array.from({ length: 4 }, () => [['request', E, ['a'], ''], ['response', E, ['a'], '1']]).flat());
 });
