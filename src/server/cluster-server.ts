@@ -40,6 +40,13 @@ import type { FromWorker, HealthStatuses, RemoteError, SnapshotChange, ToWorker,
  */
 const REFUSED_HOOKS = ['onStreamRequest', 'onStreamDeltaRequest', 'onStreamResponse', 'onStreamDeltaResponse'] as const;
 
+/**
+ * Addresses with port 0 that a worker-mode server of this process listens on. node:cluster shares one listening
+ * socket per address and port among the workers it starts, so a second server asking for `host:0` would be given
+ * the first one's port, and each server's workers the other's connections.
+ */
+const listeningOnPortZero = new Set<string>();
+
 /** Replacements of workers that died soon after starting wait longer each time, up to this. */
 const MAX_RESTART_DELAY_MS = 5000;
 /** A worker that lived this long resets the backoff. */
@@ -157,6 +164,12 @@ export class ClusterServer implements XdsServer {
         'the worker mode cannot hand a grpc-js ServerCredentials to its worker processes: pass what you gave ServerCredentials.createSsl instead, ' +
           'xds.listen(address, { rootCerts, keyCertPairs, checkClientCertificate }), and each worker builds its own credentials from those bytes',
       );
+    }
+    if (address.endsWith(':0')) {
+      if (listeningOnPortZero.has(address)) {
+        throw new Error(`another worker-mode server of this process listens on ${address}: node:cluster would give this one the same port and mix their connections; give each server a port of its own`);
+      }
+      listeningOnPortZero.add(address);
     }
     this.#address = address;
     this.#unfollow = this.#cache.follow((key, snapshot) => this.#follow(key, snapshot));
@@ -516,6 +529,7 @@ export class ClusterServer implements XdsServer {
     // First of all, as in one process: the workers answer health checks NOT_SERVING from now on.
     this.health?.shutdown();
     this.#closing = true;
+    if (this.#address !== undefined) listeningOnPortZero.delete(this.#address);
     this.#unfollow?.();
     const exits = [...this.#workers.values()].map(
       (record) =>

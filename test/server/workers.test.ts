@@ -194,6 +194,12 @@ test('without the csds option the workers do not serve CSDS', async () => {
   }
 });
 
+test('a second worker-mode server of this process on the same host:0 is refused: cluster would give it the same port', async () => {
+  const other = createServer(cache, { workers: 1 });
+  await assert.rejects(other.listen('127.0.0.1:0'), /another worker-mode server of this process listens on 127\.0\.0\.1:0: node:cluster would give this one the same port/);
+  await other.close({ deadlineMs: 500 });
+});
+
 test('an onStreamOpen that throws ends the stream in the worker with its status', async () => {
   const { Metadata } = await import('@grpc/grpc-js');
   const metadata = new Metadata();
