@@ -175,8 +175,14 @@ export class ClusterServer implements XdsServer {
     this.#unfollow = this.#cache.follow((key, snapshot) => this.#follow(key, snapshot));
     // Every worker binds the same address: the primary holds the one socket (for port 0, cluster gives every
     // worker the port it chose for the first) and hands out the connections.
-    const ports = await Promise.all(Array.from({ length: this.#count }, async () => this.#listenIn(await this.#start(), address)));
-    return ports[0];
+    try {
+      const ports = await Promise.all(Array.from({ length: this.#count }, async () => this.#listenIn(await this.#start(), address)));
+      return ports[0];
+    } catch (error) {
+      // A worker that cannot listen (the port taken, say) fails the whole server: the others are stopped too.
+      await this.close({ deadlineMs: 1000 });
+      throw error;
+    }
   }
 
   /** Starts a worker and gives it every current snapshot; resolves once it is ready to listen. */

@@ -1,5 +1,7 @@
 // The worker mode: streams served by worker processes, the cache, the status and the callbacks in this one.
 import assert from 'node:assert/strict';
+import nodeCluster from 'node:cluster';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { EncodedResource, Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
@@ -198,6 +200,21 @@ test('a second worker-mode server of this process on the same host:0 is refused:
   const other = createServer(cache, { workers: 1 });
   await assert.rejects(other.listen('127.0.0.1:0'), /another worker-mode server of this process listens on 127\.0\.0\.1:0: node:cluster would give this one the same port/);
   await other.close({ deadlineMs: 500 });
+});
+
+test('a listen that fails in a worker (the port taken) rejects and stops every worker it started', async () => {
+  const taken = createNetServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  const before = Object.keys(nodeCluster.workers ?? {}).length;
+  const other = createServer(cache, { workers: 2 });
+  try {
+    await assert.rejects(other.listen(`127.0.0.1:${port}`), /an xDS worker could not listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    await eventually(() => Object.keys(nodeCluster.workers ?? {}).length === before, 5000, 'the started workers to exit');
+    assert.deepEqual(await other.workers(), []);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
 });
 
 test('an onStreamOpen that throws ends the stream in the worker with its status', async () => {
