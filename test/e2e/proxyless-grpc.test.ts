@@ -2,15 +2,13 @@
 // through the routes, clusters and endpoints our server sends it over SotW ADS.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import * as grpcJsXds from '@grpc/grpc-js-xds';
-import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
-import { ExtensionTypeUrl, TypeUrl } from '../../src/resource/index.js';
-import type { Cluster } from '../../src/types/index.js';
+import { SnapshotCache, type Snapshot } from '../../src/cache/index.js';
+import { TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
 import { echoClient, startGrpcEcho, type EchoServer } from '../support/grpc-echo.js';
+import { eventually, proxylessSnapshot, registerGrpcXds, SERVICE, servedBy } from '../support/proxyless.js';
 
 const NODE_ID = 'proxyless-test';
-const SERVICE = 'echo.test';
 
 const nacks: { typeUrl: string; message: string; version: string }[] = [];
 const responsesByVersion = new Map<string, number>();
@@ -18,57 +16,8 @@ let cache: SnapshotCache;
 let xds: XdsServer;
 let backends: EchoServer[];
 
-function listener() {
-  return {
-    name: SERVICE,
-    api_listener: {
-      api_listener: {
-        '@type': ExtensionTypeUrl.HTTPConnectionManager,
-        stat_prefix: 'echo', // unused by gRPC, required by Envoy's rules, which the library enforces
-        rds: { route_config_name: 'echo-route', config_source: { ads: {} } },
-        http_filters: [{ name: 'router', typed_config: { '@type': ExtensionTypeUrl.Router } }],
-      },
-    },
-  };
-}
-
-function route(action: Record<string, unknown>) {
-  return { name: 'echo-route', virtual_hosts: [{ name: 'echo', domains: [SERVICE], routes: [{ match: { prefix: '' }, route: action }] }] };
-}
-
-function cluster(name: string, extra: Record<string, unknown> = {}): Cluster {
-  return { name, type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } }, lb_policy: 'ROUND_ROBIN', ...extra };
-}
-
-function assignment(name: string, port: number) {
-  return { cluster_name: name, endpoints: [{ locality: { region: 'local' }, load_balancing_weight: 1, lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] };
-}
-
 function snapshot(version: string, action: Record<string, unknown>, clusterExtra: Record<string, unknown> = {}): Snapshot {
-  return new Snapshot(version, {
-    [TypeUrl.Listener]: [listener()],
-    [TypeUrl.Route]: [route(action)],
-    [TypeUrl.Cluster]: [cluster('backend-a', clusterExtra), cluster('backend-b')],
-    [TypeUrl.Endpoint]: [assignment('backend-a', backends[0].port), assignment('backend-b', backends[1].port)],
-  });
-}
-
-async function servedBy(client: ReturnType<typeof echoClient>, calls: number): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (let i = 0; i < calls; i++) {
-    const name = await client.call();
-    counts.set(name, (counts.get(name) ?? 0) + 1);
-  }
-  return counts;
-}
-
-async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return proxylessSnapshot(version, backends, action, clusterExtra);
 }
 
 before(async () => {
@@ -83,12 +32,7 @@ before(async () => {
       },
     },
   });
-  const port = await xds.listen('127.0.0.1:0');
-  process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: { id: NODE_ID, locality: {} },
-  });
-  grpcJsXds.register();
+  registerGrpcXds(await xds.listen('127.0.0.1:0'), NODE_ID);
 });
 
 after(async () => {
