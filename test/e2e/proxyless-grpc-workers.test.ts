@@ -3,36 +3,29 @@
 // back here. (A file of its own: grpc-js-xds keeps one client per process.)
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { SnapshotCache, type Snapshot } from '../../src/cache/index.js';
+import type { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { createServer, type NackEvent, type XdsServer } from '../../src/server/index.js';
-import { echoClient, startGrpcEcho, type EchoServer } from '../support/grpc-echo.js';
-import { eventually, proxylessSnapshot, registerGrpcXds, SERVICE, servedBy } from '../support/proxyless.js';
+import type { NackEvent, XdsServer } from '../../src/server/index.js';
+import { echoClient } from '../support/grpc-echo.js';
+import { eventually, SERVICE, servedBy, startProxyless, type ProxylessFixture } from '../support/proxyless.js';
 
 const NODE_ID = 'proxyless-workers';
 
 const nacks: NackEvent[] = [];
+let fixture: ProxylessFixture;
 let cache: SnapshotCache;
 let xds: XdsServer;
-let backends: EchoServer[];
 
 function snapshot(version: string, action: Record<string, unknown>, clusterExtra: Record<string, unknown> = {}): Snapshot {
-  return proxylessSnapshot(version, backends, action, clusterExtra);
+  return fixture.snapshot(version, action, clusterExtra);
 }
 
 before(async () => {
-  backends = [await startGrpcEcho('backend-a'), await startGrpcEcho('backend-b')];
-  cache = new SnapshotCache({ ads: true });
-  xds = createServer(cache, { workers: 2, callbacks: { onNack: (nack) => void nacks.push(nack) } });
-  registerGrpcXds(await xds.listen('127.0.0.1:0'), NODE_ID);
+  fixture = await startProxyless(NODE_ID, { workers: 2, callbacks: { onNack: (nack) => void nacks.push(nack) } });
+  ({ cache, xds } = fixture);
 });
 
-after(async () => {
-  await xds.close({ deadlineMs: 1000 });
-  await Promise.all(backends.map((b) => b.close()));
-  // grpc-js-xds keeps a process-wide xDS client with no public way to shut it down (see proxyless-grpc.test.ts).
-  setTimeout(() => process.exit(0), 500).unref();
-});
+after(() => fixture.close());
 
 test('worker mode: proxyless calls follow the snapshots set here; a NACK is reported here once and traffic keeps flowing', async () => {
   await cache.setSnapshot(NODE_ID, snapshot('1', { cluster: 'backend-a' }));

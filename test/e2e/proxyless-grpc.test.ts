@@ -2,28 +2,24 @@
 // through the routes, clusters and endpoints our server sends it over SotW ADS.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { SnapshotCache, type Snapshot } from '../../src/cache/index.js';
+import type { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { TypeUrl } from '../../src/resource/index.js';
-import { createServer, type XdsServer } from '../../src/server/index.js';
-import { echoClient, startGrpcEcho, type EchoServer } from '../support/grpc-echo.js';
-import { eventually, proxylessSnapshot, registerGrpcXds, SERVICE, servedBy } from '../support/proxyless.js';
+import { echoClient } from '../support/grpc-echo.js';
+import { eventually, SERVICE, servedBy, startProxyless, type ProxylessFixture } from '../support/proxyless.js';
 
 const NODE_ID = 'proxyless-test';
 
 const nacks: { typeUrl: string; message: string; version: string }[] = [];
 const responsesByVersion = new Map<string, number>();
+let fixture: ProxylessFixture;
 let cache: SnapshotCache;
-let xds: XdsServer;
-let backends: EchoServer[];
 
 function snapshot(version: string, action: Record<string, unknown>, clusterExtra: Record<string, unknown> = {}): Snapshot {
-  return proxylessSnapshot(version, backends, action, clusterExtra);
+  return fixture.snapshot(version, action, clusterExtra);
 }
 
 before(async () => {
-  backends = [await startGrpcEcho('backend-a'), await startGrpcEcho('backend-b')];
-  cache = new SnapshotCache({ ads: true });
-  xds = createServer(cache, {
+  fixture = await startProxyless(NODE_ID, {
     callbacks: {
       onNack: (nack) => void nacks.push({ typeUrl: nack.typeUrl, message: nack.errorDetail.message, version: nack.rejectedVersion ?? '' }),
       onStreamResponse: (_id, _request, response) => {
@@ -32,16 +28,10 @@ before(async () => {
       },
     },
   });
-  registerGrpcXds(await xds.listen('127.0.0.1:0'), NODE_ID);
+  ({ cache } = fixture);
 });
 
-after(async () => {
-  await xds.close({ deadlineMs: 1000 });
-  await Promise.all(backends.map((b) => b.close()));
-  // grpc-js-xds keeps a process-wide xDS client with no public way to shut it down; it keeps the process alive
-  // reconnecting to the server we just closed. Everything of ours is closed and reported by now.
-  setTimeout(() => process.exit(0), 500).unref();
-});
+after(() => fixture.close());
 
 test('proxyless gRPC calls reach the cluster our snapshot routes to, and follow a snapshot change', async () => {
   await cache.setSnapshot(NODE_ID, snapshot('1', { cluster: 'backend-a' }));

@@ -1,10 +1,11 @@
 // What the proxyless gRPC tests share: the resources that route `xds:///echo.test` to echo servers, and the setup
 // of @grpc/grpc-js-xds (a process-wide client: one bootstrap per test file's process).
 import * as grpcJsXds from '@grpc/grpc-js-xds';
-import { Snapshot } from '../../src/cache/index.js';
+import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { ExtensionTypeUrl, TypeUrl } from '../../src/resource/index.js';
+import { createServer, type ServerOptions, type XdsServer } from '../../src/server/index.js';
 import type { Cluster } from '../../src/types/index.js';
-import type { echoClient, EchoServer } from './grpc-echo.js';
+import { startGrpcEcho, type echoClient, type EchoServer } from './grpc-echo.js';
 
 /** The service the clients call, `xds:///echo.test`: the name of the API listener. */
 export const SERVICE = 'echo.test';
@@ -69,10 +70,43 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 }
 
 /** Points this process's grpc-js-xds at the xDS server on `port` (insecure, SotW ADS) as node `nodeId`. */
-export function registerGrpcXds(port: number, nodeId: string): void {
+function registerGrpcXds(port: number, nodeId: string): void {
   process.env['GRPC_XDS_BOOTSTRAP_CONFIG'] = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { id: nodeId, locality: {} },
   });
   grpcJsXds.register();
+}
+
+/** Two echo servers, an ADS cache and an xDS server that this process's grpc-js-xds is pointed at. */
+export interface ProxylessFixture {
+  readonly cache: SnapshotCache;
+  readonly xds: XdsServer;
+  readonly backends: readonly EchoServer[];
+  /** {@link proxylessSnapshot} with these backends. */
+  snapshot(version: string, action: Record<string, unknown>, clusterExtra?: Record<string, unknown>): Snapshot;
+  /**
+   * Closes the server and the echo servers, then ends the process half a second later: grpc-js-xds keeps a
+   * process-wide xDS client with no public way to shut it down, which would keep reconnecting to the closed server.
+   */
+  close(): Promise<void>;
+}
+
+/** Starts the fixture: the xDS server with `options`, grpc-js-xds registered as node `nodeId`. */
+export async function startProxyless(nodeId: string, options: ServerOptions): Promise<ProxylessFixture> {
+  const backends = [await startGrpcEcho('backend-a'), await startGrpcEcho('backend-b')];
+  const cache = new SnapshotCache({ ads: true });
+  const xds = createServer(cache, options);
+  registerGrpcXds(await xds.listen('127.0.0.1:0'), nodeId);
+  return {
+    cache,
+    xds,
+    backends,
+    snapshot: (version, action, clusterExtra) => proxylessSnapshot(version, backends, action, clusterExtra),
+    async close() {
+      await xds.close({ deadlineMs: 1000 });
+      await Promise.all(backends.map((b) => b.close()));
+      setTimeout(() => process.exit(0), 500).unref();
+    },
+  };
 }
