@@ -299,7 +299,11 @@ export function encodeMessageChecked(typeNameOrUrl: string, value: unknown): Buf
   return asBuffer(type.encode(parse(type, canonicalize(value), typeUrlOf(typeNameOrUrl), peekName(value))).finish());
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
+/**
+ * The same bytes as a `Buffer`, without copying: `bytes` itself when it is one, else a view of its memory (bytes
+ * that crossed a process boundary, or that protobuf.js returned, may be a plain `Uint8Array`).
+ */
+export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

@@ -12,6 +12,7 @@ import { EncodedResource } from '../cache/encoded-resource.js';
 import type { Snapshot } from '../cache/snapshot.js';
 import { SnapshotCache } from '../cache/snapshot-cache.js';
 import type { Logger } from '../logger.js';
+import { asBuffer } from '../resource/codec.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import type { Node } from '../types/index.js';
 import { allow } from './authorize.js';
@@ -191,8 +192,7 @@ const authorizeInPrimary: Authorizer = async ({ kind, typeUrl, node, peer, metad
 const clientStatusInPrimary: ClientStatusAnswerer = async (request) => {
   flush();
   const answer = await ask<'clientStatus'>((id) => ({ t: 'clientStatus', id, request }));
-  const bytes = answer.response!;
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return asBuffer(answer.response!);
 };
 
 /**
@@ -206,8 +206,7 @@ function fetchInPrimary(maxResourceNames: number): FetchAnswerer {
   return async (raw, typeUrl, context) => {
     const { request, nodeBytes: node } = checkFetchRequest(raw, typeUrl, maxResourceNames);
     const answer = await ask<'fetched'>((id) => ({ t: 'fetch', id, typeUrl, request, node, context: portableContext(context) }));
-    const bytes = answer.response!;
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return asBuffer(answer.response!);
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { createSecureContext } from 'node:tls';
 import { ServerCredentials } from '@grpc/grpc-js';
+import { asBuffer } from '../resource/codec.js';
 
 /** A certificate chain and its private key, both PEM, as `ServerCredentials.createSsl` takes them. */
 export interface TlsKeyCertPair {
@@ -44,8 +45,6 @@ export function isTlsCredentials(credentials: ServerCredentials | TlsCredentials
   return typeof (credentials as Partial<ServerCredentials>)._isSecure !== 'function';
 }
 
-/** Buffers as `createSsl` wants them (bytes that crossed a process boundary may arrive as a plain `Uint8Array`). */
-const buffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 /** Builds the grpc-js credentials; throws a `TypeError` naming what is wrong with the shape. */
 export function serverCredentialsOf(tls: TlsCredentials): ServerCredentials {
@@ -63,8 +62,8 @@ export function serverCredentialsOf(tls: TlsCredentials): ServerCredentials {
   }
   if (typeof checkClientCertificate !== 'boolean') throw new TypeError('TLS credentials: checkClientCertificate must be a boolean');
   return ServerCredentials.createSsl(
-    rootCerts === null ? null : buffer(rootCerts),
-    keyCertPairs.map((pair) => ({ cert_chain: buffer(pair.cert_chain), private_key: buffer(pair.private_key) })),
+    rootCerts === null ? null : asBuffer(rootCerts),
+    keyCertPairs.map((pair) => ({ cert_chain: asBuffer(pair.cert_chain), private_key: asBuffer(pair.private_key) })),
     checkClientCertificate,
   );
 }
@@ -77,7 +76,7 @@ export function checkTlsCredentials(tls: TlsCredentials): void {
   serverCredentialsOf(tls);
   try {
     for (const pair of tls.keyCertPairs) {
-      createSecureContext({ cert: buffer(pair.cert_chain), key: buffer(pair.private_key), ...(tls.rootCerts === null ? {} : { ca: buffer(tls.rootCerts) }) });
+      createSecureContext({ cert: asBuffer(pair.cert_chain), key: asBuffer(pair.private_key), ...(tls.rootCerts === null ? {} : { ca: asBuffer(tls.rootCerts) }) });
     }
   } catch (error) {
     throw new Error(`TLS credentials do not read: ${(error as Error).message}`);

@@ -11,6 +11,7 @@ import { EncodedResource } from '../cache/encoded-resource.js';
 import { Snapshot } from '../cache/snapshot.js';
 import type { SnapshotCacheSettings } from '../cache/snapshot-cache.js';
 import type { AckEvent, NackEvent } from '../cache/verdict.js';
+import { asBuffer } from '../resource/codec.js';
 import type { ResourceTypeUrl } from '../resource/type-url.js';
 import type { Node } from '../types/index.js';
 import type { AuthContext, RequestContext } from './callbacks.js';
@@ -331,7 +332,7 @@ export function rebuildSnapshot(message: SnapshotMessage, id: number, held: Hold
       if (resource === undefined) {
         const bytes = arrived.get(rid);
         if (bytes === undefined) throw new Error(`worker protocol: the bytes of ${rid} were neither held nor sent`);
-        resource = EncodedResource.fromEncoding(typeUrl, name, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), hash, ttlMs);
+        resource = EncodedResource.fromEncoding(typeUrl, name, asBuffer(bytes), hash, ttlMs);
         made.set(rid, resource);
       }
       resources.push(resource);
