@@ -3,6 +3,7 @@ import { TypeUrl, type ResourceTypeUrl } from '../resource/type-url.js';
 import { Code, XdsError } from '../resource/xds-error.js';
 import { withNonce } from '../resource/wire.js';
 import type { Node } from '../types/index.js';
+import type { VersionEntries } from './held-versions.js';
 import type { RequestContext } from './callbacks.js';
 import { UndecodableRequest, withInitialVersions } from './messages.js';
 import type { Decoded, XdsDeltaDiscoveryRequest } from './messages.js';
@@ -44,7 +45,8 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
 
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
-    const { request, node, initialVersions = NO_VERSIONS } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const { request, node, versionEntries } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const initialVersions = versionEntries === undefined ? NO_VERSIONS : this.#readVersions(versionEntries);
     const { callbacks } = this.env.options;
     // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
     if (callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined) withInitialVersions(request, initialVersions);
@@ -59,6 +61,15 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
       request.node = served;
       return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request, initialVersions));
     });
+  }
+
+  /** The versions a request says the client holds: a map shared with other streams, never changed. */
+  #readVersions(entries: VersionEntries): ReadonlyMap<string, string> {
+    try {
+      return this.env.heldVersions.versions(entries);
+    } catch (error) {
+      throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode envoy.service.discovery.v3.DeltaDiscoveryRequest: ${(error as Error).message}`);
+    }
   }
 
   #process(typeUrl: ResourceTypeUrl, request: XdsDeltaDiscoveryRequest, initialVersions: ReadonlyMap<string, string>): void {

@@ -9,6 +9,7 @@ import protojson from 'protobufjs/ext/protojson.js';
 import { lookupProtoNamesType, lookupType } from '../resource/registry.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest, Node } from '../types/index.js';
 import type { ErrorDetail } from '../cache/verdict.js';
+import { VersionEntries } from './held-versions.js';
 
 /** The `error_detail` of a request: a `google.rpc.Status` (the cache's {@link ErrorDetail}). */
 export type RequestErrorDetail = ErrorDetail;
@@ -42,11 +43,12 @@ export interface Decoded<T> {
   /** The bytes of the `node` field, if the request carried one (a view into the request's buffer). */
   readonly node: Uint8Array | undefined;
   /**
-   * Delta only: `initial_resource_versions` as read, by name. A reconnecting Envoy sends one entry per resource
-   * it holds; a `Map` takes them for a fraction of what an object with thousands of fresh keys costs, so the
-   * request's object form is filled from it only for callbacks (see {@link withInitialVersions}).
+   * Delta only: where the entries of `initial_resource_versions` lie in the request, not yet read. A
+   * reconnecting Envoy sends one entry per resource it holds; the stream reads them through the
+   * server's `HeldVersions` into a `Map`, and the request's object form is filled from that only for callbacks
+   * (see {@link withInitialVersions}).
    */
-  readonly initialVersions?: ReadonlyMap<string, string>;
+  readonly versionEntries?: VersionEntries;
 }
 
 /**
@@ -157,15 +159,15 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDiscoveryR
 }
 
 /**
- * Decodes a `DeltaDiscoveryRequest`; never throws. `initial_resource_versions` comes back as the map
- * `initialVersions` beside the request, whose own object form stays empty until {@link withInitialVersions}.
+ * Decodes a `DeltaDiscoveryRequest`; never throws. `initial_resource_versions` comes back unread, as
+ * `versionEntries` beside the request, whose own object form stays empty until {@link withInitialVersions}.
  */
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDeltaDiscoveryRequest> | UndecodableRequest {
   let typeUrl = '';
   let nonce = '';
   const subscribe: string[] = [];
   const unsubscribe: string[] = [];
-  const versions = new Map<string, string>();
+  const spans: number[] = [];
   let node: Uint8Array | undefined;
   let errorDetail: RequestErrorDetail | undefined;
   try {
@@ -186,11 +188,12 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
           readStrings(reader, 34, unsubscribe);
           break;
         case 42:
-          // Repeated entries come one after another: read them in a loop of their own, which the JIT keeps tight.
-          readVersionEntry(reader, versions);
+          // Repeated entries come one after another: found in a loop of their own, which the JIT keeps tight.
+          // Only where they lie is noted here; the stream reads them (see HeldVersions).
+          spanOf(reader, spans);
           while (reader.pos < reader.len && reader.buf[reader.pos] === 42) {
             reader.pos++;
-            readVersionEntry(reader, versions);
+            spanOf(reader, spans);
           }
           break;
         case 50:
@@ -214,7 +217,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
     response_nonce: nonce,
   };
   if (errorDetail !== undefined) request.error_detail = errorDetail;
-  return { request, node, initialVersions: versions };
+  return spans.length === 0 ? { request, node } : { request, node, versionEntries: new VersionEntries(bytes, spans) };
 }
 
 /** Reads a string field and the elements of the same field that follow it (one-byte `tag`) into `into`. */
@@ -226,18 +229,14 @@ function readStrings(reader: protobuf.Reader, tag: number, into: string[]): void
   }
 }
 
-/** Reads one `initial_resource_versions` entry (its length, then key 1 and value 2, either possibly absent). */
-function readVersionEntry(reader: protobuf.Reader, versions: Map<string, string>): void {
-  const end = reader.uint32() + reader.pos;
-  let key = '';
-  let value = '';
-  while (reader.pos < end) {
-    const entryTag = reader.uint32();
-    if (entryTag === 10) key = reader.string();
-    else if (entryTag === 18) value = reader.string();
-    else reader.skipType(entryTag & 7);
-  }
-  versions.set(key, value);
+/** Notes where one length-delimited field's bytes lie (start and end, into `spans`) and skips them. */
+function spanOf(reader: protobuf.Reader, spans: number[]): void {
+  const length = reader.uint32();
+  const start = reader.pos;
+  const end = start + length;
+  if (end > reader.len) throw new RangeError(`index out of range: ${end} + 0 > ${reader.len}`);
+  spans.push(start, end);
+  reader.pos = end;
 }
 
 /** A node as protobuf.js decoded it. */

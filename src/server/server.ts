@@ -21,6 +21,7 @@ import { addHealthService, HealthService } from './health.js';
 import { createRestHandler } from './rest.js';
 import type { RestHandler } from './rest.js';
 import { serviceDefinition, XDS_SERVICES } from './service-definitions.js';
+import { HeldVersions } from './held-versions.js';
 import type { XdsServiceInfo } from './service-definitions.js';
 import { SotwStream } from './sotw.js';
 import { boundedStatus } from './xds-stream.js';
@@ -136,6 +137,7 @@ class XdsServerImpl implements XdsServer {
       cache,
       options: this.#options,
       limits: new StreamLimits(this.#options),
+      heldVersions: new HeldVersions(),
       nextStreamId: () => ++this.#nextId,
       released: (stream) => {
         this.#streams.delete(stream);

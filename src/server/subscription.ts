@@ -78,7 +78,9 @@ export class DeltaSubscription {
   #started = false;
   /** Names explicitly subscribed (without `*`); kept even under wildcard, which can be dropped later. */
   readonly #subscribed = new Set<string>();
-  #known = new Map<string, string>();
+  /** What the client holds; shared with other streams (and never changed) until {@link #own} copies it. */
+  #known: ReadonlyMap<string, string> = new Map<string, string>();
+  #owned = true;
   #revision = 0;
 
   /** @param legacyWildcard - whether a first request that names nothing means wildcard for this type */
@@ -123,7 +125,12 @@ export class DeltaSubscription {
     this.#started = true;
     if (first || subscribe.length > 0 || unsubscribe.length > 0) this.#revision++;
     if (first) {
-      if (initialVersions.size > 0) this.#known = new Map(initialVersions);
+      if (initialVersions.size > 0) {
+        // Held as given: the map may be shared with streams that hold the same, so it is copied only when
+        // something changes what this client holds.
+        this.#known = initialVersions;
+        this.#owned = false;
+      }
       if (this.#legacy && subscribe.length === 0) this.#wildcard = true;
     }
     // Only a named subscription ends the legacy wildcard; the stream stays wildcard until `*` is unsubscribed.
@@ -150,14 +157,14 @@ export class DeltaSubscription {
       if (was && this.#wildcard) {
         // Under wildcard the client still wants the resource: an empty known version makes the cache send it
         // again (or report it removed), as the protocol requires.
-        this.#known.set(name, '');
-      } else {
-        this.#known.delete(name);
+        this.#own().set(name, '');
+      } else if (this.#known.has(name)) {
+        this.#own().delete(name);
       }
     }
     if (droppedWildcard && !this.#wildcard) {
       // The client forgets what it held only through the wildcard; so do we, so a later subscription sends it.
-      for (const name of [...this.#known.keys()]) if (!this.#subscribed.has(name)) this.#known.delete(name);
+      for (const name of [...this.#known.keys()]) if (!this.#subscribed.has(name)) this.#own().delete(name);
     }
     return newly;
   }
@@ -168,12 +175,23 @@ export class DeltaSubscription {
    */
   forget(names: readonly string[]): void {
     if (names.length > 0) this.#revision++;
-    for (const name of names) this.#known.delete(name);
+    for (const name of names) if (this.#known.has(name)) this.#own().delete(name);
   }
 
   /** Records what a response sent: resources now held at their versions, removed ones forgotten. */
   sent(resources: readonly { name: string; hash: string }[], removed: readonly string[]): void {
-    for (const resource of resources) this.#known.set(resource.name, resource.hash);
-    for (const name of removed) this.#known.delete(name);
+    for (const resource of resources) {
+      if (this.#known.get(resource.name) !== resource.hash) this.#own().set(resource.name, resource.hash);
+    }
+    for (const name of removed) if (this.#known.has(name)) this.#own().delete(name);
+  }
+
+  /** The known versions as this subscription's own map, copied first if it was shared. */
+  #own(): Map<string, string> {
+    if (!this.#owned) {
+      this.#known = new Map(this.#known);
+      this.#owned = true;
+    }
+    return this.#known as Map<string, string>;
   }
 }

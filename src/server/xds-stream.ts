@@ -10,6 +10,7 @@ import type { Callbacks, RequestContext } from './callbacks.js';
 import { lazyNode } from './lazy-node.js';
 import { readNodeId } from './messages.js';
 import type { AckEvent, ErrorDetail, NackEvent } from '../cache/verdict.js';
+import type { HeldVersions } from './held-versions.js';
 import type { StreamLease, StreamLimits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -45,6 +46,8 @@ export interface StreamEnvironment {
   readonly options: ResolvedOptions;
   /** Admits streams within the server's limits. */
   readonly limits: StreamLimits;
+  /** Reads delta requests' `initial_resource_versions`, sharing the maps of equal ones. */
+  readonly heldVersions: HeldVersions;
   /** Gives stream ids. */
   nextStreamId(): number;
   /** Called once a stream has released everything. */

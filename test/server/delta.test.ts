@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { status as Status } from '@grpc/grpc-js';
 import { EncodedResource } from '../../src/cache/encoded-resource.js';
-import { getResourceName, RESOURCE_TYPE_URLS, TypeUrl } from '../../src/resource/index.js';
+import { getResourceName, lookupType, RESOURCE_TYPE_URLS, TypeUrl } from '../../src/resource/index.js';
 import type { DeltaWatchRequest } from '../../src/cache/config-watcher.js';
 import type { AckEvent, NackEvent } from '../../src/server/index.js';
 import { cluster, endpoints, samples } from '../support/sample-resources.js';
@@ -111,6 +111,40 @@ describe('delta over ADS', () => {
     const s = h.client.delta();
     s.send({ node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*'], initial_resource_versions: { a: a.hash } });
     assert.deepEqual((await s.next()).names, ['b']);
+  });
+
+  test('streams reconnecting with the same initial versions in other orders each get only what they lack, then each change', async () => {
+    const held = Array.from({ length: 40 }, (_, i) => EncodedResource.encode(TypeUrl.Cluster, cluster(`c${i}`)));
+    h.cache.set(TypeUrl.Cluster, 'v1', [...held.slice(0, 39), cluster('c39', { connect_timeout: '9s' })]);
+    const versions = (order: readonly EncodedResource[]): Record<string, string> => Object.fromEntries(order.map((r) => [r.name, r.hash]));
+    const orders = [held, held.slice().reverse(), [...held.slice(20), ...held.slice(0, 20)]];
+    const streams = orders.map((order) => {
+      const s = h.client.delta();
+      s.send({ node: NODE, type_url: TypeUrl.Cluster, initial_resource_versions: versions(order) });
+      return s;
+    });
+    const first = await Promise.all(streams.map((s) => s.next()));
+    for (const r of first) assert.deepEqual(r.names, ['c39'], 'only the changed cluster');
+    streams.forEach((s, i) => s.ack(first[i]));
+    await eventually(() => acks.length === 3);
+    h.cache.set(TypeUrl.Cluster, 'v2', [...held.slice(0, 38), cluster('c38', { connect_timeout: '8s' }), cluster('c39', { connect_timeout: '9s' })]);
+    const second = await Promise.all(streams.map((s) => s.next()));
+    for (const r of second) assert.deepEqual(r.names, ['c38']);
+    await Promise.all(streams.map((s) => s.nothingWithin(100)));
+  });
+
+  test('an initial_resource_versions entry that runs past its end ends the stream with INVALID_ARGUMENT', async () => {
+    const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+    const entries = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${String(i).padStart(2, '0')}`, `h${i}`]));
+    const bytes = type.encode(type.fromObject({ type_url: TypeUrl.Cluster, initial_resource_versions: entries })).finish();
+    // The first entry (tag 42, its length, then the key's tag 10 and length): the key claims 60 bytes.
+    assert.deepEqual([...bytes.subarray(bytes.indexOf(42), bytes.indexOf(42) + 4)], [42, 9, 10, 3]);
+    bytes[bytes.indexOf(42) + 3] = 60;
+    const s = h.client.delta();
+    s.send(Buffer.from(bytes));
+    const st = await s.status;
+    assert.equal(st.code, Status.INVALID_ARGUMENT);
+    assert.match(st.details, /cannot decode envoy\.service\.discovery\.v3\.DeltaDiscoveryRequest: .*(runs past|out of range)/);
   });
 
   test('a NACK is reported and the rejected resources are not resent until they change', async () => {

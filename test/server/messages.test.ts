@@ -25,7 +25,7 @@ test('a DiscoveryRequest decodes every field; its node stays bytes that decode t
   assert.equal(decodeNode(decoded.node).id, 'envoy-1');
 });
 
-test('a DeltaDiscoveryRequest decodes every field, initial versions as a map beside the request', () => {
+test('a DeltaDiscoveryRequest decodes every field, initial versions left unread beside the request', () => {
   const bytes = encode('DeltaDiscoveryRequest', {
     node: NODE, type_url: TypeUrl.Cluster, resource_names_subscribe: ['*', 'a'], resource_names_unsubscribe: ['b'],
     initial_resource_versions: { a: 'h1', ['__proto__']: 'h2' }, response_nonce: '3',
@@ -37,9 +37,9 @@ test('a DeltaDiscoveryRequest decodes every field, initial versions as a map bes
   assert.deepEqual(request.resource_names_subscribe, ['*', 'a']);
   assert.deepEqual(request.resource_names_unsubscribe, ['b']);
   assert.equal(request.response_nonce, '3');
-  assert.deepEqual([...decoded.initialVersions!].sort(), [['__proto__', 'h2'], ['a', 'h1']]);
+  assert.deepEqual([...decoded.versionEntries!.read()].sort(), [['__proto__', 'h2'], ['a', 'h1']]);
   assert.deepEqual(request.initial_resource_versions, {}, 'the object form is filled only for callbacks');
-  withInitialVersions(request, decoded.initialVersions!);
+  withInitialVersions(request, decoded.versionEntries!.read());
   assert.deepEqual(Object.entries(request.initial_resource_versions).sort(), [['__proto__', 'h2'], ['a', 'h1']], 'a name is only ever a key');
   assert.equal(decodeNode(decoded.node!).id, 'envoy-1');
 });
@@ -64,7 +64,7 @@ test('bytes that are not a request are an UndecodableRequest naming the message'
 test('the object form of initial versions is made on first read, once, and is a plain object', () => {
   const decoded = decodeDeltaDiscoveryRequest(encode('DeltaDiscoveryRequest', { type_url: TypeUrl.Cluster, initial_resource_versions: { a: 'h1', b: 'h2' } }));
   if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
-  const request = withInitialVersions(decoded.request, decoded.initialVersions!);
+  const request = withInitialVersions(decoded.request, decoded.versionEntries!.read());
   assert.equal('value' in Object.getOwnPropertyDescriptor(request, 'initial_resource_versions')!, false, 'not made before it is read');
   const first = request.initial_resource_versions;
   assert.equal(request.initial_resource_versions, first, 'the same object on every read');

@@ -78,6 +78,26 @@ describe('delta subscription', () => {
     assert.deepEqual([...s.known], [['a', 'h1']]);
   });
 
+  test('initial versions shared by streams stay as given: each stream changes only a copy of its own', () => {
+    const shared: ReadonlyMap<string, string> = new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]);
+    const one = new DeltaSubscription(true);
+    const two = new DeltaSubscription(true);
+    const three = new DeltaSubscription(true);
+    for (const s of [one, two, three]) s.update([], [], shared);
+    assert.equal(one.known, shared, 'held as given while nothing changes');
+    one.sent([{ name: 'a', hash: 'h1' }], []);
+    assert.equal(one.known, shared, 'a response of what the client already holds changes nothing');
+    one.sent([{ name: 'a', hash: 'h1-new' }], ['b']);
+    two.forget(['c']);
+    three.update(['b'], [], NONE);
+    assert.equal(three.known, shared, 'subscribing to a name held changes nothing held');
+    three.update([], ['b'], NONE);
+    assert.deepEqual([...shared], [['a', 'h1'], ['b', 'h2'], ['c', 'h3']], 'the shared map is never changed');
+    assert.deepEqual([...one.known], [['a', 'h1-new'], ['c', 'h3']]);
+    assert.deepEqual([...two.known], [['a', 'h1'], ['b', 'h2']]);
+    assert.deepEqual([...three.known], [['a', 'h1'], ['b', ''], ['c', 'h3']], 'unsubscribed under wildcard: to be sent again');
+  });
+
   test('unsubscribing a name under wildcard marks it for resending; otherwise it is forgotten', () => {
     const s = new DeltaSubscription(false);
     s.update(['*', 'a', 'b'], [], NONE);

@@ -1,0 +1,218 @@
+/**
+ * The `initial_resource_versions` of delta requests, turned into maps once per content. A reconnecting Envoy
+ * sends an entry per resource it holds, thousands per request, and the Envoys of one fleet hold the same
+ * resources at the same versions: they send the same entries, each in its own order (Envoy writes the map in a
+ * per-connection hash order, so no two requests have the same bytes). Reading each request's entries into fresh
+ * strings and a fresh map costs every stream the same time and memory again.
+ *
+ * {@link HeldVersions} keeps recent maps by their content: a request's entries are hashed where they lie in its
+ * bytes, in any order, and a map read before from the same entries is handed out again, after checking every
+ * entry byte for byte against the ones it was read from (so a hash collision costs a decode, never a wrong map).
+ * The maps it hands out are shared and never changed; a stream that changes what it knows copies its own (see
+ * `DeltaSubscription`). The table holds a bounded number of entries, the least recently used map leaving first.
+ */
+import protobuf from 'protobufjs';
+
+/**
+ * The entries of a request's `initial_resource_versions` as the decoder found them: where each entry's bytes
+ * (its key and value fields) lie in the request, not yet turned into text.
+ */
+export class VersionEntries {
+  /**
+   * @param bytes - the request's bytes
+   * @param spans - start and end of each entry's bytes in `bytes`, in pairs
+   */
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly spans: readonly number[],
+  ) {}
+
+  /** The number of entries (a name repeated counts each time). */
+  get count(): number {
+    return this.spans.length / 2;
+  }
+
+  /**
+   * Reads the entries into a new map (a later entry for the same name wins, as protobuf's maps do).
+   *
+   * @throws an Error saying what is wrong when an entry is not a well-formed map entry
+   */
+  read(): Map<string, string> {
+    const versions = new Map<string, string>();
+    const reader = protobuf.Reader.create(this.bytes);
+    const { spans } = this;
+    for (let i = 0; i < spans.length; i += 2) {
+      const end = spans[i + 1];
+      reader.pos = spans[i];
+      let key = '';
+      let value = '';
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        if (tag === 10) key = reader.string();
+        else if (tag === 18) value = reader.string();
+        else reader.skipType(tag & 7);
+        if (reader.pos > end) throw new RangeError('an initial_resource_versions entry runs past its end');
+      }
+      versions.set(key, value);
+    }
+    return versions;
+  }
+}
+
+/** An empty set of entries. */
+export const NO_ENTRIES = new VersionEntries(new Uint8Array(0), []);
+
+/** Fewer entries than this are read directly: sharing them would save less than it costs. */
+export const MIN_SHARED_ENTRIES = 32;
+
+/** Entries the table of a server holds at most, over all its maps (about 150 bytes each with Envoy's names). */
+export const DEFAULT_HELD_ENTRIES = 100_000;
+
+/** A map of versions held in the table, with the entries it was read from. */
+class Held {
+  /** Which of `offsets` was matched by the request being checked (`generation` marks this check). */
+  readonly #marks: Uint32Array;
+  #generation = 0;
+
+  /**
+   * @param versions - the map read from the entries (never changed)
+   * @param bytes - the entries' bytes, one after another
+   * @param offsets - where each entry starts in `bytes`, and where the last one ends
+   * @param index - entry number by the first hash of its bytes
+   */
+  constructor(
+    readonly versions: ReadonlyMap<string, string>,
+    readonly bytes: Uint8Array,
+    readonly offsets: Uint32Array,
+    readonly index: ReadonlyMap<number, number>,
+  ) {
+    this.#marks = new Uint32Array(offsets.length - 1);
+  }
+
+  /** True when `entries` (whose first hashes are `hashes`) are these entries, each once, in any order. */
+  matches(entries: VersionEntries, hashes: Int32Array): boolean {
+    if (this.#generation === 0xffffffff) {
+      this.#marks.fill(0);
+      this.#generation = 0;
+    }
+    const generation = ++this.#generation;
+    const marks = this.#marks;
+    const { bytes: theirs, spans } = entries;
+    const ours = this.bytes;
+    const offsets = this.offsets;
+    for (let i = 0; i < hashes.length; i++) {
+      const at = this.index.get(hashes[i]);
+      if (at === undefined || marks[at] === generation) return false;
+      const start = spans[2 * i];
+      const length = spans[2 * i + 1] - start;
+      const from = offsets[at];
+      if (offsets[at + 1] - from !== length) return false;
+      for (let k = 0; k < length; k++) if (theirs[start + k] !== ours[from + k]) return false;
+      marks[at] = generation;
+    }
+    return true;
+  }
+}
+
+/**
+ * A server's table of recent `initial_resource_versions` maps, by content (see the module's description).
+ * Requests with fewer than {@link MIN_SHARED_ENTRIES} entries are read directly.
+ */
+export class HeldVersions {
+  readonly #maxEntries: number;
+  /** Held maps by digest, least recently used first. */
+  readonly #held = new Map<string, Held>();
+  #entries = 0;
+  readonly #seedA = (Math.random() * 0x100000000) | 0;
+  readonly #seedB = (Math.random() * 0x100000000) | 0;
+  #hits = 0;
+  #misses = 0;
+
+  /** @param maxEntries - entries held at most over all maps ({@link DEFAULT_HELD_ENTRIES}); 0 holds none */
+  constructor(maxEntries = DEFAULT_HELD_ENTRIES) {
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Requests answered with a held map, and requests of {@link MIN_SHARED_ENTRIES} or more entries read anew. */
+  get stats(): { readonly hits: number; readonly misses: number; readonly maps: number; readonly entries: number } {
+    return { hits: this.#hits, misses: this.#misses, maps: this.#held.size, entries: this.#entries };
+  }
+
+  /**
+   * The versions the entries hold, as a map that must not be changed (it may be shared with other streams).
+   *
+   * @throws an Error saying what is wrong when an entry is not a well-formed map entry
+   */
+  versions(entries: VersionEntries): ReadonlyMap<string, string> {
+    const count = entries.count;
+    if (count < MIN_SHARED_ENTRIES || count > this.#maxEntries) return entries.read();
+    const { bytes, spans } = entries;
+    const hashes = new Int32Array(count);
+    let sumA = 0;
+    let sumB = 0;
+    let length = 0;
+    for (let i = 0; i < count; i++) {
+      const start = spans[2 * i];
+      const end = spans[2 * i + 1];
+      let a = this.#seedA ^ (end - start);
+      for (let k = start; k < end; k++) a = Math.imul(a ^ bytes[k], 0x01000193);
+      a = mix(a);
+      hashes[i] = a;
+      // Order-free: the digest is the same whichever order the entries come in.
+      sumA = (sumA + a) | 0;
+      sumB = (sumB + mix(a ^ this.#seedB)) | 0;
+      length += end - start;
+    }
+    const digest = `${count}:${length}:${sumA}:${sumB}`;
+    const held = this.#held.get(digest);
+    if (held !== undefined && held.matches(entries, hashes)) {
+      this.#held.delete(digest);
+      this.#held.set(digest, held);
+      this.#hits++;
+      return held.versions;
+    }
+    this.#misses++;
+    const versions = entries.read();
+    // A name sent twice makes entries that a map of fewer names cannot stand for one by one: not held.
+    if (versions.size === count) this.#hold(digest, versions, entries, hashes, length, held);
+    return versions;
+  }
+
+  #hold(digest: string, versions: ReadonlyMap<string, string>, entries: VersionEntries, hashes: Int32Array, length: number, replaced: Held | undefined): void {
+    const count = hashes.length;
+    const index = new Map<number, number>();
+    for (let i = 0; i < count; i++) index.set(hashes[i], i);
+    // Two entries with the same hash could not be told apart by the index: such maps are not held.
+    if (index.size !== count) return;
+    const copy = new Uint8Array(length);
+    const offsets = new Uint32Array(count + 1);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      offsets[i] = at;
+      const piece = entries.bytes.subarray(entries.spans[2 * i], entries.spans[2 * i + 1]);
+      copy.set(piece, at);
+      at += piece.length;
+    }
+    offsets[count] = at;
+    if (replaced !== undefined) {
+      this.#held.delete(digest);
+      this.#entries -= replaced.offsets.length - 1;
+    }
+    this.#held.set(digest, new Held(versions, copy, offsets, index));
+    this.#entries += count;
+    for (const [oldest, map] of this.#held) {
+      if (this.#entries <= this.#maxEntries) break;
+      this.#held.delete(oldest);
+      this.#entries -= map.offsets.length - 1;
+    }
+  }
+}
+
+/** MurmurHash3's finalizer: every input bit moves every output bit. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}

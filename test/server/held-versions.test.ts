@@ -1,0 +1,122 @@
+// The table of initial_resource_versions maps: equal content, in any order, reads to one shared map; anything
+// else reads anew; what it holds is bounded.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { lookupType, TypeUrl } from '../../src/resource/index.js';
+import { HeldVersions, MIN_SHARED_ENTRIES, VersionEntries } from '../../src/server/held-versions.js';
+import { decodeDeltaDiscoveryRequest, UndecodableRequest } from '../../src/server/messages.js';
+
+const DELTA = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+
+/** The entries of a request holding `versions` (in the order given), as the decoder finds them. */
+function entriesOf(versions: readonly (readonly [string, string])[]): VersionEntries {
+  // protobuf.js writes map entries in the object's key order: build the object in the order wanted.
+  const object: Record<string, string> = {};
+  for (const [name, version] of versions) object[name] = version;
+  const bytes = DELTA.encode(DELTA.fromObject({ type_url: TypeUrl.Cluster, initial_resource_versions: object })).finish();
+  const decoded = decodeDeltaDiscoveryRequest(bytes);
+  if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+  return decoded.versionEntries ?? new VersionEntries(bytes, []);
+}
+
+function fleet(count: number, version = (i: number): string => `h${i}`): [string, string][] {
+  return Array.from({ length: count }, (_, i) => [`cluster-${String(i).padStart(5, '0')}`, version(i)]);
+}
+
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = items.slice();
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+test('the same entries in another order read to the same map, which holds them', () => {
+  const table = new HeldVersions();
+  const entries = fleet(200);
+  const first = table.versions(entriesOf(shuffled(entries, 1)));
+  const second = table.versions(entriesOf(shuffled(entries, 2)));
+  assert.equal(second, first, 'shared');
+  assert.deepEqual([...second].sort(), entries);
+  assert.deepEqual(table.stats, { hits: 1, misses: 1, maps: 1, entries: 200 });
+});
+
+test('one version different, one name different or one entry fewer: a map of its own, read from the request', () => {
+  const table = new HeldVersions();
+  const entries = fleet(100);
+  const base = table.versions(entriesOf(entries));
+  const variants = [
+    fleet(100, (i) => (i === 57 ? 'h-other' : `h${i}`)),
+    entries.map(([name, version], i): [string, string] => [i === 3 ? 'cluster-x0003' : name, version]),
+    entries.slice(1),
+  ];
+  for (const variant of variants) {
+    const read = table.versions(entriesOf(shuffled(variant, 7)));
+    assert.notEqual(read, base);
+    assert.deepEqual([...read].sort(), variant.slice().sort());
+  }
+  assert.equal(table.stats.hits, 0);
+  assert.deepEqual([...table.versions(entriesOf(shuffled(entries, 9)))].sort(), entries, 'the first still held');
+});
+
+test(`fewer than ${MIN_SHARED_ENTRIES} entries are read anew every time`, () => {
+  const table = new HeldVersions();
+  const entries = fleet(MIN_SHARED_ENTRIES - 1);
+  const first = table.versions(entriesOf(entries));
+  const second = table.versions(entriesOf(entries));
+  assert.notEqual(second, first);
+  assert.deepEqual([...second], entries);
+  assert.deepEqual(table.stats, { hits: 0, misses: 0, maps: 0, entries: 0 });
+});
+
+test('a name sent twice: the later entry wins, as in a protobuf map, and such a request is not held', () => {
+  const table = new HeldVersions();
+  const entries = fleet(40);
+  const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const once = type.encode(type.fromObject({ type_url: TypeUrl.Cluster, initial_resource_versions: Object.fromEntries(entries) })).finish();
+  // The same entries followed by a second entry for cluster-00000 (field 5: tag 42).
+  const entry = Buffer.from([10, 13, ...Buffer.from('cluster-00000'), 18, 3, ...Buffer.from('h-2')]);
+  const twice = Buffer.concat([Buffer.from(once), Buffer.from([42, entry.length]), entry]);
+  for (let i = 0; i < 2; i++) {
+    const decoded = decodeDeltaDiscoveryRequest(twice);
+    if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+    const read = table.versions(decoded.versionEntries!);
+    assert.equal(read.size, 40);
+    assert.equal(read.get('cluster-00000'), 'h-2');
+  }
+  assert.equal(table.stats.maps, 0);
+});
+
+test('the table holds at most its bound of entries, the least recently used map leaving first', () => {
+  const table = new HeldVersions(250);
+  const a = fleet(100, (i) => `a${i}`);
+  const b = fleet(100, (i) => `b${i}`);
+  const c = fleet(100, (i) => `c${i}`);
+  const mapA = table.versions(entriesOf(a));
+  table.versions(entriesOf(b));
+  assert.equal(table.versions(entriesOf(shuffled(a, 3))), mapA, 'a used again: now the most recent');
+  table.versions(entriesOf(c));
+  assert.deepEqual({ maps: table.stats.maps, entries: table.stats.entries }, { maps: 2, entries: 200 });
+  assert.equal(table.versions(entriesOf(shuffled(a, 4))), mapA, 'a kept');
+  const hits = table.stats.hits;
+  table.versions(entriesOf(b));
+  assert.equal(table.stats.hits, hits, 'b left');
+  assert.ok(table.stats.entries <= 250);
+  const none = new HeldVersions(0);
+  none.versions(entriesOf(a));
+  assert.deepEqual(none.stats, { hits: 0, misses: 0, maps: 0, entries: 0 }, 'a bound of 0 holds nothing');
+});
+
+test('an entry that runs past its end is an error saying so, whether or not a map like it is held', () => {
+  const table = new HeldVersions();
+  const entries = fleet(40);
+  table.versions(entriesOf(entries));
+  const good = entriesOf(entries);
+  // The first entry's key claims more bytes than the entry has.
+  const bytes = Uint8Array.from(good.bytes);
+  bytes[good.spans[0] + 1] = 60;
+  assert.throws(() => table.versions(new VersionEntries(bytes, good.spans)), /runs past its end/);
+});
