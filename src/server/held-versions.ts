@@ -116,10 +116,10 @@ class Held {
 
 /**
  * A server's table of recent `initial_resource_versions` maps, by content (see the module's description).
- * Requests with fewer than {@link MIN_SHARED_ENTRIES} entries are read directly.
  */
 export class HeldVersions {
   readonly #maxEntries: number;
+  readonly #minEntries: number;
   /** Held maps by digest, least recently used first. */
   readonly #held = new Map<string, Held>();
   #entries = 0;
@@ -128,9 +128,13 @@ export class HeldVersions {
   #hits = 0;
   #misses = 0;
 
-  /** @param maxEntries - entries held at most over all maps ({@link DEFAULT_HELD_ENTRIES}); 0 holds none */
-  constructor(maxEntries = DEFAULT_HELD_ENTRIES) {
-    this.#maxEntries = maxEntries;
+  /**
+   * @param options - `maxEntries`: entries held at most over all maps ({@link DEFAULT_HELD_ENTRIES}; 0 holds
+   *   none); `minEntries`: requests with fewer entries are read directly ({@link MIN_SHARED_ENTRIES})
+   */
+  constructor(options: { readonly maxEntries?: number; readonly minEntries?: number } = {}) {
+    this.#maxEntries = options.maxEntries ?? DEFAULT_HELD_ENTRIES;
+    this.#minEntries = options.minEntries ?? MIN_SHARED_ENTRIES;
   }
 
   /** Requests answered with a held map, and requests of {@link MIN_SHARED_ENTRIES} or more entries read anew. */
@@ -145,7 +149,7 @@ export class HeldVersions {
    */
   versions(entries: VersionEntries): ReadonlyMap<string, string> {
     const count = entries.count;
-    if (count < MIN_SHARED_ENTRIES || count > this.#maxEntries) return entries.read();
+    if (count < this.#minEntries || count > this.#maxEntries) return entries.read();
     const { bytes, spans } = entries;
     const hashes = new Int32Array(count);
     let sumA = 0;

@@ -1,6 +1,7 @@
 // The table of initial_resource_versions maps: equal content, in any order, reads to one shared map; anything
 // else reads anew; what it holds is bounded.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { lookupType, TypeUrl } from '../../src/resource/index.js';
 import { HeldVersions, MIN_SHARED_ENTRIES, VersionEntries } from '../../src/server/held-versions.js';
@@ -91,7 +92,7 @@ test('a name sent twice: the later entry wins, as in a protobuf map, and such a 
 });
 
 test('the table holds at most its bound of entries, the least recently used map leaving first', () => {
-  const table = new HeldVersions(250);
+  const table = new HeldVersions({ maxEntries: 250 });
   const a = fleet(100, (i) => `a${i}`);
   const b = fleet(100, (i) => `b${i}`);
   const c = fleet(100, (i) => `c${i}`);
@@ -105,7 +106,7 @@ test('the table holds at most its bound of entries, the least recently used map 
   table.versions(entriesOf(b));
   assert.equal(table.stats.hits, hits, 'b left');
   assert.ok(table.stats.entries <= 250);
-  const none = new HeldVersions(0);
+  const none = new HeldVersions({ maxEntries: 0 });
   none.versions(entriesOf(a));
   assert.deepEqual(none.stats, { hits: 0, misses: 0, maps: 0, entries: 0 }, 'a bound of 0 holds nothing');
 });
@@ -119,4 +120,31 @@ test('an entry that runs past its end is an error saying so, whether or not a ma
   const bytes = Uint8Array.from(good.bytes);
   bytes[good.spans[0] + 1] = 60;
   assert.throws(() => table.versions(new VersionEntries(bytes, good.spans)), /runs past its end/);
+});
+
+test("real Envoy 1.40's reconnect requests: two Envoys, four connections, each order its own, one map per type", () => {
+  // Captured by `npm run bench:capture-envoy`: envoy-delta-a and envoy-delta-b reconnecting after control-plane
+  // restarts, each request's initial_resource_versions in that connection's own order (30 entries per type).
+  const url = new URL('../../bench/fleet/fixtures/envoy-1.40/requests.json', import.meta.url);
+  const requests = JSON.parse(readFileSync(url, 'utf8')) as { envoy: string; mode: string; connection: number; type: string; bytes: string }[];
+  const table = new HeldVersions({ minEntries: 1 });
+  for (const type of ['CDS', 'EDS']) {
+    const reads = requests
+      .filter((r) => r.mode === 'delta' && r.type === type)
+      .map((r) => {
+        const decoded = decodeDeltaDiscoveryRequest(Buffer.from(r.bytes, 'base64'));
+        if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
+        return { r, entries: decoded.versionEntries };
+      })
+      .filter((x): x is { r: (typeof requests)[number]; entries: VersionEntries } => x.entries !== undefined);
+    assert.equal(reads.length, 4, `${type}: four reconnects`);
+    assert.deepEqual(new Set(reads.map((x) => x.r.envoy)), new Set(['envoy-delta-a', 'envoy-delta-b']));
+    const orders = reads.map(({ entries }) => Buffer.from(entries.bytes.subarray(entries.spans[0], entries.spans.at(-1))).toString('base64'));
+    assert.equal(new Set(orders).size, 4, `${type}: no two requests have the same bytes`);
+    const maps = reads.map(({ entries }) => table.versions(entries));
+    assert.equal(maps[0].size, 30);
+    for (const map of maps.slice(1)) assert.equal(map, maps[0], `${type}: the map read once is shared`);
+    assert.deepEqual([...maps[0]].sort(), [...reads[3].entries.read()].sort());
+  }
+  assert.deepEqual(table.stats, { hits: 6, misses: 2, maps: 2, entries: 60 });
 });
