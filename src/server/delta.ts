@@ -46,17 +46,18 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
   protected handle(raw: unknown): Promise<void> | undefined {
     if (raw instanceof UndecodableRequest) throw new XdsError(Code.INVALID_ARGUMENT, raw.message);
     const { request, node, versionEntries } = raw as Decoded<XdsDeltaDiscoveryRequest>;
+    const typeUrl = this.resolveType(request.type_url);
+    request.type_url = typeUrl;
+    // Counted before any entry is read: a request over the limit costs no reading.
+    this.checkNames(
+      request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
+        (versionEntries?.count ?? 0),
+      `delta request for ${typeUrl}`,
+    );
     const initialVersions = versionEntries === undefined ? NO_VERSIONS : this.#readVersions(versionEntries);
     const { callbacks } = this.env.options;
     // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
     if (callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined) withInitialVersions(request, initialVersions);
-    const typeUrl = this.resolveType(request.type_url);
-    request.type_url = typeUrl;
-    this.checkNames(
-      request.resource_names_subscribe.length + request.resource_names_unsubscribe.length +
-        initialVersions.size,
-      `delta request for ${typeUrl}`,
-    );
     return this.withNode(node, typeUrl, (served) => {
       request.node = served;
       return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request, initialVersions));
