@@ -1,5 +1,6 @@
 // A stream's node read lazily: id and cluster at once, the rest decoded on first read, equal to the decoded node.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { lookupType } from '../../src/resource/index.js';
 import { lazyNode, nodeBytes } from '../../src/server/lazy-node.js';
@@ -120,4 +121,54 @@ test('a lazily read node gives its bytes until it is decoded, and a node of only
   assert.equal(nodeBytes(node), undefined);
   assert.equal(nodeBytes(lazyNode(encodeNode({ id: 'only' }))), undefined);
   assert.equal(nodeBytes({ id: 'plain' }), undefined);
+});
+
+// A node with Envoy's shape: hundreds of extensions, a run of field 9 longer than the few KB the reader remembers.
+const MANY_EXTENSIONS = Array.from({ length: 300 }, (_, i) => ({ name: `envoy.filters.http.ext_${i}`, category: 'envoy.filters.http', typeUrls: [`type.googleapis.com/envoy.extensions.Config${i}`] }));
+
+test('a long run of extensions checked once is known by its bytes: another node with the same run reads alike', () => {
+  const one = encodeNode({ id: 'envoy-1', cluster: 'c', extensions: MANY_EXTENSIONS });
+  const two = encodeNode({ id: 'envoy-2', cluster: 'c', userAgentName: 'envoy', extensions: MANY_EXTENSIONS });
+  for (const bytes of [one, two, one]) {
+    const node = lazyNode(bytes);
+    assert.ok(isAccessor(node, 'extensions'));
+    assert.deepEqual({ ...node }, nodeToJson(decodeNode(bytes)));
+  }
+});
+
+test('a long run that differs from the one checked before in any byte is checked: what passes decodes', () => {
+  const valid = encodeNode({ id: 'envoy-1', extensions: MANY_EXTENSIONS });
+  lazyNode(valid);
+  let seed = 11;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let refused = 0;
+  for (let round = 0; round < 2000; round++) {
+    const bytes = Buffer.from(valid);
+    bytes[random(bytes.length)] = random(256);
+    let node;
+    try {
+      node = lazyNode(bytes);
+    } catch {
+      refused++;
+      continue;
+    }
+    assert.doesNotThrow(() => JSON.stringify(node), `corruption ${round}`);
+  }
+  assert.ok(refused > 0, 'some corruptions are refused');
+  // Not UTF-8 in the last extension's name: same length as the valid run, refused although a run of that length
+  // was checked before.
+  const bad = Buffer.from(valid);
+  const at = bad.lastIndexOf(Buffer.from('ext_299'));
+  bad[at] = 0xff;
+  assert.throws(() => lazyNode(bad), /not valid UTF-8/);
+});
+
+test("real Envoy 1.40's node reads as the decoder reads it, the second time from its remembered extensions too", () => {
+  const bytes = readFileSync(new URL('../../bench/fleet/fixtures/envoy-1.40/node.bin', import.meta.url));
+  const eager = nodeToJson(decodeNode(bytes));
+  assert.equal(eager.extensions?.length, 516);
+  for (let i = 0; i < 2; i++) assert.deepEqual({ ...lazyNode(bytes) }, eager);
 });
