@@ -67,7 +67,7 @@ export interface DeltaWatchRequest {
   /**
    * The version (content hash) of each resource the client holds: from `initial_resource_versions` on a new
    * stream, then as the server recorded what it sent. Resources the client holds at the same version are not
-   * sent again.
+   * sent again. Read it, never change it: streams whose clients hold the same versions share one map.
    */
   known: ReadonlyMap<string, string>;
   /** Names that became newly subscribed with this request (they must be answered even if unchanged). */

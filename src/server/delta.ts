@@ -54,20 +54,27 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
         (versionEntries?.count ?? 0),
       `delta request for ${typeUrl}`,
     );
-    const initialVersions = versionEntries === undefined ? NO_VERSIONS : this.#readVersions(versionEntries);
-    const { callbacks } = this.env.options;
-    // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
-    if (callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined) withInitialVersions(request, initialVersions);
     return this.withNode(node, typeUrl, (served) => {
       request.node = served;
+      const { callbacks } = this.env.options;
+      const observed = callbacks.onStreamDeltaRequest !== undefined || callbacks.onStreamDeltaResponse !== undefined;
+      const initialVersions = versionEntries === undefined ? NO_VERSIONS : this.#readVersions(typeUrl, versionEntries, observed);
+      // The object form is for callbacks only: without them, thousands of versions are never turned into keys.
+      if (observed) withInitialVersions(request, initialVersions);
       return this.afterCallback(this.consult('onStreamDeltaRequest', this.id, request), () => this.#process(typeUrl, request, initialVersions));
     });
   }
 
-  /** The versions a request says the client holds: a map shared with other streams, never changed. */
-  #readVersions(entries: VersionEntries): ReadonlyMap<string, string> {
+  /**
+   * The versions a request says the client holds, read once its node is accepted. Only the first request of a
+   * type counts (later ones are read only for callbacks to see) and goes through the server's table: the map
+   * may be shared with other streams and is never changed.
+   */
+  #readVersions(typeUrl: ResourceTypeUrl, entries: VersionEntries, observed: boolean): ReadonlyMap<string, string> {
+    const first = !this.types.has(typeUrl);
+    if (!first && !observed) return NO_VERSIONS;
     try {
-      return this.env.heldVersions.versions(entries);
+      return first ? this.env.heldVersions.versions(entries) : entries.read();
     } catch (error) {
       throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode envoy.service.discovery.v3.DeltaDiscoveryRequest: ${(error as Error).message}`);
     }

@@ -9,7 +9,9 @@
  * bytes, in any order, and a map read before from the same entries is handed out again, after checking every
  * entry byte for byte against the ones it was read from (so a hash collision costs a decode, never a wrong map).
  * The maps it hands out are shared and never changed; a stream that changes what it knows copies its own (see
- * `DeltaSubscription`). The table holds a bounded number of entries, the least recently used map leaving first.
+ * `DeltaSubscription`). The table holds a bounded number of entries and of their bytes, the least recently used
+ * map leaving first; requests of long entries are read without it. A shared map lists its names in the order of
+ * the request it was first read from.
  */
 import protobuf from 'protobufjs';
 
@@ -68,6 +70,15 @@ export const MIN_SHARED_ENTRIES = 32;
 /** Entries the table of a server holds at most, over all its maps (about 150 bytes each with Envoy's names). */
 export const DEFAULT_HELD_ENTRIES = 100_000;
 
+/**
+ * Bytes of entries the table of a server holds at most, over all its maps (each map also holds its names and
+ * versions as text, about as much again).
+ */
+export const DEFAULT_HELD_BYTES = 8 * 1024 * 1024;
+
+/** Requests whose entries average more bytes than this are read directly: names and versions are short. */
+export const MAX_HELD_ENTRY_BYTES = 512;
+
 /** A map of versions held in the table, with the entries it was read from. */
 class Held {
   /** Which of `offsets` was matched by the request being checked (`generation` marks this check). */
@@ -119,10 +130,12 @@ class Held {
  */
 export class HeldVersions {
   readonly #maxEntries: number;
+  readonly #maxBytes: number;
   readonly #minEntries: number;
   /** Held maps by digest, least recently used first. */
   readonly #held = new Map<string, Held>();
   #entries = 0;
+  #bytes = 0;
   readonly #seedA = (Math.random() * 0x100000000) | 0;
   readonly #seedB = (Math.random() * 0x100000000) | 0;
   #hits = 0;
@@ -130,16 +143,21 @@ export class HeldVersions {
 
   /**
    * @param options - `maxEntries`: entries held at most over all maps ({@link DEFAULT_HELD_ENTRIES}; 0 holds
-   *   none); `minEntries`: requests with fewer entries are read directly ({@link MIN_SHARED_ENTRIES})
+   *   none); `maxBytes`: bytes of entries held at most ({@link DEFAULT_HELD_BYTES}); `minEntries`: requests with
+   *   fewer entries are read directly ({@link MIN_SHARED_ENTRIES})
    */
-  constructor(options: { readonly maxEntries?: number; readonly minEntries?: number } = {}) {
+  constructor(options: { readonly maxEntries?: number; readonly maxBytes?: number; readonly minEntries?: number } = {}) {
     this.#maxEntries = options.maxEntries ?? DEFAULT_HELD_ENTRIES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_HELD_BYTES;
     this.#minEntries = options.minEntries ?? MIN_SHARED_ENTRIES;
   }
 
-  /** Requests answered with a held map, and requests of {@link MIN_SHARED_ENTRIES} or more entries read anew. */
-  get stats(): { readonly hits: number; readonly misses: number; readonly maps: number; readonly entries: number } {
-    return { hits: this.#hits, misses: this.#misses, maps: this.#held.size, entries: this.#entries };
+  /**
+   * Requests answered with a held map, requests that could have been and were read anew, and what the table
+   * holds (maps, entries, bytes of entries).
+   */
+  get stats(): { readonly hits: number; readonly misses: number; readonly maps: number; readonly entries: number; readonly bytes: number } {
+    return { hits: this.#hits, misses: this.#misses, maps: this.#held.size, entries: this.#entries, bytes: this.#bytes };
   }
 
   /**
@@ -151,6 +169,8 @@ export class HeldVersions {
     const count = entries.count;
     if (count < this.#minEntries || count > this.#maxEntries) return entries.read();
     const { bytes, spans } = entries;
+    const span = spans[spans.length - 1] - spans[0];
+    if (span > this.#maxBytes || span > count * MAX_HELD_ENTRY_BYTES) return entries.read();
     const hashes = new Int32Array(count);
     let sumA = 0;
     let sumB = 0;
@@ -198,17 +218,20 @@ export class HeldVersions {
       at += piece.length;
     }
     offsets[count] = at;
-    if (replaced !== undefined) {
-      this.#held.delete(digest);
-      this.#entries -= replaced.offsets.length - 1;
-    }
+    if (replaced !== undefined) this.#drop(digest, replaced);
     this.#held.set(digest, new Held(versions, copy, offsets, index));
     this.#entries += count;
+    this.#bytes += length;
     for (const [oldest, map] of this.#held) {
-      if (this.#entries <= this.#maxEntries) break;
-      this.#held.delete(oldest);
-      this.#entries -= map.offsets.length - 1;
+      if (this.#entries <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
+      this.#drop(oldest, map);
     }
+  }
+
+  #drop(digest: string, held: Held): void {
+    this.#held.delete(digest);
+    this.#entries -= held.offsets.length - 1;
+    this.#bytes -= held.bytes.length;
   }
 }
 

@@ -254,7 +254,10 @@ export function lazyNode(bytes: Uint8Array): Node {
         deferred.add(check.name);
         continue;
       }
+      // Every occurrence of the run now, so that it is walked once (looking for its end at each would be
+      // quadratic in a client's run of, say, thousands of empty unknown fields).
       const checked = checkField(reader, reader.len, checks, tag, 0);
+      while (reader.pos < end) checkField(reader, reader.len, checks, reader.uint32(), 0);
       if (checked !== undefined) deferred.add(checked.name);
     }
   }

@@ -5,6 +5,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { EncodedResource } from '../../src/cache/encoded-resource.js';
 import { getResourceName, lookupType, RESOURCE_TYPE_URLS, TypeUrl } from '../../src/resource/index.js';
 import type { DeltaWatchRequest } from '../../src/cache/config-watcher.js';
+import { deny } from '../../src/server/index.js';
 import type { AckEvent, NackEvent } from '../../src/server/index.js';
 import { cluster, endpoints, samples } from '../support/sample-resources.js';
 import { eventually, NODE, startHarness } from './harness.js';
@@ -145,6 +146,23 @@ describe('delta over ADS', () => {
     const st = await s.status;
     assert.equal(st.code, Status.INVALID_ARGUMENT);
     assert.match(st.details, /cannot decode envoy\.service\.discovery\.v3\.DeltaDiscoveryRequest: .*(runs past|out of range)/);
+  });
+
+  test('initial versions are read only once the node is accepted: a denied stream is told so, whatever its entries', async () => {
+    const own = await startHarness({ authorize: () => deny('not this node') });
+    try {
+      const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+      const entries = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${String(i).padStart(2, '0')}`, `h${i}`]));
+      const bytes = type.encode(type.fromObject({ node: NODE, type_url: TypeUrl.Cluster, initial_resource_versions: entries })).finish();
+      // A malformed entry (its key claims 60 bytes): refused for the node before the entries are read.
+      bytes[bytes.indexOf(42) + 3] = 60;
+      const s = own.client.delta();
+      s.send(Buffer.from(bytes));
+      const st = await s.status;
+      assert.equal(st.code, Status.PERMISSION_DENIED);
+    } finally {
+      await own.stop();
+    }
   });
 
   test('a NACK is reported and the rejected resources are not resent until they change', async () => {

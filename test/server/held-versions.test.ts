@@ -42,7 +42,8 @@ test('the same entries in another order read to the same map, which holds them',
   const second = table.versions(entriesOf(shuffled(entries, 2)));
   assert.equal(second, first, 'shared');
   assert.deepEqual([...second].sort(), entries);
-  assert.deepEqual(table.stats, { hits: 1, misses: 1, maps: 1, entries: 200 });
+  assert.deepEqual({ ...table.stats, bytes: 0 }, { hits: 1, misses: 1, maps: 1, entries: 200, bytes: 0 });
+  assert.ok(table.stats.bytes > 200 * 10);
 });
 
 test('one version different, one name different or one entry fewer: a map of its own, read from the request', () => {
@@ -70,7 +71,7 @@ test(`fewer than ${MIN_SHARED_ENTRIES} entries are read anew every time`, () => 
   const second = table.versions(entriesOf(entries));
   assert.notEqual(second, first);
   assert.deepEqual([...second], entries);
-  assert.deepEqual(table.stats, { hits: 0, misses: 0, maps: 0, entries: 0 });
+  assert.deepEqual(table.stats, { hits: 0, misses: 0, maps: 0, entries: 0, bytes: 0 });
 });
 
 test('a name sent twice: the later entry wins, as in a protobuf map, and such a request is not held', () => {
@@ -108,7 +109,27 @@ test('the table holds at most its bound of entries, the least recently used map 
   assert.ok(table.stats.entries <= 250);
   const none = new HeldVersions({ maxEntries: 0 });
   none.versions(entriesOf(a));
-  assert.deepEqual(none.stats, { hits: 0, misses: 0, maps: 0, entries: 0 }, 'a bound of 0 holds nothing');
+  assert.deepEqual(none.stats, { hits: 0, misses: 0, maps: 0, entries: 0, bytes: 0 }, 'a bound of 0 holds nothing');
+});
+
+test('the table holds at most its bound of bytes, and requests of long entries are read without it', () => {
+  const table = new HeldVersions({ maxBytes: 3_000 });
+  const a = fleet(100, (i) => `a${i}`);
+  const b = fleet(100, (i) => `b${i}`);
+  table.versions(entriesOf(a));
+  const bytesOfA = table.stats.bytes;
+  assert.ok(bytesOfA > 1_500 && bytesOfA <= 3_000, `${bytesOfA}`);
+  const mapB = table.versions(entriesOf(b));
+  assert.deepEqual({ maps: table.stats.maps, entries: table.stats.entries }, { maps: 1, entries: 100 }, 'a left for b');
+  assert.ok(table.stats.bytes <= 3_000, `${table.stats.bytes}`);
+  assert.equal(table.versions(entriesOf(shuffled(b, 5))), mapB);
+  // Names and versions are short: entries of 2 KB each are not worth holding (a client could fill the table).
+  const long = fleet(40, (i) => `${i}`.padEnd(2000, 'x'));
+  const first = table.versions(entriesOf(long));
+  const second = table.versions(entriesOf(long));
+  assert.notEqual(second, first);
+  assert.deepEqual([...second], long);
+  assert.ok(table.stats.bytes <= 3_000);
 });
 
 test('an entry that runs past its end is an error saying so, whether or not a map like it is held', () => {
@@ -146,5 +167,5 @@ test("real Envoy 1.40's reconnect requests: two Envoys, four connections, each o
     for (const map of maps.slice(1)) assert.equal(map, maps[0], `${type}: the map read once is shared`);
     assert.deepEqual([...maps[0]].sort(), [...reads[3].entries.read()].sort());
   }
-  assert.deepEqual(table.stats, { hits: 6, misses: 2, maps: 2, entries: 60 });
+  assert.deepEqual({ ...table.stats, bytes: 0 }, { hits: 6, misses: 2, maps: 2, entries: 60, bytes: 0 });
 });

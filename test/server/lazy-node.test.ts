@@ -164,3 +164,18 @@ test("real Envoy 1.40's node reads as the decoder reads it, the second time from
   assert.equal(eager.extensions?.length, 516);
   for (let i = 0; i < 2; i++) assert.deepEqual({ ...lazyNode(bytes) }, eager);
 });
+
+test('a node of many short runs is read in time linear in its size (thousands of empty unknown fields, a long known run)', () => {
+  // 32,000 empty occurrences of field 15 (unknown to Node), after an id: 64 KB.
+  const unknown = Buffer.concat([Buffer.from([0x0a, 1, 0x41]), Buffer.alloc(64_000, Buffer.from([0x7a, 0]))]);
+  // Over 1 MiB of client_features (field 10), too long to be remembered: checked in one walk.
+  const feature = Buffer.concat([Buffer.from([0x52, 30]), Buffer.alloc(30, 0x61)]);
+  const known = Buffer.concat(Array.from({ length: 34_000 }, () => feature));
+  for (const [what, bytes, limitMs] of [['unknown fields', unknown, 250], ['a long known run', known, 1000]] as const) {
+    const start = performance.now();
+    const node = lazyNode(bytes);
+    const ms = performance.now() - start;
+    assert.ok(ms < limitMs, `${what}: ${ms.toFixed(0)} ms`);
+    assert.ok(node !== undefined);
+  }
+});
