@@ -67,14 +67,21 @@ export class DeltaStream extends BaseStream<DeltaResponse, TypeState> {
 
   /**
    * The versions a request says the client holds, read once its node is accepted. Only the first request of a
-   * type counts (later ones are read only for callbacks to see) and goes through the server's table: the map
-   * may be shared with other streams and is never changed.
+   * type counts and goes through the server's table (the map may be shared with other streams and is never
+   * changed); later ones are read only for callbacks to see, and malformed ones are ignored like the rest.
    */
   #readVersions(typeUrl: ResourceTypeUrl, entries: VersionEntries, observed: boolean): ReadonlyMap<string, string> {
-    const first = !this.types.has(typeUrl);
-    if (!first && !observed) return NO_VERSIONS;
+    if (this.types.has(typeUrl)) {
+      // Ignored by the protocol after a type's first request: read for callbacks only, and never an error.
+      if (!observed) return NO_VERSIONS;
+      try {
+        return entries.read();
+      } catch {
+        return NO_VERSIONS;
+      }
+    }
     try {
-      return first ? this.env.heldVersions.versions(entries) : entries.read();
+      return this.env.heldVersions.versions(entries);
     } catch (error) {
       throw new XdsError(Code.INVALID_ARGUMENT, `cannot decode envoy.service.discovery.v3.DeltaDiscoveryRequest: ${(error as Error).message}`);
     }

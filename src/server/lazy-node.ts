@@ -11,8 +11,8 @@ import type { Node } from '../types/index.js';
 import { decodeNode, nodeToJson } from './messages.js';
 
 /**
- * Wire type each scalar kind comes with: what protobuf.js's generated decoder reads without looking at the wire
- * type. Packed repeated scalars may also come as 2.
+ * Wire type each scalar kind comes with. A field of a known number with another wire type is refused here (the
+ * decoder would skip it: refusing is the stricter side). Packed repeated scalars may also come as 2.
  */
 const SCALAR_WIRE: Record<string, number> = {
   double: 1, fixed64: 1, sfixed64: 1, float: 5, fixed32: 5, sfixed32: 5,
@@ -106,6 +106,8 @@ function checkField(reader: protobuf.Reader, end: number, checks: FieldChecks, t
         checkMessage(reader, lengthEnd(reader, entryEnd), (check.nested ??= checksOf(check.message)), depth + 1);
       } else reader.skipType(tag & 7, depth, tag >>> 3);
     }
+    // An entry is read within its length, as the decoder reads it: a field skipped past its end is refused.
+    if (reader.pos !== entryEnd) throw new RangeError(`field ${check.name} has an entry that runs past its end`);
   } else if (check.message !== undefined) {
     expectWire(check, wire, 2);
     checkMessage(reader, lengthEnd(reader, end), (check.nested ??= checksOf(check.message)), depth + 1);

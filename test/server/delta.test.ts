@@ -165,6 +165,31 @@ describe('delta over ADS', () => {
     }
   });
 
+  test('a later request of a type with malformed initial versions is served as the protocol says: they are ignored', async () => {
+    const seen: Record<string, string>[] = [];
+    const observed = await startHarness({ callbacks: { onAck: (e) => void acks.push(e), onStreamDeltaRequest: (_id, request) => void seen.push({ ...request.initial_resource_versions }) } });
+    try {
+      for (const harness of [h, observed]) {
+        acks.length = 0;
+        harness.cache.set(TypeUrl.Cluster, 'v1', [cluster('a')]);
+        const s = harness.client.delta();
+        s.send({ node: NODE, type_url: TypeUrl.Cluster });
+        const r = await s.next();
+        const type = lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+        const entries = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`c${String(i).padStart(2, '0')}`, `h${i}`]));
+        const bytes = type.encode(type.fromObject({ type_url: TypeUrl.Cluster, response_nonce: r.nonce, initial_resource_versions: entries })).finish();
+        bytes[bytes.indexOf(42) + 3] = 60;
+        s.send(Buffer.from(bytes));
+        await eventually(() => acks.length === 1, 3000, 'the ACK');
+        harness.cache.set(TypeUrl.Cluster, 'v2', [cluster('a', { connect_timeout: '2s' })]);
+        assert.equal((await s.next()).system_version_info, 'v2', 'the stream goes on');
+      }
+      assert.deepEqual(seen, [{}, {}], 'callbacks see no versions on either request');
+    } finally {
+      await observed.stop();
+    }
+  });
+
   test('a NACK is reported and the rejected resources are not resent until they change', async () => {
     h.cache.set(TypeUrl.Cluster, 'v1', [cluster('a')]);
     const s = h.client.delta();

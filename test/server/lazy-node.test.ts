@@ -68,6 +68,8 @@ test('bytes that are not a well-formed node are refused at once, not when a fiel
     ['an extension name that is not UTF-8', Buffer.from([0x4a, 4, 0x0a, 2, 0xff, 0xfe])],
     ['a field number 0', Buffer.from([0x4a, 2, 0x00, 0x01])],
     ['a nested length past its message', Buffer.from([0x4a, 3, 0x0a, 9, 0x41])],
+    // A dynamic_parameters entry (field 12) of 5 bytes whose unknown field 3 claims the next 5 bytes of the node.
+    ['a map entry whose field runs past the entry', Buffer.from([0x0a, 1, 0x61, 0x62, 5, 0x0a, 1, 0x6b, 0x1a, 5, 0x32, 3, 0x61, 0x62, 0x63])],
   ];
   for (const [what, bytes] of cases) {
     assert.throws(() => lazyNode(bytes), what);
