@@ -72,8 +72,23 @@ function genericXdsConfig(t: TypeSyncStatus, resource: EncodedResource | undefin
  * 62 KB and say nothing about what it runs.
  */
 function shownNode(node: Node): Node {
-  const { extensions: _extensions, client_features: _features, ...shown } = node;
-  return shown;
+  try {
+    const { extensions: _extensions, client_features: _features, ...shown } = node;
+    return shown;
+  } catch {
+    // A node whose other fields cannot be read (a stream's node is checked before it is kept, so none should
+    // be): its id and cluster, so that one client's node never fails the answer for every client.
+    return { ...(node.id === undefined ? {} : { id: node.id }), ...(node.cluster === undefined ? {} : { cluster: node.cluster }) };
+  }
+}
+
+/** Whether the request's matchers select a node; a node whose fields cannot be read matches none that reads them. */
+function selected(selects: (node: Node) => boolean, node: Node): boolean {
+  try {
+    return selects(node);
+  } catch {
+    return false;
+  }
 }
 
 /** The `ClientConfig` of one client: its node and one entry per resource (or per type without resources). */
@@ -108,7 +123,7 @@ export async function clientStatus(source: StatusSource, request: ClientStatusRe
       sliceEnd = performance.now() + sliceMs;
     }
     const info = source.getStatusInfo(key);
-    if (info === undefined || !selects(info.node)) continue;
+    if (info === undefined || !selected(selects, info.node)) continue;
     const status = nodeSyncStatus(source, key);
     if (status !== undefined) configs.push(lengthDelimited(1, clientConfig(source, status, withContents)));
   }

@@ -6,6 +6,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Snapshot, SnapshotCache } from '../../src/cache/index.js';
 import { decodeMessage, TypeUrl } from '../../src/resource/index.js';
 import { createServer, type XdsServer } from '../../src/server/index.js';
+import type { Node } from '../../src/types/index.js';
 import { csdsClient, unary } from '../support/grpc-clients.js';
 import { cluster, endpoints } from '../support/sample-resources.js';
 import { node, answer, sotw, watch } from '../cache/helpers.js';
@@ -160,4 +161,29 @@ test('close() ends open StreamClientStatus calls with UNAVAILABLE, so that shutd
   const own = createServer(cache, { csds: true });
   const port = await own.listen('127.0.0.1:0');
   await assertCloseEndsClientStatusStreams(own, port);
+});
+
+test("one client's node that cannot be read past its id fails no one's answer: it is shown by id and cluster", async () => {
+  // A node whose other fields throw when read, as a lazily read node would whose bytes did not decode.
+  const broken: Record<string, unknown> = { id: 'broken-1', cluster: 'odd' };
+  Object.defineProperty(broken, 'metadata', { enumerable: true, get: () => { throw new Error('index out of range'); } });
+  const own = new SnapshotCache();
+  for (const n of [broken as Node, back]) {
+    await own.setSnapshot(n.id!, new Snapshot('1', { [C]: [cluster('a')] }));
+    watch(own, sotw(C, { node: n, wildcard: true }));
+    watch(own, answer(C, { node: n, wildcard: true, versionInfo: '1', responseNonce: 'n1' }));
+  }
+  const server = createServer(own, { csds: true });
+  const c = csdsClient(`127.0.0.1:${await server.listen('127.0.0.1:0')}`);
+  try {
+    const all = await unary(c, 'FetchClientStatus', {});
+    assert.deepEqual(ids(all), ['back-1', 'broken-1']);
+    assert.deepEqual({ id: all.config[1].node.id, cluster: all.config[1].node.cluster, metadata: all.config[1].node.metadata }, { id: 'broken-1', cluster: 'odd', metadata: undefined });
+    assert.equal(configOf(all, 'broken-1')[0].client_status, 'ACKED');
+    const byMetadata = await unary(c, 'FetchClientStatus', { node_matchers: [{ node_metadatas: [{ path: [{ key: 'zone' }], value: { string_match: { exact: 'b' } } }] }] });
+    assert.deepEqual(ids(byMetadata), ['back-1'], 'a node whose metadata cannot be read matches no metadata matcher');
+  } finally {
+    c.close();
+    await server.close({ deadlineMs: 500 });
+  }
 });
