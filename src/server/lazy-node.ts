@@ -245,22 +245,18 @@ export function lazyNode(bytes: Uint8Array): Node {
     else {
       const end = (tag & 7) === 2 ? runEnd(reader, tag, start, reader.len) : start;
       const check = checks.get(tag >>> 3);
-      if (end - start >= MIN_REMEMBERED_RUN && end - start <= MAX_REMEMBERED_RUN && check !== undefined) {
-        // A long run of one field (Envoy's extensions): checked once per content.
-        if (!checkedBefore(bytes, start, end)) {
-          checkField(reader, end, checks, tag, 0);
-          while (reader.pos < end) checkField(reader, end, checks, reader.uint32(), 0);
-          remember(bytes, start, end);
-        }
+      // A long run of one known field (Envoy's extensions) is checked once per content.
+      const rememberable = check !== undefined && end - start >= MIN_REMEMBERED_RUN && end - start <= MAX_REMEMBERED_RUN;
+      if (rememberable && checkedBefore(bytes, start, end)) {
         reader.pos = end;
-        deferred.add(check.name);
-        continue;
+      } else {
+        // Every occurrence of the run now, so that it is walked once (looking for its end at each would be
+        // quadratic in a client's run of, say, thousands of empty unknown fields).
+        checkField(reader, reader.len, checks, tag, 0);
+        while (reader.pos < end) checkField(reader, reader.len, checks, reader.uint32(), 0);
+        if (rememberable) remember(bytes, start, end);
       }
-      // Every occurrence of the run now, so that it is walked once (looking for its end at each would be
-      // quadratic in a client's run of, say, thousands of empty unknown fields).
-      const checked = checkField(reader, reader.len, checks, tag, 0);
-      while (reader.pos < end) checkField(reader, reader.len, checks, reader.uint32(), 0);
-      if (checked !== undefined) deferred.add(checked.name);
+      if (check !== undefined) deferred.add(check.name);
     }
   }
   const node: Node = {};

@@ -113,12 +113,18 @@ function readStatus(reader: protobuf.Reader): RequestErrorDetail {
 
 /** Reads a length-delimited field and returns its bytes (a view, not a copy). */
 function readBytesView(reader: protobuf.Reader): Uint8Array {
+  const start = skipLengthDelimited(reader);
+  return reader.buf.subarray(start, reader.pos);
+}
+
+/** Skips a length-delimited field's bytes (checked to be within the message) and returns where they start. */
+function skipLengthDelimited(reader: protobuf.Reader): number {
   const length = reader.uint32();
   const start = reader.pos;
   const end = start + length;
   if (end > reader.len) throw new RangeError(`index out of range: ${end} + 0 > ${reader.len}`);
   reader.pos = end;
-  return reader.buf.subarray(start, end);
+  return start;
 }
 
 /** Decodes a `DiscoveryRequest`; never throws. */
@@ -231,12 +237,7 @@ function readStrings(reader: protobuf.Reader, tag: number, into: string[]): void
 
 /** Notes where one length-delimited field's bytes lie (start and end, into `spans`) and skips them. */
 function spanOf(reader: protobuf.Reader, spans: number[]): void {
-  const length = reader.uint32();
-  const start = reader.pos;
-  const end = start + length;
-  if (end > reader.len) throw new RangeError(`index out of range: ${end} + 0 > ${reader.len}`);
-  spans.push(start, end);
-  reader.pos = end;
+  spans.push(skipLengthDelimited(reader), reader.pos);
 }
 
 /** A node as protobuf.js decoded it. */
