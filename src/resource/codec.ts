@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import Long from 'long';
 import protobuf from 'protobufjs';
 // protobuf.js ships ProtoJSON as a CommonJS module: its functions hang off the default export.
@@ -312,5 +312,5 @@ export function asBuffer(bytes: Uint8Array): Buffer {
  * hashes in every process, which is what makes versions safe across restarts and replicas.
  */
 export function contentHash(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest().subarray(0, 12).toString('base64url');
+  return hash('sha256', bytes, 'buffer').subarray(0, 12).toString('base64url');
 }

@@ -10,6 +10,7 @@
  */
 import Long from 'long';
 import protobuf from 'protobufjs';
+import { ProtoWriter } from './proto-writer.js';
 
 /** Thrown when the fast path declines a value; the caller falls back to the checked path. */
 export class Bail extends Error {}
@@ -34,7 +35,8 @@ interface FieldPlan {
   wkt: string | undefined;
   packed: boolean;
   presence: boolean;
-  oneof: string | undefined;
+  /** Index of the field's oneof in its type's `oneofsArray`, or −1. */
+  oneof: number;
 }
 
 interface TypePlan {
@@ -84,7 +86,7 @@ function planOf(type: protobuf.Type): TypePlan {
       wkt: fullName !== undefined && SPECIAL_WKT.has(fullName) ? fullName : undefined,
       packed: field.repeated && kind !== 'message' && field.type !== 'string' && field.type !== 'bytes' && field.packed,
       presence: field.hasPresence,
-      oneof: field.partOf?.name,
+      oneof: field.partOf === null || field.partOf === undefined ? -1 : type.oneofsArray.indexOf(field.partOf),
     };
     fields.push(fp);
     byKey.set(fp.name, fp);
@@ -164,7 +166,7 @@ function isZero(type: string, value: unknown): boolean {
 }
 
 /** Writes a scalar value without its tag (for packed arrays) after checking it. */
-function writeScalar(w: protobuf.Writer, type: string, value: unknown): void {
+function writeScalar(w: JsonWriter, type: string, value: unknown): void {
   switch (type) {
     case 'int32': w.int32(int32(value, -2147483648, 2147483647)); break;
     case 'sint32': w.sint32(int32(value, -2147483648, 2147483647)); break;
@@ -224,7 +226,7 @@ function sortedKeys(obj: Record<string, unknown>): string[] {
 
 const DURATION_RE = /^(-)?([0-9]+)(?:\.([0-9]{1,9}))?s$/;
 
-function writeDuration(w: protobuf.Writer, value: unknown): void {
+function writeDuration(w: JsonWriter, value: unknown): void {
   if (typeof value !== 'string') bail();
   const m = DURATION_RE.exec(value as string) ?? bail();
   const sign = m[1] ? -1 : 1;
@@ -235,7 +237,7 @@ function writeDuration(w: protobuf.Writer, value: unknown): void {
   if (nanos !== 0) w.uint32(16).int32(nanos);
 }
 
-function writeValue(w: protobuf.Writer, value: unknown, depth: number): void {
+function writeValue(w: JsonWriter, value: unknown, depth: number): void {
   if (depth > 100) bail();
   if (value === null) {
     w.uint32(8).int32(0);
@@ -259,7 +261,7 @@ function writeValue(w: protobuf.Writer, value: unknown, depth: number): void {
   }
 }
 
-function writeStruct(w: protobuf.Writer, obj: unknown, depth: number): void {
+function writeStruct(w: JsonWriter, obj: unknown, depth: number): void {
   if (!isPlainObject(obj)) bail();
   const record = obj as Record<string, unknown>;
   for (const key of sortedKeys(record)) {
@@ -271,7 +273,7 @@ function writeStruct(w: protobuf.Writer, obj: unknown, depth: number): void {
   }
 }
 
-function writeListValue(w: protobuf.Writer, list: unknown, depth: number): void {
+function writeListValue(w: JsonWriter, list: unknown, depth: number): void {
   if (!Array.isArray(list)) bail();
   for (const item of list as unknown[]) {
     w.uint32(10).fork();
@@ -280,13 +282,17 @@ function writeListValue(w: protobuf.Writer, list: unknown, depth: number): void 
   }
 }
 
-function writeWrapper(w: protobuf.Writer, wkt: string, value: unknown): void {
-  const type = wkt.slice('.google.protobuf.'.length);
-  const scalar: Record<string, string> = {
-    DoubleValue: 'double', FloatValue: 'float', Int64Value: 'int64', UInt64Value: 'uint64', Int32Value: 'int32',
-    UInt32Value: 'uint32', BoolValue: 'bool', StringValue: 'string', BytesValue: 'bytes',
-  };
-  const t = scalar[type] ?? bail();
+/** The scalar inside each wrapper type. */
+const WRAPPED: ReadonlyMap<string, string> = new Map([
+  ['.google.protobuf.DoubleValue', 'double'], ['.google.protobuf.FloatValue', 'float'],
+  ['.google.protobuf.Int64Value', 'int64'], ['.google.protobuf.UInt64Value', 'uint64'],
+  ['.google.protobuf.Int32Value', 'int32'], ['.google.protobuf.UInt32Value', 'uint32'],
+  ['.google.protobuf.BoolValue', 'bool'], ['.google.protobuf.StringValue', 'string'],
+  ['.google.protobuf.BytesValue', 'bytes'],
+]);
+
+function writeWrapper(w: JsonWriter, wkt: string, value: unknown): void {
+  const t = WRAPPED.get(wkt) ?? bail();
   const v = scalarValue(t, value);
   if (isZero(t, v)) return;
   w.uint32(8 | WIRE[t]);
@@ -294,7 +300,7 @@ function writeWrapper(w: protobuf.Writer, wkt: string, value: unknown): void {
 }
 
 /** Writes the content of a special well-known type (without tag and length). */
-function writeWkt(w: protobuf.Writer, wkt: string, value: unknown, lookup: Lookup, depth: number): void {
+function writeWkt(w: JsonWriter, wkt: string, value: unknown, lookup: Lookup, depth: number): void {
   switch (wkt) {
     case '.google.protobuf.Duration':
       return writeDuration(w, value);
@@ -317,7 +323,7 @@ function writeWkt(w: protobuf.Writer, wkt: string, value: unknown, lookup: Looku
   }
 }
 
-function writeAny(w: protobuf.Writer, value: unknown, lookup: Lookup, depth: number): void {
+function writeAny(w: JsonWriter, value: unknown, lookup: Lookup, depth: number): void {
   if (!isPlainObject(value)) bail();
   const record = value as Record<string, unknown>;
   const url = record['@type'];
@@ -327,28 +333,43 @@ function writeAny(w: protobuf.Writer, value: unknown, lookup: Lookup, depth: num
   if (typeof url !== 'string' || url === '') bail();
   const inner = lookup(url as string) ?? bail();
   w.uint32(10).string(url as string);
-  // The packed message goes to its own writer: an empty one is omitted, as proto3 omits empty bytes.
-  const packed = protobuf.Writer.create();
+  // The packed message is written in place; an empty one is dropped with its tag, as proto3 omits empty bytes.
+  const mark = w.length;
+  w.uint32(18).fork();
   if (SPECIAL_WKT.has(inner.fullName)) {
     for (const key of Object.keys(record)) if (key !== '@type' && key !== 'value' && record[key] !== undefined) bail();
-    if (record['value'] !== undefined) writeWkt(packed, inner.fullName, record['value'], lookup, depth + 1);
+    if (record['value'] !== undefined) writeWkt(w, inner.fullName, record['value'], lookup, depth + 1);
   } else {
-    writeFields(packed, inner, record, lookup, depth + 1, true);
+    writeFields(w, inner, record, lookup, depth + 1, true);
   }
-  const bytes = packed.finish();
-  if (bytes.length > 0) w.uint32(18).bytes(bytes);
+  w.ldelimOrDrop(mark);
 }
 
 // ---- messages
 
-function writeMessageField(w: protobuf.Writer, fp: FieldPlan, value: unknown, lookup: Lookup, depth: number): void {
+/**
+ * The writer of one encode, with a stack of the fields present in the messages being written (one frame per
+ * open message), reused from message to message instead of two arrays per message.
+ */
+class JsonWriter extends ProtoWriter {
+  readonly present: FieldPlan[] = [];
+  readonly values: unknown[] = [];
+  top = 0;
+
+  override reset(): void {
+    super.reset();
+    this.top = 0;
+  }
+}
+
+function writeMessageField(w: JsonWriter, fp: FieldPlan, value: unknown, lookup: Lookup, depth: number): void {
   w.uint32((fp.id << 3) | 2).fork();
   if (fp.wkt !== undefined) writeWkt(w, fp.wkt, value, lookup, depth + 1);
   else writeFields(w, fp.field.resolvedType as protobuf.Type, value, lookup, depth + 1, false);
   w.ldelim();
 }
 
-function writeSingle(w: protobuf.Writer, fp: FieldPlan, value: unknown, lookup: Lookup, depth: number, presence: boolean): void {
+function writeSingle(w: JsonWriter, fp: FieldPlan, value: unknown, lookup: Lookup, depth: number, presence: boolean): void {
   if (fp.kind === 'message') {
     writeMessageField(w, fp, value, lookup, depth);
   } else if (fp.kind === 'enum') {
@@ -364,7 +385,7 @@ function writeSingle(w: protobuf.Writer, fp: FieldPlan, value: unknown, lookup: 
   }
 }
 
-function writeMapKey(w: protobuf.Writer, keyType: string, key: string): void {
+function writeMapKey(w: JsonWriter, keyType: string, key: string): void {
   switch (keyType) {
     case 'string':
       w.uint32(10).string(str(key));
@@ -380,40 +401,62 @@ function writeMapKey(w: protobuf.Writer, keyType: string, key: string): void {
   }
 }
 
-function writeFields(w: protobuf.Writer, type: protobuf.Type, value: unknown, lookup: Lookup, depth: number, isAny: boolean): void {
+function writeFields(w: JsonWriter, type: protobuf.Type, value: unknown, lookup: Lookup, depth: number, isAny: boolean): void {
   if (depth > 100 || !isPlainObject(value)) bail();
   const record = value as Record<string, unknown>;
   const plan = planOf(type);
-  // The fields present, found from the object's keys (a message sets a few of its type's many fields). Every
-  // present key must be a known field, given once (not by both its proto and JSON name).
-  const present: FieldPlan[] = [];
-  const values: unknown[] = [];
+  // The fields present, found from the object's keys (a message sets a few of its type's many fields), on the
+  // writer's stack above what the enclosing messages put there. Every present key must be a known field, given
+  // once (not by both its proto and JSON name).
+  const { present, values } = w;
+  const first = w.top;
+  let end = first;
   let ordered = true;
   for (const key in record) {
     const v = record[key];
     if (v === undefined || (isAny && key === '@type')) continue;
     const fp = plan.byKey.get(key) ?? bail();
     if (key !== fp.name && record[fp.name] !== undefined) bail();
-    if (present.length > 0 && present[present.length - 1].id >= fp.id) ordered = false;
-    present.push(fp);
-    values.push(v);
+    if (end > first && present[end - 1].id >= fp.id) ordered = false;
+    present[end] = fp;
+    values[end] = v;
+    end++;
   }
-  // Written in field-number order, as deterministic encoding requires.
-  let order: number[] | undefined;
-  if (!ordered) order = present.map((_, i) => i).sort((a, b) => present[a].id - present[b].id);
-  let oneofs: Set<string> | undefined;
-  for (let i = 0; i < present.length; i++) {
-    const at = order === undefined ? i : order[i];
-    const fp = present[at];
-    const v = values[at];
+  w.top = end;
+  // Written in field-number order, as deterministic encoding requires (sorted in place: a message has few).
+  if (!ordered) {
+    for (let i = first + 1; i < end; i++) {
+      const fp = present[i];
+      const v = values[i];
+      let j = i - 1;
+      for (; j >= first && present[j].id > fp.id; j--) {
+        present[j + 1] = present[j];
+        values[j + 1] = values[j];
+      }
+      present[j + 1] = fp;
+      values[j + 1] = v;
+    }
+  }
+  // Oneofs already set, as bits of their index in the type (a Set for a type with more than 31).
+  let oneofBits = 0;
+  let oneofs: Set<number> | undefined;
+  for (let i = first; i < end; i++) {
+    const fp = present[i];
+    const v = values[i];
+    values[i] = undefined;
     if (v === null) {
       // null means "absent", except for google.protobuf.Value, where it is the null value.
       if (fp.wkt !== '.google.protobuf.Value' || fp.field.repeated || fp.field.map) continue;
     }
-    if (fp.oneof !== undefined) {
-      oneofs ??= new Set();
-      if (oneofs.has(fp.oneof)) bail();
-      oneofs.add(fp.oneof);
+    if (fp.oneof >= 0) {
+      if (fp.oneof < 31) {
+        if ((oneofBits & (1 << fp.oneof)) !== 0) bail();
+        oneofBits |= 1 << fp.oneof;
+      } else {
+        oneofs ??= new Set();
+        if (oneofs.has(fp.oneof)) bail();
+        oneofs.add(fp.oneof);
+      }
     }
     const field = fp.field;
     if (field.map) {
@@ -460,9 +503,10 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: unknown, lo
         }
       }
     } else {
-      writeSingle(w, fp, v, lookup, depth, fp.presence || fp.oneof !== undefined);
+      writeSingle(w, fp, v, lookup, depth, fp.presence || fp.oneof >= 0);
     }
   }
+  w.top = first;
 }
 
 /**
@@ -470,7 +514,21 @@ function writeFields(w: protobuf.Writer, type: protobuf.Type, value: unknown, lo
  * @param lookup - resolves an Any's `@type` to a type, `undefined` when unknown
  */
 export function encodeJson(type: protobuf.Type, value: unknown, lookup: Lookup): Uint8Array {
-  const w = protobuf.Writer.create();
-  writeFields(w, type, value, lookup, 0, false);
-  return w.finish();
+  // One writer, reused; a nested call (a getter of the value encoding something) gets a writer of its own.
+  const w = writerBusy ? new JsonWriter() : writer;
+  const own = w === writer;
+  if (own) writerBusy = true;
+  try {
+    w.reset();
+    writeFields(w, type, value, lookup, 0, false);
+    return w.finish();
+  } catch (error) {
+    w.values.fill(undefined);
+    throw error;
+  } finally {
+    if (own) writerBusy = false;
+  }
 }
+
+const writer = new JsonWriter();
+let writerBusy = false;

@@ -94,3 +94,19 @@ test('values the checked path rejects are rejected by the fast path too', () => 
   }
   assert.equal(fast(TypeUrl.Secret, { name: 's', tls_certificate: { private_key: { inline_bytes: 'not base64!' } } }), 'bail');
 });
+
+test('an encode started while another runs (a getter of the value encoding) gets its own writer', () => {
+  const inner = { name: 'inner', connect_timeout: '2s' };
+  let innerBytes: Buffer | 'bail' | undefined;
+  const outer = {
+    name: 'outer',
+    get alt_stat_name(): string {
+      innerBytes = fast(TypeUrl.Cluster, inner);
+      return 'alt';
+    },
+    connect_timeout: '1s',
+  };
+  const outerBytes = fast(TypeUrl.Cluster, outer);
+  assert.deepEqual(innerBytes, encodeMessageChecked(TypeUrl.Cluster, inner));
+  assert.deepEqual(outerBytes, encodeMessageChecked(TypeUrl.Cluster, { name: 'outer', alt_stat_name: 'alt', connect_timeout: '1s' }));
+});
