@@ -298,11 +298,11 @@ export interface ScenarioResult {
   readonly retries: number;
   readonly firstRetryReason?: string;
   /**
-   * Each repetition on its own, in order: its convergence p50 and max, server CPU, `set` time, and (servers that
+   * Each repetition on its own, in order: its convergence min (the first stream to converge), p50 and max, server CPU, `set` time, and (servers that
    * report them: ours) the major (full) garbage collections from `set` to the end of the phase and their
    * main-thread pause.
    */
-  readonly runs: readonly { p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number; majorGcs?: number; majorGcMs?: number }[];
+  readonly runs: readonly { minMs: number; p50Ms: number; maxMs: number; serverCpuSec: number; setMs?: number; majorGcs?: number; majorGcMs?: number }[];
 }
 
 /** Results of one (server, mode, N, M) point. */
@@ -410,6 +410,7 @@ function summarize(
         ...Array.from({ length: streams - x.r.latenciesMs.length }, () => Number.POSITIVE_INFINITY),
       ].sort((a, b) => a - b);
       return {
+        minMs: sorted.length > 0 ? sorted[0] : Number.NaN,
         p50Ms: percentile(sorted, 50),
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
         serverCpuSec: x.serverCpuSec,
