@@ -81,26 +81,55 @@ export const MAX_HELD_ENTRY_BYTES = 512;
 
 /** A map of versions held in the table, with the entries it was read from. */
 class Held {
-  /** Which of `offsets` was matched by the request being checked (`generation` marks this check). */
+  /** Which entries were matched by the request being checked (`generation` marks this check). */
   readonly #marks: Uint32Array;
   #generation = 0;
+  /** Entry numbers by hash, open addressing: a slot's hash and entry number (−1 when empty). */
+  readonly #slotHashes: Int32Array;
+  readonly #slotEntries: Int32Array;
+  readonly #view: DataView;
 
   /**
+   * The map and the entries it was read from, or `undefined` if two entries have the same hash (the index could
+   * not tell them apart).
+   *
    * @param versions - the map read from the entries (never changed)
    * @param bytes - the entries' bytes, one after another
    * @param offsets - where each entry starts in `bytes`, and where the last one ends
-   * @param index - entry number by the first hash of its bytes
+   * @param hashes - each entry's hash
    */
-  constructor(
+  static of(versions: ReadonlyMap<string, string>, bytes: Uint8Array, offsets: Uint32Array, hashes: Int32Array): Held | undefined {
+    let size = 8;
+    while (size < hashes.length * 2) size *= 2;
+    const slotHashes = new Int32Array(size);
+    const slotEntries = new Int32Array(size).fill(-1);
+    for (let entry = 0; entry < hashes.length; entry++) {
+      const hash = hashes[entry];
+      let slot = hash & (size - 1);
+      while (slotEntries[slot] >= 0) {
+        if (slotHashes[slot] === hash) return undefined;
+        slot = (slot + 1) & (size - 1);
+      }
+      slotHashes[slot] = hash;
+      slotEntries[slot] = entry;
+    }
+    return new Held(versions, bytes, offsets, slotHashes, slotEntries);
+  }
+
+  private constructor(
     readonly versions: ReadonlyMap<string, string>,
     readonly bytes: Uint8Array,
     readonly offsets: Uint32Array,
-    readonly index: ReadonlyMap<number, number>,
+    slotHashes: Int32Array,
+    slotEntries: Int32Array,
   ) {
     this.#marks = new Uint32Array(offsets.length - 1);
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#slotHashes = slotHashes;
+    this.#slotEntries = slotEntries;
   }
 
-  /** True when `entries` (whose first hashes are `hashes`) are these entries, each once, in any order. */
+  /** True when `entries` (whose hashes are `hashes`) are these entries, each once, in any order. */
   matches(entries: VersionEntries, hashes: Int32Array): boolean {
     if (this.#generation === 0xffffffff) {
       this.#marks.fill(0);
@@ -111,14 +140,27 @@ class Held {
     const { bytes: theirs, spans } = entries;
     const ours = this.bytes;
     const offsets = this.offsets;
+    const slotHashes = this.#slotHashes;
+    const slotEntries = this.#slotEntries;
+    const mask = slotHashes.length - 1;
+    const theirView = new DataView(theirs.buffer, theirs.byteOffset, theirs.byteLength);
+    const ourView = this.#view;
     for (let i = 0; i < hashes.length; i++) {
-      const at = this.index.get(hashes[i]);
-      if (at === undefined || marks[at] === generation) return false;
+      const hash = hashes[i];
+      let slot = hash & mask;
+      let at = slotEntries[slot];
+      while (at >= 0 && slotHashes[slot] !== hash) {
+        slot = (slot + 1) & mask;
+        at = slotEntries[slot];
+      }
+      if (at < 0 || marks[at] === generation) return false;
       const start = spans[2 * i];
       const length = spans[2 * i + 1] - start;
       const from = offsets[at];
       if (offsets[at + 1] - from !== length) return false;
-      for (let k = 0; k < length; k++) if (theirs[start + k] !== ours[from + k]) return false;
+      let k = 0;
+      for (; k + 3 < length; k += 4) if (theirView.getInt32(start + k, true) !== ourView.getInt32(from + k, true)) return false;
+      for (; k < length; k++) if (theirs[start + k] !== ours[from + k]) return false;
       marks[at] = generation;
     }
     return true;
@@ -172,15 +214,14 @@ export class HeldVersions {
     const span = spans[spans.length - 1] - spans[0];
     if (span > this.#maxBytes || span > count * MAX_HELD_ENTRY_BYTES) return entries.read();
     const hashes = new Int32Array(count);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let sumA = 0;
     let sumB = 0;
     let length = 0;
     for (let i = 0; i < count; i++) {
       const start = spans[2 * i];
       const end = spans[2 * i + 1];
-      let a = this.#seedA ^ (end - start);
-      for (let k = start; k < end; k++) a = Math.imul(a ^ bytes[k], 0x01000193);
-      a = mix(a);
+      const a = hashSpan(bytes, view, start, end, this.#seedA);
       hashes[i] = a;
       // Order-free: the digest is the same whichever order the entries come in.
       sumA = (sumA + a) | 0;
@@ -204,10 +245,6 @@ export class HeldVersions {
 
   #hold(digest: string, versions: ReadonlyMap<string, string>, entries: VersionEntries, hashes: Int32Array, length: number, replaced: Held | undefined): void {
     const count = hashes.length;
-    const index = new Map<number, number>();
-    for (let i = 0; i < count; i++) index.set(hashes[i], i);
-    // Two entries with the same hash could not be told apart by the index: such maps are not held.
-    if (index.size !== count) return;
     const copy = new Uint8Array(length);
     const offsets = new Uint32Array(count + 1);
     let at = 0;
@@ -218,8 +255,11 @@ export class HeldVersions {
       at += piece.length;
     }
     offsets[count] = at;
+    // Two entries with the same hash could not be told apart by the index: such maps are not held.
+    const made = Held.of(versions, copy, offsets, hashes);
+    if (made === undefined) return;
     if (replaced !== undefined) this.#drop(digest, replaced);
-    this.#held.set(digest, new Held(versions, copy, offsets, index));
+    this.#held.set(digest, made);
     this.#entries += count;
     this.#bytes += length;
     for (const [oldest, map] of this.#held) {
@@ -233,6 +273,18 @@ export class HeldVersions {
     this.#entries -= held.offsets.length - 1;
     this.#bytes -= held.bytes.length;
   }
+}
+
+/** A seeded hash of `bytes[start, end)` (`view` over the same bytes), four bytes a step, {@link mix}ed. */
+function hashSpan(bytes: Uint8Array, view: DataView, start: number, end: number, seed: number): number {
+  let a = seed ^ (end - start);
+  let k = start;
+  for (const last = end - 3; k < last; k += 4) {
+    a = Math.imul(a ^ view.getInt32(k, true), 0x01000193);
+    a ^= a >>> 15;
+  }
+  for (; k < end; k++) a = Math.imul(a ^ bytes[k], 0x01000193);
+  return mix(a);
 }
 
 /** MurmurHash3's finalizer: every input bit moves every output bit. */
