@@ -127,28 +127,29 @@ function fullDiff(
       knownSeen = items.size;
       resources.push(...stale);
     } else {
-      for (const [name, resource] of items) {
+      // forEach, here and below: a for-of over a map or set may allocate an iteration result per name.
+      items.forEach((resource, name) => {
         const held = known.get(name);
         if (held !== undefined) knownSeen++;
-        if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
-        if (held === resource.hash && !forced(name)) continue;
+        if (rejected !== undefined && rejected.get(name) === resource.hash) return;
+        if (held === resource.hash && !forced(name)) return;
         resources.push(resource);
-      }
+      });
     }
   }
-  for (const name of subscribed) {
+  subscribed.forEach((name) => {
     const resource = items.get(name);
     const held = known.get(name);
     if (!wildcard && held !== undefined) knownSeen++;
     if (resource === undefined) {
       if (held !== undefined || newly?.has(name) === true) removed.push(name);
-      continue;
+      return;
     }
-    if (wildcard) continue; // decided with the items
-    if (rejected !== undefined && rejected.get(name) === resource.hash) continue;
-    if (held === resource.hash && !forced(name)) continue;
+    if (wildcard) return; // decided with the items
+    if (rejected !== undefined && rejected.get(name) === resource.hash) return;
+    if (held === resource.hash && !forced(name)) return;
     resources.push(resource);
-  }
+  });
   if (newly !== undefined) {
     for (const name of newly) {
       if (subscribed.has(name)) continue; // decided with the subscribed names
@@ -183,16 +184,15 @@ function fullDiff(
 function staleIfAllHeld(items: ReadonlyMap<string, EncodedResource>, known: ReadonlyMap<string, string>): EncodedResource[] | undefined {
   if (known.size < items.size || items.size === 0) return undefined;
   let held = 0;
-  let stale: EncodedResource[] | undefined;
-  for (const [name, version] of known) {
+  const stale: EncodedResource[] = [];
+  known.forEach((version, name) => {
     const resource = items.get(name);
-    if (resource === undefined) continue;
+    if (resource === undefined) return;
     held++;
-    if (resource.hash !== version) (stale ??= []).push(resource);
-  }
+    if (resource.hash !== version) stale.push(resource);
+  });
   if (held < items.size) return undefined;
-  if (stale === undefined) return [];
-  if (stale.length === 1) return stale;
+  if (stale.length <= 1) return stale;
   const changed = new Set(stale);
   return [...items.values()].filter((resource) => changed.has(resource));
 }

@@ -26,7 +26,7 @@ export class VersionEntries {
    */
   constructor(
     readonly bytes: Uint8Array,
-    readonly spans: readonly number[],
+    readonly spans: Uint32Array,
   ) {}
 
   /** The number of entries (a name repeated counts each time). */
@@ -62,7 +62,7 @@ export class VersionEntries {
 }
 
 /** An empty set of entries. */
-export const NO_ENTRIES = new VersionEntries(new Uint8Array(0), []);
+export const NO_ENTRIES = new VersionEntries(new Uint8Array(0), new Uint32Array(0));
 
 /** Fewer entries than this are read directly: sharing them would save less than it costs. */
 export const MIN_SHARED_ENTRIES = 32;

@@ -173,7 +173,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   let nonce = '';
   const subscribe: string[] = [];
   const unsubscribe: string[] = [];
-  const spans: number[] = [];
+  spanCount = 0;
   let node: Uint8Array | undefined;
   let errorDetail: RequestErrorDetail | undefined;
   try {
@@ -196,10 +196,10 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
         case 42:
           // Repeated entries come one after another: found in a loop of their own, which the JIT keeps tight.
           // Only where they lie is noted here; the stream reads them (see HeldVersions).
-          spanOf(reader, spans);
+          spanOf(reader);
           while (reader.pos < reader.len && reader.buf[reader.pos] === 42) {
             reader.pos++;
-            spanOf(reader, spans);
+            spanOf(reader);
           }
           break;
         case 50:
@@ -223,7 +223,11 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
     response_nonce: nonce,
   };
   if (errorDetail !== undefined) request.error_detail = errorDetail;
-  return spans.length === 0 ? { request, node } : { request, node, versionEntries: new VersionEntries(bytes, spans) };
+  if (spanCount === 0) return { request, node };
+  const versionEntries = new VersionEntries(bytes, spanScratch.slice(0, spanCount));
+  // A request of many entries grew the buffer: it is not kept that large.
+  if (spanScratch.length > MAX_KEPT_SPANS) spanScratch = new Uint32Array(INITIAL_SPANS);
+  return { request, node, versionEntries };
 }
 
 /** Reads a string field and the elements of the same field that follow it (one-byte `tag`) into `into`. */
@@ -235,9 +239,25 @@ function readStrings(reader: protobuf.Reader, tag: number, into: string[]): void
   }
 }
 
-/** Notes where one length-delimited field's bytes lie (start and end, into `spans`) and skips them. */
-function spanOf(reader: protobuf.Reader, spans: number[]): void {
-  spans.push(skipLengthDelimited(reader), reader.pos);
+/**
+ * Where the `initial_resource_versions` entries of the request being decoded lie, start and end in pairs: the
+ * first `spanCount` numbers of a buffer reused from request to request (decoding is synchronous), copied out at
+ * the end.
+ */
+const INITIAL_SPANS = 4096;
+const MAX_KEPT_SPANS = 65536;
+let spanScratch = new Uint32Array(INITIAL_SPANS);
+let spanCount = 0;
+
+/** Notes where one length-delimited field's bytes lie (start and end) and skips them. */
+function spanOf(reader: protobuf.Reader): void {
+  if (spanCount + 2 > spanScratch.length) {
+    const grown = new Uint32Array(spanScratch.length * 2);
+    grown.set(spanScratch);
+    spanScratch = grown;
+  }
+  spanScratch[spanCount++] = skipLengthDelimited(reader);
+  spanScratch[spanCount++] = reader.pos;
 }
 
 /** A node as protobuf.js decoded it. */

@@ -189,7 +189,10 @@ export class DeltaSubscription {
   /** The known versions as this subscription's own map, copied first if it was shared. */
   #own(): Map<string, string> {
     if (!this.#owned) {
-      this.#known = new Map(this.#known);
+      // forEach: `new Map(map)` goes through the iterator, an array and a result object per entry.
+      const own = new Map<string, string>();
+      this.#known.forEach((version, name) => own.set(name, version));
+      this.#known = own;
       this.#owned = true;
     }
     return this.#known as Map<string, string>;

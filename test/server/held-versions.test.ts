@@ -17,7 +17,7 @@ function entriesOf(versions: readonly (readonly [string, string])[]): VersionEnt
   const bytes = DELTA.encode(DELTA.fromObject({ type_url: TypeUrl.Cluster, initial_resource_versions: object })).finish();
   const decoded = decodeDeltaDiscoveryRequest(bytes);
   if (decoded instanceof UndecodableRequest) assert.fail(decoded.message);
-  return decoded.versionEntries ?? new VersionEntries(bytes, []);
+  return decoded.versionEntries ?? new VersionEntries(bytes, new Uint32Array(0));
 }
 
 function fleet(count: number, version = (i: number): string => `h${i}`): [string, string][] {
