@@ -12,8 +12,6 @@ import Long from 'long';
 /** Bytes kept between encodes; a larger buffer, grown for one big message, is let go after it. */
 const KEPT_BYTES = 64 * 1024;
 
-const scratch = new DataView(new ArrayBuffer(8));
-
 /** See the module comment. The methods mirror protobuf.js's `Writer` and chain the same way. */
 export class ProtoWriter {
   #buf: Buffer = Buffer.allocUnsafeSlow(KEPT_BYTES);
@@ -116,8 +114,7 @@ export class ProtoWriter {
   /** A little-endian IEEE 754 double. */
   double(value: number): this {
     this.#room(8);
-    scratch.setFloat64(0, value, true);
-    for (let i = 0; i < 8; i++) this.#buf[this.#pos + i] = scratch.getUint8(i);
+    this.#buf.writeDoubleLE(value, this.#pos);
     this.#pos += 8;
     return this;
   }
@@ -125,8 +122,7 @@ export class ProtoWriter {
   /** A little-endian IEEE 754 float. */
   float(value: number): this {
     this.#room(4);
-    scratch.setFloat32(0, value, true);
-    for (let i = 0; i < 4; i++) this.#buf[this.#pos + i] = scratch.getUint8(i);
+    this.#buf.writeFloatLE(value, this.#pos);
     this.#pos += 4;
     return this;
   }
