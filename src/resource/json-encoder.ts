@@ -125,7 +125,12 @@ function int64(value: unknown, unsigned: boolean): Long | number {
     if (long.toString() !== value.replace(/^(-?)0+(?=\d)/, '$1')) bail(); // overflow
     return long;
   }
-  if (Long.isLong(value)) return value;
+  if (Long.isLong(value)) {
+    // A Long out of the field's range (negative for an unsigned field, 2^63 or more for a signed one) is
+    // refused by the checked path.
+    if (unsigned ? !value.unsigned && value.isNegative() : value.unsigned && value.high < 0) bail();
+    return value;
+  }
   return bail();
 }
 
@@ -332,12 +337,14 @@ function writeAny(w: JsonWriter, value: unknown, lookup: Lookup, depth: number):
   }
   if (typeof url !== 'string' || url === '') bail();
   const inner = lookup(url as string) ?? bail();
-  w.uint32(10).string(url as string);
+  w.uint32(10).string(str(url));
   // The packed message is written in place; an empty one is dropped with its tag, as proto3 omits empty bytes.
   const mark = w.length;
   w.uint32(18).fork();
   if (SPECIAL_WKT.has(inner.fullName)) {
     for (const key of Object.keys(record)) if (key !== '@type' && key !== 'value' && record[key] !== undefined) bail();
+    // protobuf.js's ProtoJSON parser refuses an Any of Empty that has a value: so does this path.
+    if (inner.fullName === '.google.protobuf.Empty' && record['value'] !== undefined) bail();
     if (record['value'] !== undefined) writeWkt(w, inner.fullName, record['value'], lookup, depth + 1);
   } else {
     writeFields(w, inner, record, lookup, depth + 1, true);

@@ -26,8 +26,18 @@ export class ProtoWriter {
 
   /** Forgets everything written (after an encode that gave up half way). */
   reset(): void {
-    this.#pos = 0;
+    this.#forget();
     this.#forks.length = 0;
+  }
+
+  /**
+   * Empties the writer: the bytes written are zeroed (they may be a Secret's key, and the buffer outlives the
+   * message), and a buffer grown for one big message is let go.
+   */
+  #forget(): void {
+    if (this.#buf.length > KEPT_BYTES) this.#buf = Buffer.allocUnsafeSlow(KEPT_BYTES);
+    else this.#buf.fill(0, 0, this.#pos);
+    this.#pos = 0;
   }
 
   #room(n: number): void {
@@ -221,8 +231,7 @@ export class ProtoWriter {
     if (this.#forks.length > 0) throw new Error('finish with a nested message still open');
     const out = Buffer.allocUnsafe(this.#pos);
     this.#buf.copy(out, 0, 0, this.#pos);
-    this.#pos = 0;
-    if (this.#buf.length > KEPT_BYTES) this.#buf = Buffer.allocUnsafeSlow(KEPT_BYTES);
+    this.#forget();
     return out;
   }
 

@@ -213,6 +213,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
       }
     }
   } catch (error) {
+    shrinkSpans();
     return new UndecodableRequest('envoy.service.discovery.v3.DeltaDiscoveryRequest', (error as Error).message);
   }
   const request: XdsDeltaDiscoveryRequest = {
@@ -225,8 +226,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): Decoded<XdsDelta
   if (errorDetail !== undefined) request.error_detail = errorDetail;
   if (spanCount === 0) return { request, node };
   const versionEntries = new VersionEntries(bytes, spanScratch.slice(0, spanCount));
-  // A request of many entries grew the buffer: it is not kept that large.
-  if (spanScratch.length > MAX_KEPT_SPANS) spanScratch = new Uint32Array(INITIAL_SPANS);
+  shrinkSpans();
   return { request, node, versionEntries };
 }
 
@@ -248,6 +248,11 @@ const INITIAL_SPANS = 4096;
 const MAX_KEPT_SPANS = 65536;
 let spanScratch = new Uint32Array(INITIAL_SPANS);
 let spanCount = 0;
+
+/** A request of many entries grew the buffer: it is not kept that large, whether or not the request decoded. */
+function shrinkSpans(): void {
+  if (spanScratch.length > MAX_KEPT_SPANS) spanScratch = new Uint32Array(INITIAL_SPANS);
+}
 
 /** Notes where one length-delimited field's bytes lie (start and end) and skips them. */
 function spanOf(reader: protobuf.Reader): void {

@@ -2,6 +2,7 @@
 // encoder) on everything it accepts, and must accept nothing that the checked path rejects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import Long from 'long';
 import { RESOURCE_TYPE_URLS, ResourceError, TypeUrl, encodeMessage, lookupType } from '../../src/resource/index.js';
 import { encodeMessageChecked } from '../../src/resource/codec.js';
 import { Bail, Invalid, encodeJson } from '../../src/resource/json-encoder.js';
@@ -109,4 +110,19 @@ test('an encode started while another runs (a getter of the value encoding) gets
   const outerBytes = fast(TypeUrl.Cluster, outer);
   assert.deepEqual(innerBytes, encodeMessageChecked(TypeUrl.Cluster, inner));
   assert.deepEqual(outerBytes, encodeMessageChecked(TypeUrl.Cluster, { name: 'outer', alt_stat_name: 'alt', connect_timeout: '1s' }));
+});
+
+test('values the checked path refuses or writes otherwise are declined by the fast path', () => {
+  // An Any's type URL that is not well-formed text: typeNameOf finds the type after the last '/', so only the
+  // text check keeps the fast path from writing it differently from protobuf.js.
+  const loneSurrogate = { name: 'c', metadata: { typed_filter_metadata: { k: { '@type': '\uD800/google.protobuf.Duration', value: '3s' } } } };
+  assert.equal(fast(TypeUrl.Cluster, loneSurrogate), 'bail');
+  assert.deepEqual(Buffer.from(encodeMessage(TypeUrl.Cluster, loneSurrogate)), encodeMessageChecked(TypeUrl.Cluster, loneSurrogate));
+  // An Any of Empty with a value, and Longs out of their field's range: protobuf.js refuses them.
+  assert.equal(fast(TypeUrl.Cluster, { name: 'c', metadata: { typed_filter_metadata: { k: { '@type': 'type.googleapis.com/google.protobuf.Empty', value: {} } } } }), 'bail');
+  const inAny = (type: string, value: unknown) => ({ name: 'c', metadata: { typed_filter_metadata: { k: { '@type': `type.googleapis.com/google.protobuf.${type}`, value } } } });
+  assert.equal(fast(TypeUrl.Cluster, inAny('Int64Value', Long.fromString('18446744073709551615', true))), 'bail');
+  assert.equal(fast(TypeUrl.Cluster, inAny('UInt64Value', Long.fromNumber(-1))), 'bail');
+  agrees(TypeUrl.Cluster, inAny('Int64Value', Long.fromNumber(-5)), 'a signed Long in range');
+  agrees(TypeUrl.Cluster, inAny('UInt64Value', Long.fromString('18446744073709551615', true)), 'an unsigned Long in range');
 });

@@ -1,6 +1,8 @@
 // Decoding discovery requests: every field read as protobuf defines it, the node left in wire form.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { lookupType, TypeUrl } from '../../src/resource/index.js';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, decodeNode, readNodeId, UndecodableRequest, withInitialVersions } from '../../src/server/messages.js';
 
@@ -80,4 +82,27 @@ test("readNodeId reads a node's id without decoding the rest", () => {
   assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c', extensions, id: 'envoy-7' })).finish()), 'envoy-7');
   assert.equal(readNodeId(type.encode(type.fromObject({ cluster: 'c' })).finish()), '', 'no id');
   assert.throws(() => readNodeId(Buffer.from([0x0a, 0x50, 1])), 'an id longer than the node');
+});
+
+test('a malformed delta request of many version entries leaves no large buffer behind', async () => {
+  // Two million empty initial_resource_versions entries, then a node field running past the end.
+  const n = 2_000_000;
+  const bytes = Buffer.alloc(2 * n + 2);
+  for (let i = 0; i < n; i++) bytes[2 * i] = 42;
+  bytes[2 * n] = 10;
+  bytes[2 * n + 1] = 5;
+  // A full collection on demand, also when the suite runs without --expose-gc.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().arrayBuffers;
+  assert.ok(decodeDeltaDiscoveryRequest(bytes) instanceof UndecodableRequest);
+  // A later request without versions: it does not shrink the buffer either, so what is kept is the failed one's.
+  assert.ok(!(decodeDeltaDiscoveryRequest(Buffer.from([18, 1, 97])) instanceof UndecodableRequest));
+  // Array buffers a collection frees leave the count a moment later.
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  gc();
+  const kept = process.memoryUsage().arrayBuffers - before;
+  assert.ok(kept < 4 * 1024 * 1024, `${(kept / 2 ** 20).toFixed(1)} MiB kept after the request`);
 });
