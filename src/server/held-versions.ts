@@ -84,10 +84,8 @@ class Held {
   /** Which entries were matched by the request being checked (`generation` marks this check). */
   readonly #marks: Uint32Array;
   #generation = 0;
-  /** Entry numbers by hash, open addressing: a slot's hash and entry number (−1 when empty). */
-  readonly #slotHashes: Int32Array;
-  readonly #slotEntries: Int32Array;
-  readonly #view: DataView;
+  /** Entry numbers by hash, open addressing: slot `i` is a hash at `2i` and its entry number at `2i + 1` (−1 when empty). */
+  readonly #slots: Int32Array;
 
   /**
    * The map and the entries it was read from, or `undefined` if two entries have the same hash (the index could
@@ -101,32 +99,28 @@ class Held {
   static of(versions: ReadonlyMap<string, string>, bytes: Uint8Array, offsets: Uint32Array, hashes: Int32Array): Held | undefined {
     let size = 8;
     while (size < hashes.length * 2) size *= 2;
-    const slotHashes = new Int32Array(size);
-    const slotEntries = new Int32Array(size).fill(-1);
+    const slots = new Int32Array(2 * size).fill(-1);
     for (let entry = 0; entry < hashes.length; entry++) {
       const hash = hashes[entry];
       let slot = hash & (size - 1);
-      while (slotEntries[slot] >= 0) {
-        if (slotHashes[slot] === hash) return undefined;
+      while (slots[2 * slot + 1] >= 0) {
+        if (slots[2 * slot] === hash) return undefined;
         slot = (slot + 1) & (size - 1);
       }
-      slotHashes[slot] = hash;
-      slotEntries[slot] = entry;
+      slots[2 * slot] = hash;
+      slots[2 * slot + 1] = entry;
     }
-    return new Held(versions, bytes, offsets, slotHashes, slotEntries);
+    return new Held(versions, bytes, offsets, slots);
   }
 
   private constructor(
     readonly versions: ReadonlyMap<string, string>,
     readonly bytes: Uint8Array,
     readonly offsets: Uint32Array,
-    slotHashes: Int32Array,
-    slotEntries: Int32Array,
+    slots: Int32Array,
   ) {
     this.#marks = new Uint32Array(offsets.length - 1);
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.#slotHashes = slotHashes;
-    this.#slotEntries = slotEntries;
+    this.#slots = slots;
   }
 
   /** True when `entries` (whose hashes are `hashes`) are these entries, each once, in any order. */
@@ -140,18 +134,17 @@ class Held {
     const { bytes: theirs, spans } = entries;
     const ours = this.bytes;
     const offsets = this.offsets;
-    const slotHashes = this.#slotHashes;
-    const slotEntries = this.#slotEntries;
-    const mask = slotHashes.length - 1;
+    const slots = this.#slots;
+    const mask = slots.length / 2 - 1;
     const theirView = new DataView(theirs.buffer, theirs.byteOffset, theirs.byteLength);
-    const ourView = this.#view;
+    const ourView = new DataView(ours.buffer, ours.byteOffset, ours.byteLength);
     for (let i = 0; i < hashes.length; i++) {
       const hash = hashes[i];
       let slot = hash & mask;
-      let at = slotEntries[slot];
-      while (at >= 0 && slotHashes[slot] !== hash) {
+      let at = slots[2 * slot + 1];
+      while (at >= 0 && slots[2 * slot] !== hash) {
         slot = (slot + 1) & mask;
-        at = slotEntries[slot];
+        at = slots[2 * slot + 1];
       }
       if (at < 0 || marks[at] === generation) return false;
       const start = spans[2 * i];
