@@ -123,8 +123,11 @@ class Held {
     this.#slots = slots;
   }
 
-  /** True when `entries` (whose hashes are `hashes`) are these entries, each once, in any order. */
-  matches(entries: VersionEntries, hashes: Int32Array): boolean {
+  /**
+   * True when `entries` (whose hashes are `hashes`, and `theirView` a view of whose bytes) are these entries, each
+   * once, in any order.
+   */
+  matches(entries: VersionEntries, hashes: Int32Array, theirView: DataView): boolean {
     if (this.#generation === 0xffffffff) {
       this.#marks.fill(0);
       this.#generation = 0;
@@ -136,7 +139,6 @@ class Held {
     const offsets = this.offsets;
     const slots = this.#slots;
     const mask = slots.length / 2 - 1;
-    const theirView = new DataView(theirs.buffer, theirs.byteOffset, theirs.byteLength);
     const ourView = new DataView(ours.buffer, ours.byteOffset, ours.byteLength);
     for (let i = 0; i < hashes.length; i++) {
       const hash = hashes[i];
@@ -223,7 +225,7 @@ export class HeldVersions {
     }
     const digest = `${count}:${length}:${sumA}:${sumB}`;
     const held = this.#held.get(digest);
-    if (held !== undefined && held.matches(entries, hashes)) {
+    if (held !== undefined && held.matches(entries, hashes, view)) {
       this.#held.delete(digest);
       this.#held.set(digest, held);
       this.#hits++;
