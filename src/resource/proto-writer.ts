@@ -8,6 +8,7 @@
  * {@link ProtoWriter.finish} copies the bytes out.
  */
 import Long from 'long';
+import { varintSize, writeVarint } from './wire.js';
 
 /** Bytes kept between encodes; a larger buffer, grown for one big message, is let go after it. */
 const KEPT_BYTES = 64 * 1024;
@@ -53,15 +54,7 @@ export class ProtoWriter {
   /** An unsigned 32-bit varint (values up to 2^32 − 1). */
   uint32(value: number): this {
     this.#room(5);
-    const buf = this.#buf;
-    let v = value >>> 0;
-    let p = this.#pos;
-    while (v > 0x7f) {
-      buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.#pos = p;
+    this.#pos = writeVarint(this.#buf, this.#pos, value >>> 0);
     return this;
   }
 
@@ -198,18 +191,11 @@ export class ProtoWriter {
       this.#buf[at] = len;
       return this;
     }
-    let extra = 0;
-    for (let v = len >>> 7; v > 0; v >>>= 7) extra++;
+    const extra = varintSize(len) - 1;
     this.#room(extra);
     this.#buf.copy(this.#buf, at + 1 + extra, at + 1, this.#pos);
     this.#pos += extra;
-    let v = len;
-    let p = at;
-    while (v > 0x7f) {
-      this.#buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.#buf[p] = v;
+    writeVarint(this.#buf, at, len);
     return this;
   }
 

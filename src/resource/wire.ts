@@ -7,7 +7,8 @@
 const WIRE_VARINT = 0;
 const WIRE_LEN = 2;
 
-function varintSize(value: number): number {
+/** Bytes of `value` as a varint (non-negative, up to 2^53). */
+export function varintSize(value: number): number {
   let size = 1;
   while (value >= 0x80) {
     value = Math.floor(value / 128);
@@ -16,7 +17,8 @@ function varintSize(value: number): number {
   return size;
 }
 
-function writeVarint(buf: Buffer, offset: number, value: number): number {
+/** Writes `value` as a varint at `offset` of `buf`; returns the offset after it. */
+export function writeVarint(buf: Uint8Array, offset: number, value: number): number {
   while (value >= 0x80) {
     buf[offset++] = (value & 0x7f) | 0x80;
     value = Math.floor(value / 128);
